@@ -1,0 +1,55 @@
+# Switchyard: `make build`, `make test`, `make run`.
+# Everything goes to one target directory; plugins land in target/plugins.
+
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip2
+PLUGINS := default-router openai pii-redactor model-prices
+TEST_PLUGINS := misbehave
+WASM_OUT := target/$(WASM_TARGET)/plugin
+BIN := target/release/switchyard
+
+.PHONY: build host plugins rust-plugins python-plugins test test-cases test-python run setup clean-plugins
+
+build: host plugins
+
+host:
+	$(CARGO) build --release -p switchyard
+
+plugins: rust-plugins python-plugins
+
+rust-plugins:
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS))
+	@mkdir -p target/plugins target/test-plugins
+	@for p in $(PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/plugins/$$p.wasm; done
+	@for p in $(TEST_PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/test-plugins/$$p.wasm; done
+
+python-plugins: target/plugins/prompt-guard.wasm
+
+target/plugins/prompt-guard.wasm: $(wildcard plugins/prompt-guard/*.py) $(wildcard wit/*.wit) plugins/prompt-guard/build.sh
+	bash plugins/prompt-guard/build.sh $@
+
+# Installs what a fresh machine lacks (the wasm target, componentize-py, the
+# Python test client). Idempotent.
+setup:
+	rustup target add $(WASM_TARGET)
+	python3 -m pip install --quiet -r requirements-dev.txt
+
+test: build
+	$(CARGO) test --release --workspace
+	$(MAKE) test-cases test-python
+
+# Every first-party plugin against its cases.yaml, through the real runtime.
+test-cases:
+	@for p in $(PLUGINS) prompt-guard; do \
+		echo "== plugin test $$p"; \
+		$(BIN) plugin test target/plugins/$$p.wasm plugins/$$p/cases.yaml || exit 1; \
+	done
+
+test-python:
+	cd plugins/prompt-guard && python3 -m unittest -q
+
+run: build
+	$(BIN) serve --plugins target/plugins
+
+clean-plugins:
+	rm -rf target/plugins target/test-plugins

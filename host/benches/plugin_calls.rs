@@ -1,0 +1,209 @@
+//! Plugin call cost: a router call with ten candidates and a sanitiser call
+//! on a 2 KB prompt, with reused instances (the default) and with a fresh
+//! instance per call, so the choice is made by numbers.
+//!
+//! `cargo bench -p switchyard --bench plugin_calls` (after `make build`).
+//! Besides criterion's report it prints p50/p99 from individually timed
+//! calls, the figures `docs/performance.md` records.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, black_box};
+use switchyard::plugins::bindings::router_api::{Deployment, Health, RouteRequest};
+use switchyard::plugins::bindings::sanitizer_api::{SanitizeInput, Stage};
+use switchyard::plugins::bindings::types::{Caller, Prices};
+use switchyard::plugins::{Limits, LoadedPlugin, Runtime, RuntimeOptions, Settings, convert};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn load(
+    runtime: &Runtime,
+    file: &str,
+    config: serde_json::Value,
+    reuse: bool,
+) -> Option<LoadedPlugin> {
+    let path = root().join("target/plugins").join(file);
+    if !path.exists() {
+        eprintln!("skipping {file}: not built (run `make build`)");
+        return None;
+    }
+    let limits = Limits {
+        reuse_instances: reuse,
+        ..Limits::default()
+    };
+    match LoadedPlugin::load_file(runtime, &path, move |_| Settings {
+        config: config.clone(),
+        limits: limits.clone(),
+    }) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("skipping {file}: {e}");
+            None
+        }
+    }
+}
+
+fn caller() -> Caller {
+    Caller {
+        key_alias: Some("team-key".into()),
+        user: Some("u-123".into()),
+        team: Some("support".into()),
+        tags: vec![],
+        tier: Some("vip".into()),
+        metadata: vec![],
+    }
+}
+
+fn route_request() -> RouteRequest {
+    let request: switchyard_sdk::openai::ChatRequest = serde_json::from_value(serde_json::json!({
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "How do I reset my password?"}
+        ]
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let request = convert::chat_request_view(&request);
+    RouteRequest {
+        estimated_input_tokens: convert::estimate_tokens(&request),
+        request,
+        caller: caller(),
+        candidates: (0..10)
+            .map(|i| Deployment {
+                id: format!("deployment-{i}"),
+                model_group: "gpt-4o".into(),
+                provider: if i % 2 == 0 { "openai" } else { "azure" }.into(),
+                model: "gpt-4o".into(),
+                health: if i == 3 {
+                    Health::CoolingDown(5_000)
+                } else {
+                    Health::Healthy
+                },
+                in_flight: i,
+                latency_avg_ms: Some(200.0 + 10.0 * i as f64),
+                ttft_avg_ms: Some(90.0),
+                rpm_used: 10 * i as u64,
+                rpm_limit: Some(1_000),
+                tpm_used: 1_000 * i as u64,
+                tpm_limit: Some(100_000),
+                prices: Prices {
+                    input_per_token: Some(2.5e-6),
+                    output_per_token: Some(1e-5),
+                    cache_read_per_token: None,
+                    cache_write_per_token: None,
+                    reasoning_per_token: None,
+                    per_request: None,
+                    extra: vec![],
+                },
+                context_window: Some(128_000),
+                tags: vec!["prod".into()],
+                weight: Some(1.0 + (i % 3) as f64),
+                order: None,
+                extra: vec![],
+            })
+            .collect(),
+        seed: 7,
+        now_ms: 1_700_000_000_000,
+    }
+}
+
+/// About 2 KB of ordinary support-chat text; `pii` adds an e-mail address and
+/// a card number for the redacting path.
+fn sanitize_input(pii: bool) -> SanitizeInput {
+    let mut text = String::new();
+    while text.len() < 2000 {
+        text.push_str("My order arrived late and the package was damaged. I would like to know how the refund process works and how long it takes. ");
+    }
+    if pii {
+        text.push_str(" Reach me at maria.silva@example.com, card 4111 1111 1111 1111.");
+    }
+    let request: switchyard_sdk::openai::ChatRequest = serde_json::from_value(serde_json::json!({
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": text}]
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    SanitizeInput {
+        stage: Stage::Request,
+        request: convert::chat_request_view(&request),
+        caller: caller(),
+        response: vec![],
+    }
+}
+
+/// p50 and p99 of `n` individually timed calls.
+fn percentiles(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    (samples[n / 2], samples[n * 99 / 100])
+}
+
+fn main() {
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(root().join("target/plugin-cache")),
+        max_instances: 64,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let mut summary = Vec::new();
+
+    let route = route_request();
+    for (label, reuse) in [("reused instance", true), ("fresh instance", false)] {
+        let cfg = serde_json::json!({});
+        if let Some(router) = load(&runtime, "default-router.wasm", cfg, reuse) {
+            let id = format!("router/10 candidates/{label}");
+            criterion.bench_function(&id, |b| {
+                b.iter(|| black_box(router.route(black_box(&route))).is_ok())
+            });
+            let (p50, p99) = percentiles(20_000, || {
+                let _ = black_box(router.route(&route));
+            });
+            summary.push((id, p50, p99));
+        }
+    }
+
+    for (file, name) in [
+        ("pii-redactor.wasm", "pii-redactor (Rust)"),
+        ("prompt-guard.wasm", "prompt-guard (Python)"),
+    ] {
+        for (label, reuse) in [("reused instance", true), ("fresh instance", false)] {
+            let Some(sanitizer) = load(&runtime, file, serde_json::json!({}), reuse) else {
+                continue;
+            };
+            for (input_label, input) in [
+                ("clean 2 KB", sanitize_input(false)),
+                ("2 KB with PII", sanitize_input(true)),
+            ] {
+                let id = format!("sanitizer/{name}/{input_label}/{label}");
+                criterion.bench_function(&id, |b| {
+                    b.iter(|| black_box(sanitizer.sanitize(black_box(&input))).is_ok())
+                });
+                let n = if reuse { 20_000 } else { 2_000 };
+                let (p50, p99) = percentiles(n, || {
+                    let _ = black_box(sanitizer.sanitize(&input));
+                });
+                summary.push((id, p50, p99));
+            }
+        }
+    }
+
+    criterion.final_summary();
+    println!("\n{:<70} {:>12} {:>12}", "call", "p50", "p99");
+    for (id, p50, p99) in summary {
+        println!("{id:<70} {:>12.2?} {:>12.2?}", p50, p99);
+    }
+}

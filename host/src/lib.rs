@@ -1,0 +1,9 @@
+//! Switchyard: an LLM gateway whose policies are WebAssembly components.
+//!
+//! The host owns networking, streaming, state and limits; routing, provider
+//! translation, sanitising and pricing are plugins (see `wit/`).
+
+pub mod cli;
+pub mod config;
+pub mod plugins;
+pub mod server;

@@ -1,0 +1,78 @@
+//! `switchyard plugin inspect`: what a component says about itself and what
+//! it imports and exports.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use wasmtime::component::types::ComponentItem;
+
+use super::loaded::{LoadedPlugin, Settings};
+use super::runtime::Runtime;
+
+/// Renders the report for one file. Loading needs a config the plugin
+/// accepts; `{}` is tried, and a plugin that requires more still shows its
+/// imports and exports with the load error.
+pub fn inspect(runtime: &Runtime, file: &Path) -> anyhow::Result<String> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let compiled = runtime.compile(file, &bytes)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "file:     {}", file.display());
+    let _ = writeln!(out, "sha256:   {}", compiled.sha256);
+    let _ = writeln!(out, "size:     {} bytes", bytes.len());
+    match LoadedPlugin::from_compiled(runtime, file, compiled.clone(), |_| Settings::default()) {
+        Ok(p) => {
+            let i = &p.info;
+            let _ = writeln!(out, "name:     {}", i.name);
+            let _ = writeln!(out, "version:  {}", i.version);
+            let _ = writeln!(out, "kind:     {}", i.kind.as_str());
+            if !i.provider_prefixes.is_empty() {
+                let _ = writeln!(out, "serves:   {}", i.provider_prefixes.join(", "));
+            }
+            if let Some(d) = &i.description {
+                let _ = writeln!(out, "about:    {d}");
+            }
+            match &i.config_schema {
+                Some(s) => {
+                    let pretty = serde_json::to_string_pretty(s).unwrap_or_default();
+                    let _ = writeln!(out, "config schema:\n{}", indent(&pretty));
+                }
+                None => {
+                    let _ = writeln!(out, "config schema: (none: any config accepted)");
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "load:     FAILED with an empty config: {e}");
+        }
+    }
+    let ty = compiled.component.component_type();
+    let _ = writeln!(out, "imports:");
+    for (name, item) in ty.imports(runtime.engine()) {
+        let _ = writeln!(out, "  {name} ({})", item_kind(&item.ty));
+    }
+    let _ = writeln!(out, "exports:");
+    for (name, item) in ty.exports(runtime.engine()) {
+        let _ = writeln!(out, "  {name} ({})", item_kind(&item.ty));
+    }
+    Ok(out)
+}
+
+fn item_kind(item: &ComponentItem) -> &'static str {
+    match item {
+        ComponentItem::ComponentFunc(_) => "function",
+        ComponentItem::CoreFunc(_) => "core function",
+        ComponentItem::Module(_) => "module",
+        ComponentItem::Component(_) => "component",
+        ComponentItem::ComponentInstance(_) => "instance",
+        ComponentItem::Type(_) => "type",
+        ComponentItem::Resource(_) => "resource",
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,276 @@
+//! Instances of one plugin version: started from an `InstancePre`,
+//! initialised with the plugin's config once, kept for bounded reuse, and
+//! dropped after any failure so a broken instance never serves again.
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::InstancePre;
+use wasmtime::{Store, Trap};
+
+use super::bindings::{cost, provider, router, sanitizer, types};
+use super::error::CallError;
+use super::limits::Limits;
+use super::store::HostState;
+
+/// One world's generated bindings, seen generically so the pool code is
+/// written once for all four kinds.
+pub trait World: Sized + Send + 'static {
+    /// Pre-instantiated component for this world.
+    type Pre: Send + Sync + 'static;
+    /// The kind's name, for errors.
+    const KIND: &'static str;
+
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
+    fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<types::PluginInfo>;
+    fn init(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), types::PluginError>>;
+}
+
+macro_rules! world {
+    ($module:ident, $world:ident, $pre:ident, $kind:literal) => {
+        impl World for $module::$world {
+            type Pre = $module::$pre<HostState>;
+            const KIND: &'static str = $kind;
+
+            fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+                $module::$pre::new(pre)
+            }
+            fn instantiate(
+                pre: &Self::Pre,
+                store: &mut Store<HostState>,
+            ) -> wasmtime::Result<Self> {
+                pre.instantiate(store)
+            }
+            fn describe(
+                &self,
+                store: &mut Store<HostState>,
+            ) -> wasmtime::Result<types::PluginInfo> {
+                self.call_describe(store)
+            }
+            fn init(
+                &self,
+                store: &mut Store<HostState>,
+                config: &str,
+            ) -> wasmtime::Result<Result<(), types::PluginError>> {
+                self.call_init(store, &config.to_string())
+            }
+        }
+    };
+}
+
+world!(router, RouterPlugin, RouterPluginPre, "router");
+world!(provider, ProviderPlugin, ProviderPluginPre, "provider");
+world!(sanitizer, SanitizerPlugin, SanitizerPluginPre, "sanitizer");
+world!(cost, CostPlugin, CostPluginPre, "cost");
+
+/// A started, initialised instance and the store it lives in.
+pub struct Slot<W> {
+    pub store: Store<HostState>,
+    pub bindings: W,
+    calls: u64,
+}
+
+/// The instances of one plugin version.
+pub struct Pool<W: World> {
+    name: Arc<str>,
+    engine: wasmtime::Engine,
+    pre: W::Pre,
+    config: String,
+    limits: Limits,
+    idle: Mutex<Vec<Slot<W>>>,
+}
+
+impl<W: World> Pool<W> {
+    pub fn new(
+        name: Arc<str>,
+        engine: wasmtime::Engine,
+        pre: W::Pre,
+        config: String,
+        limits: Limits,
+    ) -> Pool<W> {
+        Pool {
+            name,
+            engine,
+            pre,
+            config,
+            limits,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Starts an instance without initialising it (for `describe`).
+    pub fn instantiate(&self) -> Result<Slot<W>, CallError> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(self.name.clone(), self.limits.memory_bytes()),
+        );
+        store.limiter(|s| s);
+        store.epoch_deadline_callback(super::deadline::on_deadline);
+        self.arm(&mut store);
+        let bindings = match W::instantiate(&self.pre, &mut store) {
+            Ok(b) => b,
+            Err(e) => {
+                return Err(match self.classify(&store, e) {
+                    CallError::Trap { plugin, reason } => CallError::Instantiate { plugin, reason },
+                    other => other,
+                });
+            }
+        };
+        Ok(Slot {
+            store,
+            bindings,
+            calls: 0,
+        })
+    }
+
+    /// Runs `init` with the plugin's config on a fresh instance.
+    pub fn initialise(&self, mut slot: Slot<W>) -> Result<Slot<W>, CallError> {
+        self.arm(&mut slot.store);
+        match slot.bindings.init(&mut slot.store, &self.config) {
+            Ok(Ok(())) => Ok(slot),
+            Ok(Err(e)) => Err(CallError::Instantiate {
+                plugin: self.name.to_string(),
+                reason: format!("init: {}", super::error::describe_plugin_error(&e)),
+            }),
+            Err(e) => Err(self.classify(&slot.store, e)),
+        }
+    }
+
+    /// Starts a fresh, initialised instance.
+    pub fn start(&self) -> Result<Slot<W>, CallError> {
+        self.instantiate().and_then(|slot| self.initialise(slot))
+    }
+
+    /// An instance to call: an idle one, or a fresh one.
+    pub fn checkout(&self) -> Result<Slot<W>, CallError> {
+        if self.limits.reuse_instances {
+            let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+            if let Some(slot) = idle {
+                return Ok(slot);
+            }
+        }
+        self.start()
+    }
+
+    /// Returns an instance after a successful call. It is kept unless reuse
+    /// is off, it has served its quota, or the pool is full.
+    pub fn checkin(&self, mut slot: Slot<W>) {
+        slot.calls += 1;
+        if !self.limits.reuse_instances || slot.calls >= self.limits.max_calls_per_instance {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.limits.max_idle_instances
+        {
+            idle.push(slot);
+        }
+    }
+
+    /// Runs `f` on an instance with the call deadline armed. On success the
+    /// instance goes back to the pool; on any failure it is dropped.
+    pub fn call<R>(
+        &self,
+        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let mut slot = self.checkout()?;
+        self.arm(&mut slot.store);
+        match f(&slot.bindings, &mut slot.store) {
+            Ok(r) => {
+                self.checkin(slot);
+                Ok(r)
+            }
+            Err(e) => Err(self.classify(&slot.store, e)),
+        }
+    }
+
+    /// Starts the deadline for one call on `store`.
+    pub fn arm(&self, store: &mut Store<HostState>) {
+        let clock = super::deadline::CallClock::start(self.limits.timeout());
+        store.set_epoch_deadline(clock.ticks());
+        store.data_mut().clock = Some(clock);
+    }
+
+    /// Turns a wasmtime error from a call on `store` into a call error
+    /// naming the cause.
+    pub fn classify(&self, store: &Store<HostState>, e: wasmtime::Error) -> CallError {
+        classify(&self.name, &self.limits, store.data().memory_exceeded, e)
+    }
+
+    /// Gives up the pool, keeping its pre-instantiated component.
+    pub fn into_pre(self) -> W::Pre {
+        self.pre
+    }
+
+    /// Adds a freshly started instance to the idle list.
+    pub fn checkin_fresh(&self, slot: Slot<W>) {
+        if self.limits.reuse_instances
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(slot);
+        }
+    }
+
+    /// Idle instances right now (for tests and the admin API).
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+}
+
+/// Turns a wasmtime error into a call error naming the cause.
+pub fn classify(
+    plugin: &str,
+    limits: &Limits,
+    memory_exceeded: bool,
+    e: wasmtime::Error,
+) -> CallError {
+    let plugin = plugin.to_string();
+    if memory_exceeded {
+        return CallError::MemoryLimit {
+            plugin,
+            limit_mib: limits.memory_mib,
+        };
+    }
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        if *trap == Trap::Interrupt {
+            return CallError::Timeout {
+                plugin,
+                timeout_ms: limits.timeout_ms,
+            };
+        }
+    }
+    // The debug form carries the wasm backtrace: for the log, not the client.
+    tracing::debug!(plugin, error = ?e, "plugin call failed");
+    CallError::Trap {
+        plugin,
+        reason: trap_reason(&e),
+    }
+}
+
+/// The most specific one-line reason in an error chain: the trap code (for
+/// example "wasm `unreachable` instruction executed") rather than the
+/// "error while executing at wasm backtrace" wrapper.
+fn trap_reason(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return trap.to_string();
+    }
+    e.chain()
+        .last()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| e.to_string())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}

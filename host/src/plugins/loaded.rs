@@ -1,0 +1,364 @@
+//! One loaded plugin version: compiled, recognised, described, its config
+//! checked, and one instance initialised, before it may serve a call.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use wasmtime::component::types::ComponentItem;
+
+use super::bindings::{cost, provider, router, sanitizer, types};
+use super::error::{CallError, LoadError};
+use super::instance::{Pool, World};
+use super::limits::Limits;
+use super::runtime::{Compiled, Runtime};
+
+/// The four plugin kinds, as the host tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Router,
+    Provider,
+    Sanitizer,
+    Cost,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Router => "router",
+            Kind::Provider => "provider",
+            Kind::Sanitizer => "sanitizer",
+            Kind::Cost => "cost",
+        }
+    }
+
+    fn from_wit(kind: types::PluginKind) -> Kind {
+        match kind {
+            types::PluginKind::Router => Kind::Router,
+            types::PluginKind::Provider => Kind::Provider,
+            types::PluginKind::Sanitizer => Kind::Sanitizer,
+            types::PluginKind::Cost => Kind::Cost,
+        }
+    }
+
+    /// The kind whose interface a component exports, from its export names
+    /// (`switchyard:plugin/router@0.1.0`, ...). Any 0.x minor version counts:
+    /// the contract only grows within a major version.
+    fn from_export(name: &str) -> Option<Kind> {
+        let rest = name.strip_prefix("switchyard:plugin/")?;
+        let iface = rest.split('@').next()?;
+        match iface {
+            "router" => Some(Kind::Router),
+            "provider" => Some(Kind::Provider),
+            "sanitizer" => Some(Kind::Sanitizer),
+            "cost" => Some(Kind::Cost),
+            _ => None,
+        }
+    }
+}
+
+/// What `describe` said, kept host-side.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    pub kind: Kind,
+    pub provider_prefixes: Vec<String>,
+    pub config_schema: Option<serde_json::Value>,
+    pub description: Option<String>,
+}
+
+/// A plugin's instances, typed by kind.
+pub enum Instances {
+    Router(Pool<router::RouterPlugin>),
+    Provider(Pool<provider::ProviderPlugin>),
+    Sanitizer(Pool<sanitizer::SanitizerPlugin>),
+    Cost(Pool<cost::CostPlugin>),
+}
+
+impl Instances {
+    pub fn limits(&self) -> &Limits {
+        match self {
+            Instances::Router(p) => p.limits(),
+            Instances::Provider(p) => p.limits(),
+            Instances::Sanitizer(p) => p.limits(),
+            Instances::Cost(p) => p.limits(),
+        }
+    }
+}
+
+/// A plugin ready to serve.
+pub struct LoadedPlugin {
+    pub info: Info,
+    pub file: PathBuf,
+    pub sha256: String,
+    pub loaded_at: SystemTime,
+    pub from_cache: bool,
+    pub instances: Instances,
+}
+
+/// How the host configures a plugin, looked up by the name it describes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The plugin's config section (`{}` when absent).
+    pub config: serde_json::Value,
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            config: serde_json::Value::Object(Default::default()),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl LoadedPlugin {
+    /// Loads a plugin from a file on disk.
+    pub fn load_file(
+        runtime: &Runtime,
+        file: &Path,
+        settings: impl Fn(&str) -> Settings,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let bytes = std::fs::read(file).map_err(|source| LoadError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        Self::load_bytes(runtime, file, &bytes, settings)
+    }
+
+    /// Loads a plugin from its bytes; `file` names it in errors.
+    pub fn load_bytes(
+        runtime: &Runtime,
+        file: &Path,
+        bytes: &[u8],
+        settings: impl Fn(&str) -> Settings,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let compiled = runtime.compile(file, bytes)?;
+        Self::from_compiled(runtime, file, compiled, settings)
+    }
+
+    /// Describes, configures and starts an already compiled component.
+    pub fn from_compiled(
+        runtime: &Runtime,
+        file: &Path,
+        compiled: Compiled,
+        settings: impl Fn(&str) -> Settings,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let kind = exported_kind(runtime, file, &compiled)?;
+        let pre = runtime
+            .linker()
+            .instantiate_pre(&compiled.component)
+            .map_err(|e| LoadError::Incompatible {
+                file: file.to_path_buf(),
+                kind: kind.as_str(),
+                reason: format!("{e}"),
+            })?;
+        let (info, instances) = match kind {
+            Kind::Router => {
+                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                (info, Instances::Router(pool))
+            }
+            Kind::Provider => {
+                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                (info, Instances::Provider(pool))
+            }
+            Kind::Sanitizer => {
+                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                (info, Instances::Sanitizer(pool))
+            }
+            Kind::Cost => {
+                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                (info, Instances::Cost(pool))
+            }
+        };
+        Ok(LoadedPlugin {
+            info,
+            file: file.to_path_buf(),
+            sha256: compiled.sha256,
+            loaded_at: SystemTime::now(),
+            from_cache: compiled.from_cache,
+            instances,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.info.kind
+    }
+
+    pub fn limits(&self) -> &Limits {
+        self.instances.limits()
+    }
+
+    /// A `WrongKind` error for calling a kind's function on another kind.
+    pub fn wrong_kind(&self, expected: Kind) -> CallError {
+        CallError::WrongKind {
+            plugin: self.info.name.clone(),
+            expected: expected.as_str(),
+            actual: self.info.kind.as_str(),
+        }
+    }
+}
+
+/// Which plugin interface the component exports.
+fn exported_kind(runtime: &Runtime, file: &Path, compiled: &Compiled) -> Result<Kind, LoadError> {
+    let ty = compiled.component.component_type();
+    let mut names = Vec::new();
+    let mut kind = None;
+    for (name, item) in ty.exports(runtime.engine()) {
+        names.push(name.to_string());
+        if matches!(item.ty, ComponentItem::ComponentInstance(_))
+            && let Some(k) = Kind::from_export(name)
+        {
+            kind = Some(k);
+        }
+    }
+    kind.ok_or_else(|| LoadError::WrongWorld {
+        file: file.to_path_buf(),
+        exports: names.join(", "),
+    })
+}
+
+/// Describes the plugin, checks its config, and starts the first instance.
+fn build_pool<W: World>(
+    runtime: &Runtime,
+    file: &Path,
+    pre: wasmtime::component::InstancePre<super::store::HostState>,
+    settings: &impl Fn(&str) -> Settings,
+) -> Result<(Info, Pool<W>), LoadError> {
+    let pre = W::pre(pre).map_err(|e| LoadError::Incompatible {
+        file: file.to_path_buf(),
+        kind: W::KIND,
+        reason: format!("{e}"),
+    })?;
+    // Describe on a bootstrap pool with default limits: the name (and so the
+    // settings) is not known before describe answers.
+    let bootstrap: Pool<W> = Pool::new(
+        Arc::from(file.display().to_string()),
+        runtime.engine().clone(),
+        pre,
+        "{}".into(),
+        Limits::default(),
+    );
+    let describe_err = |reason: String| LoadError::Describe {
+        file: file.to_path_buf(),
+        reason,
+    };
+    let mut slot = bootstrap
+        .instantiate()
+        .map_err(|e| describe_err(e.to_string()))?;
+    let raw = slot
+        .bindings
+        .describe(&mut slot.store)
+        .map_err(|e| describe_err(bootstrap.classify(&slot.store, e).to_string()))?;
+    let declared = Kind::from_wit(raw.kind);
+    let exported = kind_of::<W>();
+    if declared != exported {
+        return Err(LoadError::KindMismatch {
+            file: file.to_path_buf(),
+            declared: declared.as_str(),
+            exported: exported.as_str(),
+        });
+    }
+    if !valid_name(&raw.name) {
+        return Err(LoadError::BadName {
+            file: file.to_path_buf(),
+            name: raw.name,
+        });
+    }
+    let config_schema = match &raw.config_schema {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<serde_json::Value>(text).map_err(|e| LoadError::BadSchema {
+                plugin: raw.name.clone(),
+                reason: e.to_string(),
+            })?,
+        ),
+    };
+    let info = Info {
+        name: raw.name.clone(),
+        version: raw.version.clone(),
+        kind: declared,
+        provider_prefixes: raw.provider_prefixes.clone(),
+        config_schema,
+        description: raw.description.clone(),
+    };
+    let Settings { config, limits } = settings(&info.name);
+    limits
+        .validate()
+        .map_err(|reason| LoadError::ConfigInvalid {
+            plugin: info.name.clone(),
+            reason: format!("limits: {reason}"),
+        })?;
+    check_config(&info, &config)?;
+
+    let pool: Pool<W> = Pool::new(
+        Arc::from(info.name.as_str()),
+        runtime.engine().clone(),
+        bootstrap.into_pre(),
+        config.to_string(),
+        limits,
+    );
+    // Start one instance now: a config the plugin rejects fails the load,
+    // not the first request.
+    let slot = pool.start().map_err(|e| LoadError::Init {
+        plugin: info.name.clone(),
+        reason: e.to_string(),
+    })?;
+    pool.checkin_fresh(slot);
+    Ok((info, pool))
+}
+
+fn kind_of<W: World>() -> Kind {
+    match W::KIND {
+        "router" => Kind::Router,
+        "provider" => Kind::Provider,
+        "sanitizer" => Kind::Sanitizer,
+        _ => Kind::Cost,
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Checks a config against the plugin's JSON Schema, naming every problem.
+fn check_config(info: &Info, config: &serde_json::Value) -> Result<(), LoadError> {
+    let Some(schema) = &info.config_schema else {
+        return Ok(());
+    };
+    let validator = jsonschema::validator_for(schema).map_err(|e| LoadError::BadSchema {
+        plugin: info.name.clone(),
+        reason: e.to_string(),
+    })?;
+    let problems: Vec<String> = validator
+        .iter_errors(config)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::ConfigInvalid {
+            plugin: info.name.clone(),
+            reason: problems.join("; "),
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! The WebAssembly plugin runtime: loading, bounding, calling and hot
+//! reloading components that implement the `switchyard:plugin` contract
+//! (`wit/`).
+//!
+//! - [`runtime`]: the shared engine (pooling allocator, epoch ticker, compile
+//!   cache) and linker.
+//! - [`loaded`]: one plugin version, recognised, described and initialised.
+//! - [`instance`]: its instances, reused within bounds.
+//! - [`calls`]: typed calls per kind, with their answers checked.
+//! - [`registry`] and [`watcher`]: the active set and hot reload.
+//! - [`convert`]: OpenAI wire format to the typed views plugins read.
+//! - [`cases`]: `switchyard plugin test`.
+
+pub mod bindings;
+pub mod calls;
+pub mod cases;
+pub mod convert;
+pub mod deadline;
+pub mod error;
+pub mod inspect;
+pub mod instance;
+pub mod limits;
+pub mod loaded;
+pub mod registry;
+pub mod runtime;
+pub mod store;
+pub mod watcher;
+
+pub use error::{CallError, LoadError};
+pub use limits::{Limits, OnError};
+pub use loaded::{Kind, LoadedPlugin, Settings};
+pub use registry::{ActiveSet, Registry};
+pub use runtime::{Runtime, RuntimeOptions};

@@ -1,0 +1,264 @@
+//! `model-prices`: prices a call from its deployment's per-token prices
+//! (LiteLLM's `model_info`), or from a default price table, then applies a
+//! per-team markup and discount.
+//!
+//! If an earlier rule in the chain already priced the call (`previous`), that
+//! price is kept and only the team markup and discount apply, so a custom
+//! pricing rule placed before this one is never overridden.
+
+mod config;
+mod pricing;
+
+use std::cell::RefCell;
+
+use config::Config;
+use pricing::{Rates, Unpriced};
+use switchyard_sdk::cost::{CostAnswer, CostInput};
+#[cfg(target_arch = "wasm32")]
+use switchyard_sdk::export_cost_rule;
+use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
+use switchyard_sdk::{CostRule, Plugin};
+
+thread_local! {
+    // Wasm instances are single-threaded and `init` runs once per instance.
+    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+}
+
+pub struct ModelPrices;
+
+impl Plugin for ModelPrices {
+    fn describe() -> PluginInfo {
+        let mut info =
+            switchyard_sdk::info("model-prices", env!("CARGO_PKG_VERSION"), PluginKind::Cost);
+        info.config_schema = Some(config::schema());
+        info.description = Some(
+            "Per-token prices from model_info or a default table, with per-team markups and discounts".to_string(),
+        );
+        info
+    }
+
+    fn init(config: String) -> Result<(), PluginError> {
+        let parsed = config::parse(&config)?;
+        CONFIG.with(|c| *c.borrow_mut() = parsed);
+        Ok(())
+    }
+}
+
+impl CostRule for ModelPrices {
+    fn cost(input: CostInput) -> Result<CostAnswer, PluginError> {
+        Ok(CONFIG.with(|c| cost_with(&c.borrow(), &input)))
+    }
+}
+
+/// The deployment's prices, falling back to the default table (by
+/// `provider/model`, then `model`) when it has no input or output price.
+fn rates(config: &Config, input: &CostInput) -> Rates {
+    let own = Rates::from_prices(&input.prices);
+    if own.has_token_prices() {
+        return own;
+    }
+    let qualified = format!("{}/{}", input.provider, input.model);
+    match config
+        .default_prices
+        .get(&qualified)
+        .or_else(|| config.default_prices.get(&input.model))
+    {
+        Some(entry) => Rates::from_entry(entry).overlaid_with(own),
+        None => own,
+    }
+}
+
+/// Prices one call with `config`.
+pub fn cost_with(config: &Config, input: &CostInput) -> CostAnswer {
+    let base = match input.previous {
+        Some(previous) => previous,
+        None => match pricing::cost(&rates(config, input), &input.usage) {
+            Ok(usd) => usd,
+            Err(why) => {
+                let why = match why {
+                    Unpriced::NoPrices => "no input or output price is known".to_string(),
+                    Unpriced::Missing(what) => format!("{what} tokens were used but have no price"),
+                };
+                switchyard_sdk::log::debug(&format!(
+                    "no opinion on {}/{} (deployment {}): {why}",
+                    input.provider, input.model, input.deployment_id
+                ));
+                return CostAnswer::NoOpinion;
+            }
+        },
+    };
+    let team = input.caller.team.as_deref();
+    let markup = config.markup.for_team(team).unwrap_or(1.0);
+    let discount = config.discount.for_team(team).unwrap_or(0.0);
+    CostAnswer::Usd(base * markup * (1.0 - discount))
+}
+
+// Only for wasm: the export names are not valid symbol names for a native
+// cdylib's linker script, which would break `cargo test`.
+#[cfg(target_arch = "wasm32")]
+export_cost_rule!(ModelPrices);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::types::{Caller, Prices, Usage};
+
+    fn prices(input: Option<f64>, output: Option<f64>) -> Prices {
+        Prices {
+            input_per_token: input,
+            output_per_token: output,
+            cache_read_per_token: None,
+            cache_write_per_token: None,
+            reasoning_per_token: None,
+            per_request: None,
+            extra: vec![],
+        }
+    }
+
+    fn input(prices: Prices, team: Option<&str>, previous: Option<f64>) -> CostInput {
+        CostInput {
+            model_group: "gpt-4o".into(),
+            deployment_id: "d1".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            prices,
+            usage: Usage {
+                input_tokens: 1000,
+                output_tokens: 200,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
+                reasoning_tokens: 0,
+                extra: vec![],
+            },
+            caller: Caller {
+                key_alias: None,
+                user: None,
+                team: team.map(str::to_string),
+                tags: vec![],
+                tier: None,
+                metadata: vec![],
+            },
+            previous,
+            extra: vec![],
+        }
+    }
+
+    fn usd(a: CostAnswer) -> f64 {
+        match a {
+            CostAnswer::Usd(v) => v,
+            CostAnswer::NoOpinion => f64::NAN,
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    }
+
+    #[test]
+    fn describe() {
+        let info = ModelPrices::describe();
+        assert_eq!(
+            (info.name.as_str(), info.kind),
+            ("model-prices", PluginKind::Cost)
+        );
+        assert!(info.config_schema.is_some());
+    }
+
+    #[test]
+    fn deployment_prices() {
+        let c = Config::default();
+        assert!(close(
+            usd(cost_with(
+                &c,
+                &input(prices(Some(2.5e-6), Some(1e-5)), None, None)
+            )),
+            0.0045
+        ));
+        assert_eq!(
+            cost_with(&c, &input(prices(None, None), None, None)),
+            CostAnswer::NoOpinion
+        );
+    }
+
+    #[test]
+    fn default_table() {
+        let c = config::parse(
+            r#"{"default_prices":{"openai/gpt-4o":{"input_per_token":1e-6,"output_per_token":2e-6},"gpt-4o":{"input_per_token":5e-6,"output_per_token":5e-6},"other":{"input_per_token":1}}}"#,
+        )
+        .unwrap();
+        // provider/model first.
+        assert!(close(
+            usd(cost_with(&c, &input(prices(None, None), None, None))),
+            1000.0 * 1e-6 + 200.0 * 2e-6
+        ));
+        // then the bare model.
+        let mut i = input(prices(None, None), None, None);
+        i.provider = "azure".into();
+        assert!(close(usd(cost_with(&c, &i)), 1200.0 * 5e-6));
+        // the deployment's own prices win.
+        assert!(close(
+            usd(cost_with(
+                &c,
+                &input(prices(Some(1e-7), Some(1e-7)), None, None)
+            )),
+            1200.0 * 1e-7
+        ));
+        // a deployment's other prices overlay the table's.
+        let mut p = prices(None, None);
+        p.per_request = Some(0.5);
+        assert!(close(
+            usd(cost_with(&c, &input(p, None, None))),
+            0.5 + 1000.0 * 1e-6 + 200.0 * 2e-6
+        ));
+    }
+
+    #[test]
+    fn markup_and_discount() {
+        let c = config::parse(
+            r#"{"markup":{"teams":{"t1":1.2}},"discount":{"default":0.1,"teams":{"t2":0.5}}}"#,
+        )
+        .unwrap();
+        let p = || prices(Some(2.5e-6), Some(1e-5));
+        assert!(close(
+            usd(cost_with(&c, &input(p(), Some("t1"), None))),
+            0.0045 * 1.2 * 0.9
+        ));
+        assert!(close(
+            usd(cost_with(&c, &input(p(), Some("t2"), None))),
+            0.0045 * 0.5
+        ));
+        assert!(close(
+            usd(cost_with(&c, &input(p(), None, None))),
+            0.0045 * 0.9
+        ));
+    }
+
+    #[test]
+    fn previous_is_kept_and_adjusted() {
+        let c = config::parse(r#"{"markup":{"teams":{"t1":2}}}"#).unwrap();
+        assert!(close(
+            usd(cost_with(
+                &c,
+                &input(prices(None, None), Some("t1"), Some(0.01))
+            )),
+            0.02
+        ));
+        assert!(close(
+            usd(cost_with(
+                &c,
+                &input(prices(Some(1.0), Some(1.0)), None, Some(0.01))
+            )),
+            0.01
+        ));
+    }
+
+    #[test]
+    fn init_stores_config() {
+        ModelPrices::init(r#"{"markup":{"default":3}}"#.into()).unwrap();
+        assert!(close(
+            usd(ModelPrices::cost(input(prices(Some(2.5e-6), Some(1e-5)), None, None)).unwrap()),
+            0.0135
+        ));
+        assert!(ModelPrices::init(r#"{"discount":{"default":2}}"#.into()).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! `parse-response`: a 2xx body passes through as is (parsed to check its
+//! shape and read its usage); anything else becomes a provider error.
+
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_sdk::openai::{ChatResponse, EmbeddingResponse};
+use switchyard_sdk::provider::{BuildInput, HttpResponse, Operation, ParseError, ParsedResponse};
+use switchyard_sdk::types::{PluginError, Usage};
+
+use crate::errors;
+
+pub fn parse_response(
+    input: &BuildInput,
+    response: HttpResponse,
+) -> Result<ParsedResponse, ParseError> {
+    let status = response.status;
+    if !(200..=299).contains(&status) {
+        return Err(ParseError::Provider(errors::from_response(
+            status,
+            &response.body,
+        )));
+    }
+    let text = String::from_utf8(response.body)
+        .map_err(|e| internal(format!("HTTP {status} body is not UTF-8: {e}")))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        internal(format!(
+            "HTTP {status} body is not valid JSON ({e}): {}",
+            snippet(&text)
+        ))
+    })?;
+    let is_answer = value.get("choices").is_some() || value.get("data").is_some();
+    if !is_answer && let Some(err) = errors::from_embedded(&value) {
+        return Err(ParseError::Provider(err));
+    }
+    let usage = match &input.operation {
+        Operation::Chat => {
+            let r = ChatResponse::deserialize(&value).map_err(|e| {
+                internal(format!("HTTP {status} body is not a chat.completion: {e}"))
+            })?;
+            r.usage.as_ref().map(crate::usage::convert)
+        }
+        Operation::Embeddings => {
+            let r = EmbeddingResponse::deserialize(&value).map_err(|e| {
+                internal(format!("HTTP {status} body is not an embeddings list: {e}"))
+            })?;
+            r.usage.as_ref().map(crate::usage::convert)
+        }
+        Operation::Other(_) => usage_of(&value),
+    };
+    Ok(ParsedResponse { body: text, usage })
+}
+
+fn usage_of(value: &Value) -> Option<Usage> {
+    value
+        .get("usage")
+        .filter(|u| !u.is_null())
+        .and_then(|u| switchyard_sdk::openai::Usage::deserialize(u).ok())
+        .as_ref()
+        .map(crate::usage::convert)
+}
+
+fn internal(message: String) -> ParseError {
+    ParseError::Plugin(PluginError::Internal(message))
+}
+
+/// The start of a body, for error messages.
+pub fn snippet(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{build_input, target};
+    use serde_json::json;
+    use switchyard_sdk::provider::ErrorClass;
+
+    fn respond(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn chat() -> BuildInput {
+        build_input(
+            Operation::Chat,
+            json!({"model": "m", "messages": []}),
+            target("openai", "gpt-4o", None, None),
+        )
+    }
+
+    const ANSWER: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"prompt_tokens_details":{"cached_tokens":60},"completion_tokens_details":{"reasoning_tokens":25}},"system_fingerprint":"fp"}"#;
+
+    #[test]
+    fn success_passes_body_through_with_usage() {
+        let parsed = parse_response(&chat(), respond(200, ANSWER)).unwrap();
+        assert_eq!(parsed.body, ANSWER);
+        let u = parsed.usage.unwrap();
+        assert_eq!(
+            (
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.reasoning_tokens
+            ),
+            (100, 40, 60, 25)
+        );
+    }
+
+    #[test]
+    fn success_without_usage() {
+        let body = r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[]}"#;
+        assert_eq!(
+            parse_response(&chat(), respond(200, body)).unwrap().usage,
+            None
+        );
+    }
+
+    #[test]
+    fn embeddings() {
+        let input = build_input(
+            Operation::Embeddings,
+            json!({"model": "m", "input": "a"}),
+            target("openai", "e", None, None),
+        );
+        let body = r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}"#;
+        let parsed = parse_response(&input, respond(200, body)).unwrap();
+        assert_eq!(parsed.usage.unwrap().input_tokens, 3);
+        // A chat answer is not an embeddings list.
+        assert!(
+            matches!(parse_response(&input, respond(200, ANSWER)), Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("embeddings"))
+        );
+    }
+
+    #[test]
+    fn deepseek_cache_hits_count_as_cache_reads() {
+        let body = r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":50,"completion_tokens":5,"total_tokens":55,"prompt_cache_hit_tokens":30,"prompt_cache_miss_tokens":20}}"#;
+        assert_eq!(
+            parse_response(&chat(), respond(200, body))
+                .unwrap()
+                .usage
+                .unwrap()
+                .cache_read_tokens,
+            30
+        );
+    }
+
+    #[test]
+    fn invalid_success_bodies_are_plugin_errors() {
+        for body in ["<html>oops</html>", "", "{\"id\": 1}"] {
+            match parse_response(&chat(), respond(200, body)) {
+                Err(ParseError::Plugin(PluginError::Internal(m))) => {
+                    assert!(m.contains("HTTP 200"), "{m}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn error_status_is_a_provider_error() {
+        let body = r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let Err(ParseError::Provider(e)) = parse_response(&chat(), respond(429, body)) else {
+            panic!()
+        };
+        assert_eq!(
+            (e.status, e.class, e.message.as_str(), e.code.as_deref()),
+            (
+                429,
+                ErrorClass::RateLimit,
+                "Rate limit reached",
+                Some("rate_limit_exceeded")
+            )
+        );
+    }
+
+    #[test]
+    fn error_in_a_2xx_body() {
+        let body = r#"{"error":{"message":"no endpoints","code":404}}"#;
+        let Err(ParseError::Provider(e)) = parse_response(&chat(), respond(200, body)) else {
+            panic!()
+        };
+        assert_eq!((e.status, e.class), (404, ErrorClass::NotFound));
+    }
+}

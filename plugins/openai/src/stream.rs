@@ -1,0 +1,199 @@
+//! The stream decoder: every SSE event's data is already an OpenAI chunk, so
+//! it passes through as is, after a parse that checks it and reads `usage`.
+
+use std::cell::Cell;
+
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_sdk::StreamDecoder;
+use switchyard_sdk::openai::ChatChunk;
+use switchyard_sdk::provider::{BuildInput, ParseError, SseEvent, StreamInput, StreamOutput};
+use switchyard_sdk::types::{PluginError, Usage};
+
+use crate::errors;
+use crate::parse::snippet;
+
+pub struct Decoder {
+    done: Cell<bool>,
+}
+
+fn output(chunks: Vec<String>, usage: Option<Usage>, done: bool) -> StreamOutput {
+    StreamOutput {
+        chunks,
+        usage,
+        done,
+    }
+}
+
+impl Decoder {
+    fn event(&self, ev: SseEvent) -> Result<StreamOutput, ParseError> {
+        let data = ev.data.trim();
+        if self.done.get() || data.is_empty() {
+            // Keep-alives, and anything after [DONE].
+            return Ok(output(vec![], None, self.done.get()));
+        }
+        if data == "[DONE]" {
+            self.done.set(true);
+            return Ok(output(vec![], None, true));
+        }
+        let value: Value = serde_json::from_str(data).map_err(|e| {
+            ParseError::Plugin(PluginError::Internal(format!(
+                "stream event is not JSON ({e}): {}",
+                snippet(data)
+            )))
+        })?;
+        if let Some(err) = errors::from_embedded(&value) {
+            return Err(ParseError::Provider(err));
+        }
+        if ev.event.as_deref() == Some("error") {
+            return Err(ParseError::Provider(errors::from_response(
+                500,
+                data.as_bytes(),
+            )));
+        }
+        let chunk = ChatChunk::deserialize(&value).map_err(|e| {
+            ParseError::Plugin(PluginError::Internal(format!(
+                "stream event is not a chat.completion.chunk ({e}): {}",
+                snippet(data)
+            )))
+        })?;
+        let usage = chunk
+            .usage
+            .as_ref()
+            .map(crate::usage::convert)
+            .or_else(|| groq_usage(&chunk));
+        Ok(output(vec![ev.data], usage, false))
+    }
+}
+
+/// Groq reports a stream's usage in `x_groq.usage` on the last chunk.
+fn groq_usage(chunk: &ChatChunk) -> Option<Usage> {
+    let u = chunk.rest.get("x_groq")?.get("usage")?;
+    switchyard_sdk::openai::Usage::deserialize(u)
+        .ok()
+        .as_ref()
+        .map(crate::usage::convert)
+}
+
+impl StreamDecoder for Decoder {
+    fn new(_input: BuildInput) -> Self {
+        Decoder {
+            done: Cell::new(false),
+        }
+    }
+
+    fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
+        match input {
+            StreamInput::Event(ev) => self.event(ev),
+            StreamInput::Bytes(_) => Err(ParseError::Plugin(PluginError::InvalidInput(
+                "the openai adapter reads server-sent events (framing sse), not raw bytes"
+                    .to_string(),
+            ))),
+        }
+    }
+
+    fn finish(&self) -> Result<StreamOutput, ParseError> {
+        Ok(output(vec![], None, self.done.get()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{build_input, target};
+    use serde_json::json;
+    use switchyard_sdk::provider::{ErrorClass, Operation};
+
+    fn decoder() -> Decoder {
+        Decoder::new(build_input(
+            Operation::Chat,
+            json!({"model": "m", "messages": [], "stream": true}),
+            target("openai", "m", None, None),
+        ))
+    }
+
+    fn ev(data: &str) -> StreamInput {
+        StreamInput::Event(SseEvent {
+            event: None,
+            data: data.to_string(),
+            id: None,
+        })
+    }
+
+    #[test]
+    fn chunks_pass_through_and_usage_and_done() {
+        let d = decoder();
+        let c1 = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}"#;
+        let out = d.push(ev(c1)).unwrap();
+        assert_eq!(out.chunks, vec![c1.to_string()]);
+        assert!(out.usage.is_none() && !out.done);
+        let c2 = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":1},"completion_tokens_details":{"reasoning_tokens":1}}}"#;
+        let out = d.push(ev(c2)).unwrap();
+        let u = out.usage.unwrap();
+        assert_eq!(
+            (
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.reasoning_tokens
+            ),
+            (5, 2, 1, 1)
+        );
+        let out = d.push(ev("[DONE]")).unwrap();
+        assert!(out.chunks.is_empty() && out.done);
+        assert!(d.push(ev(c1)).unwrap().chunks.is_empty());
+        assert!(d.finish().unwrap().done);
+    }
+
+    #[test]
+    fn finish_without_done() {
+        let d = decoder();
+        assert!(!d.finish().unwrap().done);
+        assert!(d.push(ev("")).unwrap().chunks.is_empty());
+    }
+
+    #[test]
+    fn groq_usage_is_read() {
+        let d = decoder();
+        let c = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"r","usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}}"#;
+        assert_eq!(d.push(ev(c)).unwrap().usage.unwrap().input_tokens, 9);
+    }
+
+    #[test]
+    fn error_events() {
+        let d = decoder();
+        let Err(ParseError::Provider(e)) = d.push(ev(
+            r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+        )) else {
+            panic!()
+        };
+        assert_eq!(
+            (e.status, e.class, e.message.as_str()),
+            (500, ErrorClass::ServerError, "overloaded")
+        );
+        let Err(ParseError::Provider(e)) = d.push(StreamInput::Event(SseEvent {
+            event: Some("error".into()),
+            data: r#"{"message":"bad"}"#.into(),
+            id: None,
+        })) else {
+            panic!()
+        };
+        assert_eq!(e.message, "bad");
+    }
+
+    #[test]
+    fn bad_input() {
+        let d = decoder();
+        assert!(matches!(
+            d.push(StreamInput::Bytes(b"x".to_vec())),
+            Err(ParseError::Plugin(PluginError::InvalidInput(_)))
+        ));
+        assert!(matches!(
+            d.push(ev("{nope")),
+            Err(ParseError::Plugin(PluginError::Internal(_)))
+        ));
+        assert!(
+            matches!(d.push(ev(r#"{"foo":1}"#)), Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("chunk"))
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! `pii-redactor`: finds personal data in every text part of every message
+//! and redacts it (or denies the call).
+//!
+//! Detectors: e-mail addresses (`[EMAIL]`), phone numbers (`[PHONE]`,
+//! international `+CC ...` and common national formats, 10-13 digits),
+//! payment card numbers (`[CARD]`, 13-19 digits, Luhn-valid), Brazilian CPF
+//! (`[CPF]`) and CNPJ (`[CNPJ]`), both with their check digits validated.
+//! A hand-written single pass over the bytes finds them all; nothing is
+//! allocated when nothing is found.
+
+mod checks;
+mod config;
+mod email;
+mod number;
+mod scan;
+
+use std::cell::RefCell;
+
+use config::{Config, Kinds, Mode};
+#[cfg(target_arch = "wasm32")]
+use switchyard_sdk::export_sanitizer;
+use switchyard_sdk::sanitizer::{SanitizeInput, Stage, Verdict};
+use switchyard_sdk::types::{ContentPart, Message, PluginError, PluginInfo, PluginKind};
+use switchyard_sdk::{Plugin, Sanitizer};
+
+pub use config::Kind;
+
+/// One item found: a byte range of the text and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    pub start: usize,
+    pub end: usize,
+    pub kind: Kind,
+}
+
+thread_local! {
+    // Wasm instances are single-threaded and `init` runs once per instance.
+    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+}
+
+pub struct PiiRedactor;
+
+impl Plugin for PiiRedactor {
+    fn describe() -> PluginInfo {
+        let mut info = switchyard_sdk::info(
+            "pii-redactor",
+            env!("CARGO_PKG_VERSION"),
+            PluginKind::Sanitizer,
+        );
+        info.config_schema = Some(config::schema());
+        info.description = Some(
+            "Redacts (or denies) e-mail addresses, phone numbers, Luhn-valid card numbers and Brazilian CPF/CNPJ"
+                .to_string(),
+        );
+        info
+    }
+
+    fn init(config: String) -> Result<(), PluginError> {
+        let parsed = config::parse(&config)?;
+        CONFIG.with(|c| *c.borrow_mut() = parsed);
+        Ok(())
+    }
+}
+
+impl Sanitizer for PiiRedactor {
+    fn sanitize(input: SanitizeInput) -> Result<Verdict, PluginError> {
+        let config = CONFIG.with(|c| *c.borrow());
+        Ok(sanitize_with(&config, input))
+    }
+}
+
+/// Checks the request's messages (request stage) or the answer's (response
+/// stage). Stages this version does not name pass.
+pub fn sanitize_with(config: &Config, input: SanitizeInput) -> Verdict {
+    let (messages, stage) = match input.stage {
+        Stage::Request => (input.request.messages, "request"),
+        Stage::Response => (input.response, "response"),
+        Stage::Other(_) => return Verdict::Allow,
+    };
+    if config.detectors.is_empty() {
+        return Verdict::Allow;
+    }
+    match config.mode {
+        Mode::Redact => redact(messages, config.detectors),
+        Mode::Deny => deny(&messages, config.detectors, stage),
+    }
+}
+
+fn texts(messages: &[Message]) -> impl Iterator<Item = &String> {
+    messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .filter_map(|p| match p {
+            ContentPart::Text(t) => Some(t),
+            _ => None,
+        })
+}
+
+fn redact(mut messages: Vec<Message>, on: Kinds) -> Verdict {
+    let mut matches = Vec::new();
+    let mut changed = false;
+    for part in messages.iter_mut().flat_map(|m| &mut m.content) {
+        if let ContentPart::Text(text) = part {
+            matches.clear();
+            scan::scan(text, on, &mut matches);
+            if !matches.is_empty() {
+                *text = scan::redact(text, &matches);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        Verdict::Rewrite(messages)
+    } else {
+        Verdict::Allow
+    }
+}
+
+fn deny(messages: &[Message], on: Kinds, stage: &str) -> Verdict {
+    let mut matches = Vec::new();
+    let mut found = Kinds::NONE;
+    for text in texts(messages) {
+        matches.clear();
+        scan::scan(text, on, &mut matches);
+        found = matches.iter().fold(found, |acc, m| acc.with(m.kind));
+        if found == on {
+            break;
+        }
+    }
+    if found.is_empty() {
+        return Verdict::Allow;
+    }
+    let what: Vec<&str> = found.iter().map(Kind::description).collect();
+    Verdict::Deny(format!(
+        "the {stage} contains personal data: {}",
+        what.join(", ")
+    ))
+}
+
+// Only for wasm: the export names are not valid symbol names for a native
+// cdylib's linker script, which would break `cargo test`.
+#[cfg(target_arch = "wasm32")]
+export_sanitizer!(PiiRedactor);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sdk::types::{Caller, ChatRequest, Role};
+
+    fn msg(role: Role, parts: Vec<ContentPart>) -> Message {
+        Message {
+            role,
+            content: parts,
+            name: None,
+            extra: vec![],
+        }
+    }
+
+    fn text(role: Role, t: &str) -> Message {
+        msg(role, vec![ContentPart::Text(t.to_string())])
+    }
+
+    fn input(stage: Stage, request: Vec<Message>, response: Vec<Message>) -> SanitizeInput {
+        SanitizeInput {
+            stage,
+            request: ChatRequest {
+                model: "m".into(),
+                messages: request,
+                stream: false,
+                max_tokens: None,
+                tags: vec![],
+                metadata: vec![],
+                extra: vec![],
+            },
+            caller: Caller {
+                key_alias: None,
+                user: None,
+                team: None,
+                tags: vec![],
+                tier: None,
+                metadata: vec![],
+            },
+            response,
+        }
+    }
+
+    #[test]
+    fn describe() {
+        let info = PiiRedactor::describe();
+        assert_eq!(
+            (info.name.as_str(), info.kind),
+            ("pii-redactor", PluginKind::Sanitizer)
+        );
+        assert!(info.config_schema.is_some());
+    }
+
+    #[test]
+    fn clean_request_is_allowed() {
+        let i = input(
+            Stage::Request,
+            vec![text(Role::User, "hello there, nothing to see")],
+            vec![],
+        );
+        assert_eq!(sanitize_with(&Config::default(), i), Verdict::Allow);
+    }
+
+    #[test]
+    fn request_is_rewritten_part_by_part() {
+        let request = vec![
+            text(Role::System, "be nice"),
+            msg(
+                Role::User,
+                vec![
+                    ContentPart::Text("mail a@b.com".into()),
+                    ContentPart::ImageUrl("https://x/a@b.com/4111111111111111.png".into()),
+                    ContentPart::Other(
+                        r#"{"type":"input_audio","input_audio":{"data":"a@b.com"}}"#.into(),
+                    ),
+                    ContentPart::Text("card 4111 1111 1111 1111".into()),
+                ],
+            ),
+        ];
+        let Verdict::Rewrite(out) = sanitize_with(
+            &Config::default(),
+            input(Stage::Request, request.clone(), vec![]),
+        ) else {
+            panic!()
+        };
+        assert_eq!(out[0], request[0]);
+        assert_eq!(out[1].content[0], ContentPart::Text("mail [EMAIL]".into()));
+        assert_eq!(out[1].content[1], request[1].content[1]);
+        assert_eq!(out[1].content[2], request[1].content[2]);
+        assert_eq!(out[1].content[3], ContentPart::Text("card [CARD]".into()));
+    }
+
+    #[test]
+    fn response_stage_checks_the_answer() {
+        let i = input(
+            Stage::Response,
+            vec![text(Role::User, "a@b.com")],
+            vec![text(Role::Assistant, "call 555-123-4567")],
+        );
+        assert_eq!(
+            sanitize_with(&Config::default(), i),
+            Verdict::Rewrite(vec![text(Role::Assistant, "call [PHONE]")])
+        );
+        let i = input(
+            Stage::Response,
+            vec![text(Role::User, "a@b.com")],
+            vec![text(Role::Assistant, "ok")],
+        );
+        assert_eq!(sanitize_with(&Config::default(), i), Verdict::Allow);
+    }
+
+    #[test]
+    fn deny_names_kinds_never_values() {
+        let c = Config {
+            mode: Mode::Deny,
+            ..Config::default()
+        };
+        let i = input(
+            Stage::Request,
+            vec![text(
+                Role::User,
+                "4111111111111111 and a@b.com and a2@b.com",
+            )],
+            vec![],
+        );
+        let Verdict::Deny(reason) = sanitize_with(&c, i) else {
+            panic!()
+        };
+        assert_eq!(
+            reason,
+            "the request contains personal data: e-mail address, payment card number"
+        );
+        assert!(!reason.contains("4111") && !reason.contains("a@b"));
+        let i = input(Stage::Request, vec![text(Role::User, "fine")], vec![]);
+        assert_eq!(sanitize_with(&c, i), Verdict::Allow);
+    }
+
+    #[test]
+    fn other_stage_and_no_detectors_allow() {
+        let i = input(
+            Stage::Other("x".into()),
+            vec![text(Role::User, "a@b.com")],
+            vec![],
+        );
+        assert_eq!(sanitize_with(&Config::default(), i), Verdict::Allow);
+        let c = Config {
+            detectors: Kinds::NONE,
+            mode: Mode::Redact,
+        };
+        let i = input(Stage::Request, vec![text(Role::User, "a@b.com")], vec![]);
+        assert_eq!(sanitize_with(&c, i), Verdict::Allow);
+    }
+
+    #[test]
+    fn init_and_sanitize_use_the_config() {
+        PiiRedactor::init(r#"{"detectors":["cpf"]}"#.into()).unwrap();
+        let i = input(
+            Stage::Request,
+            vec![text(Role::User, "a@b.com 529.982.247-25")],
+            vec![],
+        );
+        assert_eq!(
+            PiiRedactor::sanitize(i).unwrap(),
+            Verdict::Rewrite(vec![text(Role::User, "a@b.com [CPF]")])
+        );
+        assert!(PiiRedactor::init(r#"{"mode":"shout"}"#.into()).is_err());
+    }
+}

@@ -7,6 +7,7 @@ fn main() {
             EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = switchyard::cli::Cli::parse();
     let code = match switchyard::cli::run(cli) {

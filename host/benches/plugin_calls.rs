@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, black_box};
+use std::hint::black_box;
+
+use criterion::Criterion;
 use switchyard::plugins::bindings::router_api::{Deployment, Health, RouteRequest};
 use switchyard::plugins::bindings::sanitizer_api::{SanitizeInput, Stage};
 use switchyard::plugins::bindings::types::{Caller, Prices};
@@ -25,7 +27,10 @@ fn load(
     config: serde_json::Value,
     reuse: bool,
 ) -> Option<LoadedPlugin> {
-    let path = root().join("target/plugins").join(file);
+    let mut path = root().join("target/plugins").join(file);
+    if !path.exists() {
+        path = root().join("target/test-plugins").join(file);
+    }
     if !path.exists() {
         eprintln!("skipping {file}: not built (run `make build`)");
         return None;
@@ -162,10 +167,21 @@ fn main() {
     let mut summary = Vec::new();
 
     let route = route_request();
-    for (label, reuse) in [("reused instance", true), ("fresh instance", false)] {
-        let cfg = serde_json::json!({});
-        if let Some(router) = load(&runtime, "default-router.wasm", cfg, reuse) {
-            let id = format!("router/10 candidates/{label}");
+    let routers = [
+        (
+            "default-router.wasm",
+            "default-router",
+            serde_json::json!({}),
+        ),
+        // The floor: a router that only echoes the ids, so the figure is the
+        // cost of crossing the boundary with ten candidates.
+        ("misbehave.wasm", "echo", serde_json::json!({"mode": "ok"})),
+    ];
+    for ((file, name, cfg), (label, reuse)) in routers.iter().flat_map(|r| {
+        [("reused instance", true), ("fresh instance", false)].map(|l| (r.clone(), l))
+    }) {
+        if let Some(router) = load(&runtime, file, cfg, reuse) {
+            let id = format!("router/{name}/10 candidates/{label}");
             criterion.bench_function(&id, |b| {
                 b.iter(|| black_box(router.route(black_box(&route))).is_ok())
             });

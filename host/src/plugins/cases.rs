@@ -301,7 +301,12 @@ fn run_stream(plugin: &Arc<LoadedPlugin>, input: &ProviderCase) -> Result<Value,
 pub fn parse_sse(text: &str) -> Vec<SseEvent> {
     use eventsource_stream::Eventsource;
     use futures::StreamExt;
-    let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(text.as_bytes().to_vec())]);
+    // A YAML block ends in one newline; the last event still counts.
+    let mut text = text.to_string();
+    while !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(text.into_bytes())]);
     futures::executor::block_on(body.eventsource().collect::<Vec<_>>())
         .into_iter()
         .filter_map(Result::ok)
@@ -806,7 +811,7 @@ mod tests {
 
     #[test]
     fn sse_text_splits_into_events() {
-        let events = parse_sse("event: ping\ndata: {}\n\ndata: a\ndata: b\n\ndata: [DONE]\n\n");
+        let events = parse_sse("event: ping\ndata: {}\n\ndata: a\ndata: b\n\ndata: [DONE]\n");
         assert_eq!(events.len(), 3);
         assert_eq!(events[0].event.as_deref(), Some("ping"));
         assert_eq!(events[1].data, "a\nb");

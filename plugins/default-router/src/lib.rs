@@ -15,7 +15,6 @@ mod shuffle;
 use std::cell::RefCell;
 
 use config::{Config, Strategy};
-#[cfg(target_arch = "wasm32")]
 use switchyard_sdk::export_router;
 use switchyard_sdk::router::{RouteDecision, RouteRequest};
 use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
@@ -94,10 +93,6 @@ fn decision(order: Vec<String>, reason: String) -> RouteDecision {
     }
 }
 
-// Only for wasm: the export names (`switchyard:plugin/router@0.1.0#route`)
-// are not valid symbol names for a native cdylib's linker script, which
-// would break `cargo test`.
-#[cfg(target_arch = "wasm32")]
 export_router!(DefaultRouter);
 
 #[cfg(test)]

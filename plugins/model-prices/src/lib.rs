@@ -14,7 +14,6 @@ use std::cell::RefCell;
 use config::Config;
 use pricing::{Rates, Unpriced};
 use switchyard_sdk::cost::{CostAnswer, CostInput};
-#[cfg(target_arch = "wasm32")]
 use switchyard_sdk::export_cost_rule;
 use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
 use switchyard_sdk::{CostRule, Plugin};
@@ -93,9 +92,6 @@ pub fn cost_with(config: &Config, input: &CostInput) -> CostAnswer {
     CostAnswer::Usd(base * markup * (1.0 - discount))
 }
 
-// Only for wasm: the export names are not valid symbol names for a native
-// cdylib's linker script, which would break `cargo test`.
-#[cfg(target_arch = "wasm32")]
 export_cost_rule!(ModelPrices);
 
 #[cfg(test)]

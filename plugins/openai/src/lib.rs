@@ -19,7 +19,6 @@ mod usage;
 use std::cell::RefCell;
 
 use config::Config;
-#[cfg(target_arch = "wasm32")]
 use switchyard_sdk::export_provider;
 use switchyard_sdk::provider::{BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse};
 use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
@@ -74,9 +73,6 @@ impl Provider for OpenAi {
     }
 }
 
-// Only for wasm: the export names are not valid symbol names for a native
-// cdylib's linker script, which would break `cargo test`.
-#[cfg(target_arch = "wasm32")]
 export_provider!(OpenAi);
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ mod scan;
 use std::cell::RefCell;
 
 use config::{Config, Kinds, Mode};
-#[cfg(target_arch = "wasm32")]
 use switchyard_sdk::export_sanitizer;
 use switchyard_sdk::sanitizer::{SanitizeInput, Stage, Verdict};
 use switchyard_sdk::types::{ContentPart, Message, PluginError, PluginInfo, PluginKind};
@@ -137,9 +136,6 @@ fn deny(messages: &[Message], on: Kinds, stage: &str) -> Verdict {
     ))
 }
 
-// Only for wasm: the export names are not valid symbol names for a native
-// cdylib's linker script, which would break `cargo test`.
-#[cfg(target_arch = "wasm32")]
 export_sanitizer!(PiiRedactor);
 
 #[cfg(test)]

@@ -101,6 +101,9 @@ pub fn field<T: serde::de::DeserializeOwned>(fields: &[Field], key: &str) -> Opt
 #[macro_export]
 macro_rules! export_router {
     ($t:ty) => {
+        // Only a wasm build exports anything: the export names are not valid
+        // native symbols, and native builds are for `cargo test`.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::worlds::router::exports::switchyard::plugin as __sy;
             struct __SwitchyardExport;
@@ -129,6 +132,9 @@ macro_rules! export_router {
 #[macro_export]
 macro_rules! export_sanitizer {
     ($t:ty) => {
+        // Only a wasm build exports anything: the export names are not valid
+        // native symbols, and native builds are for `cargo test`.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::worlds::sanitizer::exports::switchyard::plugin as __sy;
             struct __SwitchyardExport;
@@ -157,6 +163,9 @@ macro_rules! export_sanitizer {
 #[macro_export]
 macro_rules! export_cost_rule {
     ($t:ty) => {
+        // Only a wasm build exports anything: the export names are not valid
+        // native symbols, and native builds are for `cargo test`.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::worlds::cost::exports::switchyard::plugin as __sy;
             struct __SwitchyardExport;
@@ -185,6 +194,9 @@ macro_rules! export_cost_rule {
 #[macro_export]
 macro_rules! export_provider {
     ($t:ty) => {
+        // Only a wasm build exports anything: the export names are not valid
+        // native symbols, and native builds are for `cargo test`.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::worlds::provider::exports::switchyard::plugin as __sy;
             struct __SwitchyardExport;

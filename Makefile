@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
-PLUGINS := default-router openai pii-redactor model-prices anthropic
+PLUGINS := default-router openai pii-redactor model-prices anthropic gemini mock
 TEST_PLUGINS := misbehave
 WASM_OUT := target/$(WASM_TARGET)/plugin
 BIN := target/release/switchyard
@@ -49,7 +49,7 @@ test-python:
 	cd plugins/prompt-guard && python3 -m unittest -q
 
 run: build
-	$(BIN) serve --plugins target/plugins
+	$(BIN) serve --config config/quickstart.yaml
 
 clean-plugins:
 	rm -rf target/plugins target/test-plugins

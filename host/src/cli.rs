@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use serde::Deserialize;
 
-use crate::config::PluginsSection;
-use crate::plugins::{Registry, Runtime, RuntimeOptions, cases, inspect, watcher};
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::plugins::{Kind, Registry, Runtime, RuntimeOptions, cases, inspect, watcher};
 use crate::server::{self, AppState};
+use crate::upstream::Upstream;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +38,11 @@ pub enum Command {
         #[arg(long, default_value_t = 4000)]
         port: u16,
     },
+    /// Works with config files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Works with plugin files.
     Plugin {
         #[command(subcommand)]
@@ -45,25 +51,17 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Loads a config, prints what it would serve and every key it ignores.
+    Check { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Runs a plugin against a cases file, with no gateway and no network.
     Test { wasm: PathBuf, cases: PathBuf },
     /// Prints what a plugin describes and its imports and exports.
     Inspect { wasm: PathBuf },
-}
-
-/// The parts of a config file this build reads.
-#[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
-    #[serde(default)]
-    plugins: PluginsSection,
-    #[serde(default)]
-    general_settings: GeneralSettings,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct GeneralSettings {
-    master_key: Option<String>,
 }
 
 /// Runs the command; the exit code.
@@ -84,61 +82,165 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(&file),
         Command::Serve {
             config,
             plugins,
             host,
             port,
         } => {
-            let file: ConfigFile = match &config {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    serde_yaml::from_str(&text)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            let mut config = match &config {
+                Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!(e))?,
+                None => {
+                    Config::parse("", std::path::Path::new(".")).map_err(|e| anyhow::anyhow!(e))?
                 }
-                None => ConfigFile::default(),
             };
-            let mut section = file.plugins;
             if plugins.is_some() {
-                section.dir = plugins;
+                config.plugins.dir = plugins;
             }
-            section.validate().map_err(|e| anyhow::anyhow!(e))?;
+            // One spelling of every path: the watcher reports absolute paths,
+            // so the files loaded at start must be named the same way.
+            if let Some(dir) = &config.plugins.dir {
+                let dir = std::fs::canonicalize(dir)
+                    .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?;
+                config.plugins.dir = Some(dir);
+            }
+            for w in &config.warnings {
+                tracing::warn!("{w}");
+            }
             let addr: SocketAddr = format!("{host}:{port}")
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--host/--port: {e}"))?;
-            serve(Arc::new(section), file.general_settings.master_key, addr)?;
+            serve(config, addr)?;
             Ok(0)
         }
     }
 }
 
-fn serve(
-    section: Arc<PluginsSection>,
-    master_key: Option<String>,
-    addr: SocketAddr,
-) -> anyhow::Result<()> {
+/// `switchyard config check FILE`.
+fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
+    let config = match Config::load(file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    };
+    println!("config: {} (ok)", file.display());
+    println!("model groups:");
+    for g in config.groups.values() {
+        println!(
+            "  {} ({} deployment{})",
+            g.name,
+            g.deployments.len(),
+            if g.deployments.len() == 1 { "" } else { "s" }
+        );
+        for d in &g.deployments {
+            println!(
+                "    {}: {}/{}{}",
+                d.id,
+                d.provider,
+                d.model,
+                d.api_base
+                    .as_deref()
+                    .map(|b| format!(" at {b}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for (alias, group) in &config.aliases {
+        println!("  alias {alias} -> {group}");
+    }
+    let p = &config.plugins;
+    println!("plugins:");
+    println!(
+        "  dir: {}",
+        p.dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "(none)".into())
+    );
+    println!(
+        "  router: {}",
+        p.router
+            .as_deref()
+            .unwrap_or("default-router (when loaded)")
+    );
+    println!("  sanitizers: [{}]", p.sanitizers.join(", "));
+    println!("  cost rules: [{}]", p.cost_rules.join(", "));
+    if config.warnings.is_empty() {
+        println!("ignored keys: none");
+    } else {
+        println!("ignored keys ({}):", config.warnings.len());
+        for w in &config.warnings {
+            println!("  {w}");
+        }
+    }
+    Ok(0)
+}
+
+fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
     let mut options = RuntimeOptions::default();
-    if section.cache_dir.is_some() {
-        options.cache_dir = section.cache_dir.clone();
+    if config.plugins.cache_dir.is_some() {
+        options.cache_dir = config.plugins.cache_dir.clone();
     }
     let runtime = Runtime::new(options)?;
-    let registry = Arc::new(Registry::new(runtime, section.settings_fn()));
+    let section = Arc::new(config.plugins.clone());
+    let strategy = config.routing_strategy.clone();
+    let settings = section.settings_fn();
+    // `router_settings.routing_strategy` configures the default router unless
+    // its own config section says otherwise.
+    let settings: crate::plugins::registry::SettingsFn = Arc::new(move |name: &str| {
+        let mut s = settings(name);
+        if name == "default-router"
+            && let serde_json::Value::Object(m) = &mut s.config
+            && !m.contains_key("strategy")
+        {
+            m.insert(
+                "strategy".into(),
+                serde_json::Value::String(strategy.clone()),
+            );
+        }
+        s
+    });
+    let registry = Arc::new(Registry::new(runtime, settings));
     let mut _watch = None;
-    if let Some(dir) = &section.dir {
+    if let Some(dir) = &config.plugins.dir {
         for (file, change) in registry
             .load_dir(dir)
             .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?
         {
             tracing::debug!(file = %file.display(), ?change, "startup load");
         }
-        if section.watch {
+        if config.plugins.watch {
             _watch = Some(watcher::watch(registry.clone(), dir).map_err(|e| anyhow::anyhow!(e))?);
         }
     }
+    let set = registry.snapshot();
+    for d in config.deployments() {
+        if set.provider_for(&d.provider).is_none() {
+            tracing::warn!(deployment = %d.id, provider = %d.provider, "no provider adapter plugin is loaded for this prefix");
+        }
+    }
+    tracing::info!(
+        plugins = set.len(),
+        routers = set.of_kind(Kind::Router).count(),
+        adapters = set.of_kind(Kind::Provider).count(),
+        "plugins ready"
+    );
+    let master_key = config.master_key.clone().map(Arc::from);
+    let gateway = Arc::new(Gateway {
+        config: Arc::new(config),
+        registry: registry.clone(),
+        upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
+        stats: Default::default(),
+    });
     let state = AppState {
+        gateway,
         registry,
-        master_key: master_key.map(Arc::from),
+        master_key,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

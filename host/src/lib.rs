@@ -5,5 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod gateway;
 pub mod plugins;
 pub mod server;
+pub mod upstream;

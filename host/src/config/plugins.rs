@@ -25,10 +25,18 @@ use serde_json::{Map, Value};
 use crate::plugins::registry::SettingsFn;
 use crate::plugins::{Limits, Settings};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginsSection {
     pub dir: Option<PathBuf>,
+    /// The active router, by name (default: `default-router` when loaded).
+    pub router: Option<String>,
+    /// Sanitisers run on every chat request (and answer), in order.
+    #[serde(default)]
+    pub sanitizers: Vec<String>,
+    /// Cost rules, in order; each sees the cost the previous reached.
+    #[serde(default)]
+    pub cost_rules: Vec<String>,
     pub cache_dir: Option<PathBuf>,
     #[serde(default = "yes")]
     pub watch: bool,
@@ -41,6 +49,22 @@ pub struct PluginsSection {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for PluginsSection {
+    /// No plugins directory, watched once one is given.
+    fn default() -> Self {
+        PluginsSection {
+            dir: None,
+            router: None,
+            sanitizers: Vec::new(),
+            cost_rules: Vec::new(),
+            cache_dir: None,
+            watch: true,
+            defaults: Limits::default(),
+            settings: BTreeMap::new(),
+        }
+    }
 }
 
 impl PluginsSection {

@@ -30,9 +30,12 @@ pub struct HostState {
 impl HostState {
     /// A store for `plugin` with a linear memory cap of `memory_bytes`.
     pub fn new(plugin: Arc<str>, memory_bytes: usize) -> HostState {
+        // No clock and no entropy: the same input gives the same output.
         let wasi = WasiCtx::builder()
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![42; 32]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![7; 32]))
             .build();
         HostState {
             wasi,

@@ -2,27 +2,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::error::ApiError;
 
 /// Lists the plugins; needs the master key when one is set.
 pub async fn plugins(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(key) = &state.master_key
         && !presented_key(&headers).is_some_and(|k| k == &**key)
     {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": {
-                "message": "Authentication Error: the admin API needs the master key as a Bearer token",
-                "type": "auth_error",
-                "param": null,
-                "code": "401",
-            }})),
+        return ApiError::unauthorized(
+            "Authentication Error: the admin API needs the master key as a Bearer token",
         )
-            .into_response();
+        .into_response();
     }
     Json(json!({ "plugins": state.registry.status() })).into_response()
 }

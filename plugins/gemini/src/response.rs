@@ -253,6 +253,7 @@ pub fn parse(input: &BuildInput, response: &HttpResponse) -> Result<ParsedRespon
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("date"))
         .and_then(|h| util::parse_http_date(&h.value))
+        .or_else(|| switchyard_sdk::field::<u64>(&input.target.params, "created"))
         .unwrap_or(0);
     let id = r
         .response_id

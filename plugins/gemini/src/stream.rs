@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use serde_json::{Value, json};
 use switchyard_sdk::StreamDecoder;
@@ -28,6 +29,8 @@ struct State {
     id: Option<String>,
     fallback_id: String,
     model: String,
+    /// Unix seconds from the host's `params.created` (0 without it).
+    created: u64,
     include_usage: bool,
     /// Per candidate index: how many tool calls it has made so far (present
     /// once its role chunk went out).
@@ -57,7 +60,7 @@ impl State {
         json!({
             "id": self.id.as_deref().unwrap_or(&self.fallback_id),
             "object": "chat.completion.chunk",
-            "created": 0,
+            "created": self.created,
             "model": self.model,
             "choices": choices,
         })
@@ -89,8 +92,8 @@ impl State {
         let mut chunks = Vec::new();
         for (pos, c) in r.candidates.iter().enumerate() {
             let index = c.index.unwrap_or(pos as u32);
-            if !self.candidates.contains_key(&index) {
-                self.candidates.insert(index, 0);
+            if let Entry::Vacant(e) = self.candidates.entry(index) {
+                e.insert(0);
                 chunks.push(self.chunk(vec![json!({
                     "index": index,
                     "delta": {"role": "assistant", "content": ""},
@@ -164,6 +167,7 @@ impl StreamDecoder for Decoder {
                     util::fnv1a(input.body.as_bytes())
                 ),
                 model: input.target.model.clone(),
+                created: switchyard_sdk::field::<u64>(&input.target.params, "created").unwrap_or(0),
                 include_usage,
                 candidates: BTreeMap::new(),
                 usage: None,

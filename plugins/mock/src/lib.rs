@@ -1,1 +1,215 @@
-//! mock (in progress)
+//! `mock`: the demo adapter behind `make run`. It never calls the network:
+//! `build-request` answers with `outbound.respond` and a made-up, realistic
+//! OpenAI answer (a `chat.completion`, the SSE text of a stream, or
+//! deterministic pseudo-embeddings), so a gateway works end to end with no
+//! API key.
+//!
+//! The answer text is, in order of precedence: the request's
+//! `mock_response`, the deployment's `mock_response` (a `litellm_params`
+//! entry, as in LiteLLM), "You said: ..." when the config sets `echo`, and
+//! the config's `text`.
+
+mod chat;
+mod config;
+mod embeddings;
+mod stream;
+mod tokens;
+mod util;
+
+use std::cell::RefCell;
+
+use config::Config;
+use switchyard_sdk::provider::{
+    BuildInput, ErrorClass, HttpResponse, Operation, Outbound, ParseError, ParsedResponse,
+    ProviderError,
+};
+use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
+use switchyard_sdk::{Plugin, Provider};
+
+pub use stream::Decoder;
+
+thread_local! {
+    // Wasm instances are single-threaded and `init` runs once per instance.
+    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+}
+
+fn with_config<T>(f: impl FnOnce(&Config) -> T) -> T {
+    CONFIG.with(|c| f(&c.borrow()))
+}
+
+pub struct Mock;
+
+impl Plugin for Mock {
+    fn describe() -> PluginInfo {
+        let mut info =
+            switchyard_sdk::info("mock", env!("CARGO_PKG_VERSION"), PluginKind::Provider);
+        info.provider_prefixes = vec!["mock".to_string()];
+        info.config_schema = Some(config::schema());
+        info.description = Some(
+            "Demo provider: made-up chat answers, streams and embeddings, no network".to_string(),
+        );
+        info
+    }
+
+    fn init(config: String) -> Result<(), PluginError> {
+        let parsed = config::parse(&config)?;
+        CONFIG.with(|c| *c.borrow_mut() = parsed);
+        Ok(())
+    }
+}
+
+impl Provider for Mock {
+    type Decoder = Decoder;
+
+    fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
+        let response = match &input.operation {
+            Operation::Chat => with_config(|c| chat::respond(&input, c))?,
+            Operation::Embeddings => embeddings::respond(&input)?,
+            Operation::Other(name) => return Err(unsupported(name)),
+        };
+        Ok(Outbound::Respond(response))
+    }
+
+    fn parse_response(
+        input: BuildInput,
+        response: HttpResponse,
+    ) -> Result<ParsedResponse, ParseError> {
+        if !(200..=299).contains(&response.status) {
+            return Err(ParseError::Provider(error(&response)));
+        }
+        match &input.operation {
+            Operation::Chat => chat::parse(&response),
+            Operation::Embeddings => embeddings::parse(&response),
+            Operation::Other(name) => Err(ParseError::Plugin(unsupported(name))),
+        }
+    }
+}
+
+fn unsupported(operation: &str) -> PluginError {
+    PluginError::InvalidInput(format!(
+        "the mock adapter does not support the operation \"{operation}\" (only chat and embeddings)"
+    ))
+}
+
+/// A non-2xx answer (the mock makes none itself; this keeps `parse-response`
+/// total): OpenAI's error envelope, classed by status.
+fn error(response: &HttpResponse) -> ProviderError {
+    let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    let e = value.get("error");
+    let text = |k: &str| {
+        e.and_then(|e| e.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let class = match response.status {
+        400 => ErrorClass::BadRequest,
+        401 => ErrorClass::Authentication,
+        403 => ErrorClass::PermissionDenied,
+        404 => ErrorClass::NotFound,
+        408 | 504 => ErrorClass::Timeout,
+        429 => ErrorClass::RateLimit,
+        500..=599 => ErrorClass::ServerError,
+        s => ErrorClass::Other(format!("unexpected_status_{s}")),
+    };
+    ProviderError {
+        status: response.status,
+        class,
+        message: text("message")
+            .unwrap_or_else(|| util::snippet(String::from_utf8_lossy(&response.body).trim())),
+        code: text("code").or_else(|| text("type")),
+    }
+}
+
+// Only a wasm build exports anything: the export names are not valid native
+// symbols, and native builds are for `cargo test`.
+#[cfg(target_arch = "wasm32")]
+switchyard_sdk::export_provider!(Mock);
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::Value;
+    use switchyard_sdk::provider::Target;
+    use switchyard_sdk::types::Field;
+
+    pub fn input(operation: Operation, body: Value, params: &[(&str, Value)]) -> BuildInput {
+        BuildInput {
+            operation,
+            body: body.to_string(),
+            target: Target {
+                provider: "mock".to_string(),
+                model: "mock-1".to_string(),
+                api_base: None,
+                api_key: None,
+                api_version: None,
+                params: params
+                    .iter()
+                    .map(|(k, v)| Field {
+                        key: k.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The made-up answer for a request (status 200 checked).
+    pub fn respond(input: BuildInput) -> HttpResponse {
+        match Mock::build_request(input) {
+            Ok(Outbound::Respond(r)) => {
+                assert_eq!(r.status, 200);
+                r
+            }
+            other => panic!("expected a made-up answer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn describe() {
+        let info = Mock::describe();
+        assert_eq!(info.name, "mock");
+        assert_eq!(info.kind, PluginKind::Provider);
+        assert_eq!(info.provider_prefixes, vec!["mock".to_string()]);
+        assert!(info.config_schema.is_some());
+    }
+
+    #[test]
+    fn other_operations_and_errors() {
+        let r = Mock::build_request(input(Operation::Other("images".into()), Value::Null, &[]));
+        assert!(matches!(r, Err(PluginError::InvalidInput(m)) if m.contains("images")));
+        let r = Mock::parse_response(
+            input(Operation::Chat, Value::Null, &[]),
+            HttpResponse {
+                status: 429,
+                headers: vec![],
+                body: br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#.to_vec(),
+            },
+        );
+        let Err(ParseError::Provider(e)) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            (e.status, e.class, e.message.as_str(), e.code.as_deref()),
+            (
+                429,
+                ErrorClass::RateLimit,
+                "slow down",
+                Some("rate_limit_exceeded")
+            )
+        );
+    }
+
+    #[test]
+    fn init_applies_config() {
+        Mock::init(r#"{"text":"Configured."}"#.into()).unwrap();
+        let r = respond(input(
+            Operation::Chat,
+            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+            &[],
+        ));
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["choices"][0]["message"]["content"], "Configured.");
+        Mock::init("{}".into()).unwrap();
+        assert!(Mock::init(r#"{"txt":"typo"}"#.into()).is_err());
+    }
+}

@@ -1,0 +1,42 @@
+//! Pricing a call through the configured chain of cost rules.
+
+use crate::config::Deployment;
+use crate::plugins::ActiveSet;
+use crate::plugins::bindings::cost_api::{CostAnswer, CostInput};
+use crate::plugins::bindings::types::{Caller, Usage};
+
+/// The cost in USD, or `None` when no rule priced the call. A rule that
+/// fails is logged and skipped: pricing never fails a request that was
+/// answered.
+pub fn price(
+    set: &ActiveSet,
+    rules: &[String],
+    d: &Deployment,
+    usage: &Usage,
+    caller: &Caller,
+) -> Option<f64> {
+    let mut cost = None;
+    for name in rules {
+        let Some(rule) = set.get(name) else {
+            tracing::warn!(rule = %name, "cost rule is configured but not loaded");
+            continue;
+        };
+        let input = CostInput {
+            model_group: d.group.clone(),
+            deployment_id: d.id.clone(),
+            provider: d.provider.clone(),
+            model: d.model.clone(),
+            prices: super::route::prices(&d.prices),
+            usage: usage.clone(),
+            caller: caller.clone(),
+            previous: cost,
+            extra: Vec::new(),
+        };
+        match rule.cost(&input) {
+            Ok(CostAnswer::Usd(usd)) => cost = Some(usd),
+            Ok(CostAnswer::NoOpinion) => {}
+            Err(e) => tracing::warn!(error = %e, "cost rule failed; skipped"),
+        }
+    }
+    cost
+}

@@ -1,0 +1,152 @@
+//! Choosing deployments: the candidates with their live state go to the
+//! active router plugin; the host falls back to the configured order when
+//! there is no router or it fails open.
+
+use std::sync::Arc;
+
+use crate::config::{Deployment, ModelGroup, Prices};
+use crate::plugins::bindings::router_api::{self, Health, RouteRequest};
+use crate::plugins::bindings::types::{self, Caller};
+use crate::plugins::{ActiveSet, convert};
+use crate::server::error::ApiError;
+
+use super::Gateway;
+
+/// The deployments to try, in order, and why.
+pub struct Route {
+    pub group: String,
+    pub order: Vec<Arc<Deployment>>,
+    pub reason: Option<String>,
+}
+
+/// WIT prices from config prices.
+pub fn prices(p: &Prices) -> types::Prices {
+    types::Prices {
+        input_per_token: p.input_per_token,
+        output_per_token: p.output_per_token,
+        cache_read_per_token: p.cache_read_per_token,
+        cache_write_per_token: p.cache_write_per_token,
+        reasoning_per_token: p.reasoning_per_token,
+        per_request: p.per_request,
+        extra: Vec::new(),
+    }
+}
+
+impl Gateway {
+    /// The candidates of `group` as routers see them.
+    fn candidates(&self, group: &ModelGroup) -> Vec<router_api::Deployment> {
+        group
+            .deployments
+            .iter()
+            .map(|d| {
+                let s = self.stats.snapshot(&d.id);
+                router_api::Deployment {
+                    id: d.id.clone(),
+                    model_group: d.group.clone(),
+                    provider: d.provider.clone(),
+                    model: d.model.clone(),
+                    health: Health::Healthy,
+                    in_flight: s.in_flight,
+                    latency_avg_ms: s.latency_avg_ms,
+                    ttft_avg_ms: s.ttft_avg_ms,
+                    rpm_used: s.rpm_used,
+                    rpm_limit: d.rpm,
+                    tpm_used: s.tpm_used,
+                    tpm_limit: d.tpm,
+                    prices: prices(&d.prices),
+                    context_window: d.max_input_tokens,
+                    tags: d.tags.clone(),
+                    weight: d.weight,
+                    order: d.order,
+                    extra: convert::fields_from_map(&d.model_info),
+                }
+            })
+            .collect()
+    }
+
+    /// Orders the deployments of `group` for this request.
+    pub fn route(
+        &self,
+        set: &ActiveSet,
+        group: &ModelGroup,
+        request: &types::ChatRequest,
+        caller: &Caller,
+    ) -> Result<Route, ApiError> {
+        let mut group = group;
+        let mut redirected = false;
+        loop {
+            let router = match &self.config.plugins.router {
+                Some(name) => Some(set.get(name).ok_or_else(|| {
+                    ApiError::unavailable(format!(
+                        "router plugin {name:?} is configured but not loaded"
+                    ))
+                })?),
+                None => set.get("default-router"),
+            };
+            let Some(router) = router else {
+                return Ok(Route {
+                    group: group.name.clone(),
+                    order: group.deployments.clone(),
+                    reason: None,
+                });
+            };
+            let req = RouteRequest {
+                request: request.clone(),
+                caller: caller.clone(),
+                candidates: self.candidates(group),
+                estimated_input_tokens: convert::estimate_tokens(request),
+                seed: rand_seed(),
+                now_ms: now_ms(),
+            };
+            let fallback = || router_api::RouteDecision {
+                order: req.candidates.iter().map(|c| c.id.clone()).collect(),
+                model_group: None,
+                reason: Some("router failed; configured order".into()),
+                extra: Vec::new(),
+            };
+            let decision = router
+                .on_error(router.route(&req), fallback)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            if let Some(next) = &decision.model_group
+                && next != &group.name
+            {
+                if redirected {
+                    return Err(ApiError::internal(format!(
+                        "router {} redirected twice (to {next:?}); one redirect is allowed",
+                        router.name()
+                    )));
+                }
+                group = self.config.group(next).ok_or_else(|| {
+                    ApiError::internal(format!(
+                        "router {} chose model group {next:?}, which is not configured",
+                        router.name()
+                    ))
+                })?;
+                redirected = true;
+                continue;
+            }
+            let order = decision
+                .order
+                .iter()
+                .filter_map(|id| group.deployments.iter().find(|d| &d.id == id).cloned())
+                .collect();
+            return Ok(Route {
+                group: group.name.clone(),
+                order,
+                reason: decision.reason,
+            });
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A fresh random seed per request (routers stay deterministic given it).
+fn rand_seed() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
+}

@@ -5,6 +5,7 @@
 //! `cargo bench -p switchyard --bench plugin_calls` (after `make build`).
 //! Besides criterion's report it prints p50/p99 from individually timed
 //! calls, the figures `docs/performance.md` records.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

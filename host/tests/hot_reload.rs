@@ -1,6 +1,7 @@
 //! Hot reload: replacing, breaking and removing a plugin file while calls
 //! run. No call may fail, each change must take effect within a second, and
 //! a broken file must leave the running version in place.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -81,10 +82,8 @@ fn replacing_a_plugin_many_times_under_load_fails_no_call() {
                         None => Err("no active version".to_string()),
                     };
                     calls.fetch_add(1, Ordering::Relaxed);
-                    if outcome != Ok(3) {
-                        if failures.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("failed call: {outcome:?}");
-                        }
+                    if outcome != Ok(3) && failures.fetch_add(1, Ordering::Relaxed) < 3 {
+                        eprintln!("failed call: {outcome:?}");
                     }
                 }
             })

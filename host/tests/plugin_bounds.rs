@@ -1,6 +1,7 @@
 //! Every bound of the plugin runtime, proven with a plugin that misbehaves on
 //! request: each failure fails one call with an error naming the plugin and
 //! the cause, and the next call is served.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

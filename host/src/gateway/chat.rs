@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use switchyard_sdk::openai::ChatRequest;
+use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 
 use crate::config::Deployment;
 use crate::plugins::bindings::provider_api::{
@@ -23,7 +23,8 @@ use super::{Gateway, Served, ServedBody, request};
 /// Why one deployment could not answer.
 #[derive(Debug)]
 pub enum Failure {
-    Provider(ProviderError),
+    /// The provider's error, and its `Retry-After` in seconds.
+    Provider(ProviderError, Option<u64>),
     Upstream(UpstreamError),
     Plugin(CallError),
     NoAdapter(String),
@@ -33,7 +34,7 @@ impl Failure {
     /// Whether another deployment might succeed where this one failed.
     pub fn retryable(&self) -> bool {
         match self {
-            Failure::Provider(e) => {
+            Failure::Provider(e, _) => {
                 matches!(
                     e.class,
                     ErrorClass::RateLimit | ErrorClass::ServerError | ErrorClass::Timeout
@@ -55,10 +56,17 @@ impl Failure {
     /// The client's error for this failure.
     pub fn to_api(&self, deployment: &str) -> ApiError {
         match self {
-            Failure::Provider(e) => {
-                let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            Failure::Provider(e, retry_after) => {
+                // A provider's server error is a bad gateway to the client
+                // (Anthropic's 529 "overloaded" included); 504 stays a timeout.
+                let status = match e.status {
+                    504 => StatusCode::GATEWAY_TIMEOUT,
+                    s if s >= 500 => StatusCode::BAD_GATEWAY,
+                    s => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY),
+                };
                 let mut err = ApiError::new(status, kind_for_status(e.status), e.message.clone());
                 err.code = e.code.clone();
+                err.retry_after = *retry_after;
                 if matches!(e.class, ErrorClass::ContextWindowExceeded) {
                     err.code = Some("context_length_exceeded".into());
                 }
@@ -104,6 +112,17 @@ pub fn exhausted(last: Option<(String, Failure)>, group: &str, attempts: u32) ->
         }
     }
     err
+}
+
+/// A `Retry-After` header in seconds (the HTTP-date form is rare from
+/// providers and is not read).
+pub fn retry_after(headers: &[crate::plugins::bindings::provider_api::Header]) -> Option<u64> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|h| h.value.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s.ceil() as u64)
 }
 
 /// The adapter serving a deployment's provider prefix.
@@ -191,9 +210,9 @@ impl Gateway {
         let caller = caller_for(&req);
         let mut view = convert::chat_request_view(&req);
 
-        self.sanitize_request(&set, &mut raw, &mut view, &caller)?;
+        self.sanitize_request(set, &mut raw, &mut view, &caller)?;
 
-        let route = self.route(&set, group, &view, &caller)?;
+        let route = self.route(set, group, &view, &caller)?;
         let streaming = req.stream.unwrap_or(false);
         let include_usage = raw
             .get("stream_options")
@@ -206,7 +225,7 @@ impl Gateway {
         for d in &route.order {
             attempts += 1;
             let result = if streaming {
-                self.try_stream(&set, d, &raw, &caller, include_usage, &mut upstream_wait)
+                self.try_stream(set, d, &raw, &caller, include_usage, &mut upstream_wait)
                     .await
                     .map(ServedBody::Sse)
             } else {
@@ -289,7 +308,15 @@ impl Gateway {
                     return Err(e);
                 }
                 Verdict::Rewrite(messages) => {
-                    let openai: Vec<_> = messages.iter().map(convert::message_to_openai).collect();
+                    let before: Vec<ChatMessage> = raw
+                        .get("messages")
+                        .and_then(|m| serde_json::from_value(m.clone()).ok())
+                        .unwrap_or_default();
+                    let openai: Vec<_> = messages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| convert::rewritten_to_openai(m, before.get(i)))
+                        .collect();
                     raw.insert(
                         "messages".into(),
                         serde_json::to_value(&openai).unwrap_or(Value::Array(Vec::new())),
@@ -320,7 +347,7 @@ impl Gateway {
         let parsed = adapter
             .parse_response(&input, &response)
             .map_err(Failure::Plugin)?
-            .map_err(Failure::Provider)?;
+            .map_err(|e| Failure::Provider(e, retry_after(&response.headers)))?;
         let tokens = parsed
             .usage
             .as_ref()

@@ -28,7 +28,13 @@ pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Resul
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if path == "." {
-            ApiError::bad_request(format!("invalid request: {inner}"))
+            // serde names a missing field only in its message: "missing field `x`".
+            match inner.split('`').nth(1) {
+                Some(field) if inner.starts_with("missing field") => {
+                    ApiError::bad_param(field, format!("invalid request: {inner}"))
+                }
+                _ => ApiError::bad_request(format!("invalid request: {inner}")),
+            }
         } else {
             ApiError::bad_param(&path, format!("invalid request: {path}: {inner}"))
         }

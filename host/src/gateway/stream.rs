@@ -297,7 +297,7 @@ impl Gateway {
                         .session
                         .push(&input)
                         .map_err(Failure::Plugin)?
-                        .map_err(Failure::Provider)?;
+                        .map_err(|e| Failure::Provider(e, None))?;
                     let done = out.done;
                     relay.take(out);
                     if done {
@@ -310,7 +310,7 @@ impl Gateway {
                         .session
                         .finish()
                         .map_err(Failure::Plugin)?
-                        .map_err(Failure::Provider)?;
+                        .map_err(|e| Failure::Provider(e, None))?;
                     relay.take(out);
                     relay.state = Phase::Finished;
                 }
@@ -330,7 +330,7 @@ impl Gateway {
     ) -> Failure {
         let status = r.status;
         match adapter.parse_response(input, &r) {
-            Ok(Err(e)) => Failure::Provider(e),
+            Ok(Err(e)) => Failure::Provider(e, super::chat::retry_after(&r.headers)),
             Err(e) => Failure::Plugin(e),
             Ok(Ok(_)) => Failure::Upstream(UpstreamError::Body(format!(
                 "status {status} with a body the adapter read as a success"

@@ -142,6 +142,37 @@ pub fn message_to_openai(m: &Message) -> ChatMessage {
     }
 }
 
+/// A rewritten message back in the OpenAI format, keeping what the typed
+/// view cannot carry (an image's `detail`, a part's extra fields) from the
+/// original message wherever the rewrite left that part as it was.
+pub fn rewritten_to_openai(m: &Message, original: Option<&ChatMessage>) -> ChatMessage {
+    let mut out = message_to_openai(m);
+    let (
+        Some(MessageContent::Parts(new_parts)),
+        Some(ChatMessage {
+            content: Some(MessageContent::Parts(old)),
+            ..
+        }),
+    ) = (&mut out.content, original)
+    else {
+        return out;
+    };
+    for part in new_parts.iter_mut() {
+        let same = old.iter().find(|o| {
+            o.kind == part.kind
+                && match (&o.image_url, &part.image_url) {
+                    (Some(a), Some(b)) => a.url == b.url,
+                    (None, None) => o.text == part.text,
+                    _ => false,
+                }
+        });
+        if let Some(o) = same {
+            *part = o.clone();
+        }
+    }
+    out
+}
+
 /// A chat request as policies read it.
 pub fn chat_request_view(req: &ChatRequest) -> types::ChatRequest {
     let metadata = req.metadata.clone().unwrap_or_default();
@@ -260,6 +291,24 @@ mod tests {
         // Round trip back to OpenAI keeps tool calls and ids.
         let back: Vec<ChatMessage> = view.messages.iter().map(message_to_openai).collect();
         assert_eq!(back, req.messages);
+    }
+
+    #[test]
+    fn a_rewrite_keeps_image_detail_and_part_extras() {
+        let original: ChatMessage = serde_json::from_value(serde_json::json!({
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "mail a@b.com", "cache_control": {"type": "ephemeral"}},
+                {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "high"}}
+            ]
+        }))
+        .unwrap();
+        let mut view = message_view(&original);
+        view.content[0] = ContentPart::Text("mail [EMAIL]".into());
+        let back = rewritten_to_openai(&view, Some(&original));
+        let v = serde_json::to_value(&back).unwrap();
+        assert_eq!(v["content"][0]["text"], "mail [EMAIL]");
+        assert_eq!(v["content"][1]["image_url"]["detail"], "high");
     }
 
     #[test]

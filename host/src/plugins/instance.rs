@@ -242,13 +242,11 @@ pub fn classify(
             limit_mib: limits.memory_mib,
         };
     }
-    if let Some(trap) = e.downcast_ref::<Trap>() {
-        if *trap == Trap::Interrupt {
-            return CallError::Timeout {
-                plugin,
-                timeout_ms: limits.timeout_ms,
-            };
-        }
+    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return CallError::Timeout {
+            plugin,
+            timeout_ms: limits.timeout_ms,
+        };
     }
     // The debug form carries the wasm backtrace: for the log, not the client.
     tracing::debug!(plugin, error = ?e, "plugin call failed");

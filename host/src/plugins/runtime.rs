@@ -168,10 +168,10 @@ impl Runtime {
                 file: file.to_path_buf(),
                 reason: format!("{e:#}"),
             })?;
-        if let Some(path) = &cached {
-            if let Err(e) = write_cache(path, &component) {
-                tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
-            }
+        if let Some(path) = &cached
+            && let Err(e) = write_cache(path, &component)
+        {
+            tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
         }
         Ok(Compiled {
             component,

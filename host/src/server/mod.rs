@@ -30,7 +30,8 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/completions", post(openai::chat))
         .route("/embeddings", post(openai::embeddings))
         .route("/models", get(openai::models))
-        .route("/models/{id}", get(openai::model));
+        // Group names may contain slashes (`openai/gpt-4o`).
+        .route("/models/{*id}", get(openai::model));
     Router::new()
         .nest("/v1", api.clone())
         .merge(api)
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(openai::health))
         .route("/admin/plugins", get(admin::plugins))
         .fallback(openai::not_found)
+        .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

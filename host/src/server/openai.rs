@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::admin::presented_key;
+use super::admin::presented_keys;
 use super::error::ApiError;
 use crate::gateway::{Served, ServedBody};
 
@@ -20,8 +20,9 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(key) = &state.master_key else {
         return Ok(());
     };
-    match presented_key(headers) {
-        Some(k) if k == &**key => Ok(()),
+    let keys = presented_keys(headers);
+    match keys.first() {
+        _ if keys.contains(&&**key) => Ok(()),
         Some(_) => Err(ApiError::unauthorized(
             "Authentication Error: invalid API key. Use the gateway's key as a Bearer token.",
         )),
@@ -229,6 +230,15 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Respon
         "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy,
         "healthy_count": healthy.len(), "unhealthy_count": unhealthy.len(),
     }))
+    .into_response()
+}
+
+pub async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "method not allowed on this route",
+    )
     .into_response()
 }
 

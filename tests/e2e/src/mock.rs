@@ -227,6 +227,8 @@ struct Script {
 
 struct Shared {
     flavor: Flavor,
+    /// Off for load runs, where recording would grow without bound.
+    record: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<Recorded>>,
     script: Mutex<Script>,
 }
@@ -254,6 +256,7 @@ impl MockProvider {
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             flavor,
+            record: std::sync::atomic::AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(Script {
                 queue: Default::default(),
@@ -316,6 +319,13 @@ impl MockProvider {
     pub fn always(&self, b: Behaviour) -> &Self {
         lock(&self.shared.script).default = b;
         self
+    }
+
+    /// Stops recording requests (for load runs).
+    pub fn keep_no_records(&self) {
+        self.shared
+            .record
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Every request received so far, in order.
@@ -441,7 +451,9 @@ async fn handle(
     let flavor = shared.flavor;
     let seq = {
         let mut all = lock(&shared.requests);
-        all.push(record.clone());
+        if shared.record.load(std::sync::atomic::Ordering::Relaxed) {
+            all.push(record.clone());
+        }
         all.len()
     };
     let behaviour = {

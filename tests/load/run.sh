@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Load benchmark (not a test): the gateway's added latency and throughput
+# against a direct call to the same mock upstream, measured in one run, and
+# the gateway's resident memory idle and under load. The plugin chain is on:
+# default-router, pii-redactor, the openai adapter, model-prices.
+#
+#   make build && bash tests/load/run.sh [seconds-per-run]
+#
+# Needs wrk (apt-get install wrk). Sends traffic only to 127.0.0.1 and stops
+# by itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS="${1:-10}"
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+cargo build --release -q -p switchyard-e2e --bin mock-upstream
+[ -x target/release/switchyard ] || { echo "run make build first"; exit 1; }
+
+WORK="$(mktemp -d)"
+cleanup() { kill "${GW_PID:-}" "${MOCK_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# The mock serves until its stdin closes; keep a pipe open to it.
+mkfifo "$WORK/mock-in"
+target/release/mock-upstream --seconds 900 < "$WORK/mock-in" > "$WORK/mock-url" &
+MOCK_PID=$!
+exec 3> "$WORK/mock-in"
+for _ in $(seq 100); do [ -s "$WORK/mock-url" ] && break; sleep 0.05; done
+MOCK_URL="$(cat "$WORK/mock-url")"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$WORK/config.yaml" <<YAML
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_base: "$MOCK_URL", api_key: sk-load}
+    model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
+plugins:
+  dir: $PWD/target/plugins
+  router: default-router
+  sanitizers: [pii-redactor]
+  cost_rules: [model-prices]
+YAML
+SWITCHYARD_LOG=warn target/release/switchyard serve --config "$WORK/config.yaml" --host 127.0.0.1 --port "$PORT" &
+GW_PID=$!
+for _ in $(seq 200); do curl -sf "127.0.0.1:$PORT/health/liveliness" >/dev/null && break; sleep 0.05; done
+
+cat > "$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-load"
+wrk.body = '{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful support assistant."},{"role":"user","content":"My order arrived late and the box was damaged. How do I ask for a refund, and how long does it take?"}],"max_tokens":200}'
+LUA
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status"; }
+# wrk prints "50%  1.23ms"; convert to microseconds.
+pct() { awk -v p="$1" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000}}' "$2"; }
+rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+errors() { awk '/Non-2xx|Socket errors/ {print}' "$1"; }
+
+run() { # name url threads conns
+  wrk -t"$3" -c"$4" -d"${SECS}s" --latency -s "$WORK/post.lua" "$2" > "$WORK/$1.txt"
+}
+
+# Warm up both paths (connections, instances, caches).
+wrk -t1 -c4 -d2s -s "$WORK/post.lua" "$MOCK_URL/chat/completions" >/dev/null
+wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null
+sleep 1
+IDLE_KB=$(rss_kb)
+
+run direct-1 "$MOCK_URL/chat/completions" 1 1
+run gateway-1 "http://127.0.0.1:$PORT/v1/chat/completions" 1 1
+run direct-64 "$MOCK_URL/chat/completions" 2 64
+( peak=0; while kill -0 "$GW_PID" 2>/dev/null; do r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.2; done ) &
+SAMPLER=$!
+run gateway-64 "http://127.0.0.1:$PORT/v1/chat/completions" 2 64
+kill "$SAMPLER" 2>/dev/null || true
+PEAK_KB=$(cat "$WORK/peak" 2>/dev/null || echo 0)
+
+for f in direct-1 gateway-1 direct-64 gateway-64; do
+  e=$(errors "$WORK/$f.txt"); [ -n "$e" ] && echo "$f: $e"
+done
+
+d1p50=$(pct 50% "$WORK/direct-1.txt"); g1p50=$(pct 50% "$WORK/gateway-1.txt")
+d1p99=$(pct 99% "$WORK/direct-1.txt"); g1p99=$(pct 99% "$WORK/gateway-1.txt")
+d64p50=$(pct 50% "$WORK/direct-64.txt"); g64p50=$(pct 50% "$WORK/gateway-64.txt")
+d64p99=$(pct 99% "$WORK/direct-64.txt"); g64p99=$(pct 99% "$WORK/gateway-64.txt")
+
+cat <<REPORT
+| measure | direct to mock | through gateway | added by gateway |
+| --- | ---: | ---: | ---: |
+| p50, concurrency 1 | ${d1p50} µs | ${g1p50} µs | $(awk "BEGIN{print $g1p50-$d1p50}") µs |
+| p99, concurrency 1 | ${d1p99} µs | ${g1p99} µs | $(awk "BEGIN{print $g1p99-$d1p99}") µs |
+| p50, concurrency 64 | ${d64p50} µs | ${g64p50} µs | $(awk "BEGIN{print $g64p50-$d64p50}") µs |
+| p99, concurrency 64 | ${d64p99} µs | ${g64p99} µs | $(awk "BEGIN{print $g64p99-$d64p99}") µs |
+| throughput, concurrency 64 | $(rps "$WORK/direct-64.txt") req/s | $(rps "$WORK/gateway-64.txt") req/s | |
+| resident memory | | idle $((IDLE_KB/1024)) MiB, peak under load $((PEAK_KB/1024)) MiB | |
+REPORT

@@ -9,7 +9,6 @@
 //! in ascending tiers, shuffled within a tier; those without come after.
 
 mod config;
-mod prng;
 mod shuffle;
 
 use std::cell::RefCell;

@@ -1,8 +1,8 @@
 //! simple-shuffle: a weighted random order of the candidates, without
 //! replacement, healthy deployments first and lower `order` tiers first.
 
-use crate::prng::SplitMix64;
 use switchyard_sdk::router::{Deployment, Health};
+use switchyard_sdk::util::SplitMix64;
 
 /// Where a deployment's weight comes from. The first of `weight`, `rpm`,
 /// `tpm` that any candidate sets is used for all of them, as LiteLLM does;

@@ -52,9 +52,9 @@ fn items(input: &Value) -> Result<Vec<Item>, PluginError> {
 
 /// A unit vector of `dimensions` values from a hash of `key`.
 pub fn vector(key: &str, dimensions: u64) -> Vec<f64> {
-    let mut state = util::fnv1a(key.as_bytes());
+    let mut rng = util::SplitMix64::new(util::fnv1a(key.as_bytes()));
     let mut v: Vec<f64> = (0..dimensions)
-        .map(|_| (util::splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+        .map(|_| rng.next_f64() * 2.0 - 1.0)
         .collect();
     let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm > 0.0 {

@@ -41,6 +41,7 @@
 //! ```
 
 pub mod openai;
+pub mod util;
 
 #[cfg(feature = "bindings")]
 mod bindings;

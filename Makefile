@@ -12,8 +12,11 @@ BIN := target/release/switchyard
 
 build: host plugins
 
+# Built the way `cargo test --workspace` builds it, so the tests reuse every
+# artifact (features unify across the workspace and its dev-dependencies;
+# building the binary alone would compile wasmtime-wasi and friends twice).
 host:
-	$(CARGO) build --release -p switchyard
+	$(CARGO) test --release --workspace --no-run
 
 plugins: rust-plugins python-plugins
 
@@ -36,7 +39,7 @@ setup:
 
 test: build
 	$(CARGO) test --release --workspace
-	$(MAKE) test-cases test-python
+	$(MAKE) test-python test-cases
 
 # Every first-party plugin against its cases.yaml, through the real runtime.
 test-cases:

@@ -58,7 +58,7 @@ impl Gateway {
                     tags: d.tags.clone(),
                     weight: d.weight,
                     order: d.order,
-                    extra: convert::fields_from_map(&d.model_info),
+                    extra: model_info_extra(d),
                 }
             })
             .collect()
@@ -137,6 +137,24 @@ impl Gateway {
             });
         }
     }
+}
+
+/// `model_info` fields a router has no typed field for. Every string crosses
+/// into the plugin on every request, so what is typed already stays out.
+fn model_info_extra(d: &Deployment) -> Vec<types::Field> {
+    d.model_info
+        .iter()
+        .filter(|(k, _)| {
+            !(k.as_str() == "id"
+                || k.as_str() == "max_input_tokens"
+                || k.contains("cost_per")
+                || k.ends_with("_token_cost"))
+        })
+        .map(|(k, v)| types::Field {
+            key: k.clone(),
+            value: v.to_string(),
+        })
+        .collect()
 }
 
 fn now_ms() -> u64 {

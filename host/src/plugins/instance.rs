@@ -213,15 +213,6 @@ impl<W: World> Pool<W> {
         self.pre
     }
 
-    /// Adds a freshly started instance to the idle list.
-    pub fn checkin_fresh(&self, slot: Slot<W>) {
-        if self.limits.reuse_instances
-            && let Ok(mut idle) = self.idle.lock()
-        {
-            idle.push(slot);
-        }
-    }
-
     /// Idle instances right now (for tests and the admin API).
     pub fn idle_count(&self) -> usize {
         self.idle.lock().map(|i| i.len()).unwrap_or(0)

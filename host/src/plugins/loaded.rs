@@ -307,12 +307,12 @@ fn build_pool<W: World>(
         limits,
     );
     // Start one instance now: a config the plugin rejects fails the load,
-    // not the first request.
-    let slot = pool.start().map_err(|e| LoadError::Init {
+    // not the first request. It is dropped again, so a plugin that is loaded
+    // but never called holds no instance memory.
+    pool.start().map_err(|e| LoadError::Init {
         plugin: info.name.clone(),
         reason: e.to_string(),
     })?;
-    pool.checkin_fresh(slot);
     Ok((info, pool))
 }
 

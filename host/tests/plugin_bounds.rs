@@ -70,9 +70,10 @@ fn trap_fails_the_call_and_the_broken_instance_is_not_reused() {
         "{err}"
     );
     // The instance warmed at load time was used and then dropped.
-    if let switchyard::plugins::loaded::Instances::Router(pool) = &plugin.instances {
-        assert_eq!(pool.idle_count(), 0);
-    }
+    let switchyard::plugins::loaded::Instances::Router(pool) = &plugin.instances else {
+        panic!("misbehave is a router");
+    };
+    assert_eq!(pool.idle_count(), 0);
 }
 
 #[test]

@@ -114,6 +114,14 @@ pub fn exhausted(last: Option<(String, Failure)>, group: &str, attempts: u32) ->
     err
 }
 
+/// What is left of a deadline (at least a millisecond, so a call that is
+/// due still gets a chance to read what has arrived).
+pub fn time_left(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1))
+}
+
 /// A `Retry-After` header in seconds (the HTTP-date form is rare from
 /// providers and is not read).
 pub fn retry_after(headers: &[crate::plugins::bindings::provider_api::Header]) -> Option<u64> {
@@ -165,7 +173,11 @@ pub fn build_input(operation: Operation, body: String, d: &Deployment) -> BuildI
 /// The caller a request speaks for. Key management comes later; for now the
 /// master key (or an open gateway) and the request's own `user`/`metadata`.
 pub fn caller_for(req: &ChatRequest) -> Caller {
-    let metadata = req.metadata.clone().unwrap_or_default();
+    caller_from(req.user.clone(), req.metadata.clone().unwrap_or_default())
+}
+
+/// The caller from a request's `user` and `metadata`.
+pub fn caller_from(user: Option<String>, metadata: Map<String, Value>) -> Caller {
     let tier = metadata
         .get("customer_tier")
         .or_else(|| metadata.get("tier"))
@@ -182,7 +194,7 @@ pub fn caller_for(req: &ChatRequest) -> Caller {
         .unwrap_or_default();
     Caller {
         key_alias: None,
-        user: req.user.clone(),
+        user,
         team: None,
         tags,
         tier,
@@ -387,16 +399,9 @@ impl Gateway {
             .send(req, timeout)
             .await
             .map_err(Failure::Upstream)?;
-        let status = answer.status;
-        let headers = answer.headers.clone();
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        let body = answer.body(left).await.map_err(Failure::Upstream)?;
-        Ok(HttpResponse {
-            status,
-            headers,
-            body: body.to_vec(),
-        })
+        answer
+            .into_response(time_left(deadline))
+            .await
+            .map_err(Failure::Upstream)
     }
 }

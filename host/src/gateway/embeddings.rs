@@ -7,7 +7,7 @@ use switchyard_sdk::openai::EmbeddingRequest;
 use crate::plugins::bindings::provider_api::Operation;
 use crate::server::error::ApiError;
 
-use super::chat::{caller_for, exhausted};
+use super::chat::{caller_from, exhausted};
 use super::{Gateway, Served, ServedBody, request};
 
 impl Gateway {
@@ -20,17 +20,13 @@ impl Gateway {
             .group(&req.model)
             .ok_or_else(|| self.unknown_model(&req.model))?;
         let set = self.registry.snapshot();
-        let caller = caller_for(&switchyard_sdk::openai::ChatRequest {
-            model: req.model.clone(),
-            messages: Vec::new(),
-            stream: None,
-            max_tokens: None,
-            max_completion_tokens: None,
-            tools: None,
-            user: raw.get("user").and_then(|u| u.as_str()).map(str::to_string),
-            metadata: None,
-            rest: Default::default(),
-        });
+        let caller = caller_from(
+            raw.get("user").and_then(|u| u.as_str()).map(str::to_string),
+            raw.get("metadata")
+                .and_then(|m| m.as_object())
+                .cloned()
+                .unwrap_or_default(),
+        );
         let mut last = None;
         let mut attempts = 0;
         let mut upstream_wait = std::time::Duration::ZERO;

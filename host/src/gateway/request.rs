@@ -23,22 +23,25 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 /// Reads `T` from a parsed body; errors name the field's path.
 pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Result<T, ApiError> {
-    let value = Value::Object(body.clone());
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." {
-            // serde names a missing field only in its message: "missing field `x`".
-            match inner.split('`').nth(1) {
-                Some(field) if inner.starts_with("missing field") => {
-                    ApiError::bad_param(field, format!("invalid request: {inner}"))
+    // Deserialise from the borrowed map: no copy of the body.
+    let de = serde::de::value::MapDeserializer::new(body.iter().map(|(k, v)| (k.as_str(), v)));
+    serde_path_to_error::deserialize(de).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." {
+                // serde names a missing field only in its message: "missing field `x`".
+                match inner.split('`').nth(1) {
+                    Some(field) if inner.starts_with("missing field") => {
+                        ApiError::bad_param(field, format!("invalid request: {inner}"))
+                    }
+                    _ => ApiError::bad_request(format!("invalid request: {inner}")),
                 }
-                _ => ApiError::bad_request(format!("invalid request: {inner}")),
+            } else {
+                ApiError::bad_param(&path, format!("invalid request: {path}: {inner}"))
             }
-        } else {
-            ApiError::bad_param(&path, format!("invalid request: {path}: {inner}"))
-        }
-    })
+        },
+    )
 }
 
 /// The body for `deployment`: the provider's model name, and the

@@ -72,6 +72,11 @@ fn ema(slot: &Mutex<Option<f64>>, sample: f64) {
 impl Stats {
     fn entry(&self, id: &str) -> std::sync::Arc<Entry> {
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Look up before inserting: this runs several times per request and
+        // `entry` would allocate the key every time.
+        if let Some(e) = map.get(id) {
+            return e.clone();
+        }
         map.entry(id.to_string()).or_default().clone()
     }
 

@@ -96,7 +96,11 @@ impl Relay {
     /// Takes a decoder's output into the queue.
     fn take(&mut self, out: StreamOutput) {
         for chunk in out.chunks {
-            if let Ok(head) = serde_json::from_str::<ChunkHead>(&chunk) {
+            // Only the usage chunk the gateway adds needs the head; without
+            // `include_usage` chunks are relayed unread.
+            if self.include_usage
+                && let Ok(head) = serde_json::from_str::<ChunkHead>(&chunk)
+            {
                 self.saw_usage_chunk |= head.usage.is_some();
                 if self.head.id.is_none() {
                     self.head = head;
@@ -247,17 +251,10 @@ impl Gateway {
                     .await
                     .map_err(Failure::Upstream)?;
                 if !(200..300).contains(&answer.status) {
-                    let status = answer.status;
-                    let headers = answer.headers.clone();
-                    let left = deadline
-                        .saturating_duration_since(Instant::now())
-                        .max(Duration::from_millis(1));
-                    let body = answer.body(left).await.map_err(Failure::Upstream)?;
-                    let r = HttpResponse {
-                        status,
-                        headers,
-                        body: body.to_vec(),
-                    };
+                    let r = answer
+                        .into_response(super::chat::time_left(deadline))
+                        .await
+                        .map_err(Failure::Upstream)?;
                     return Err(self.error_answer(&adapter, &input, r));
                 }
                 frame(

@@ -109,20 +109,40 @@ fn respond(result: Result<Served, ApiError>, started: Instant, id: HeaderValue) 
     resp
 }
 
-pub async fn chat(
-    State(state): State<AppState>,
+/// Which gateway operation a POST route serves.
+#[derive(Clone, Copy)]
+enum Op {
+    Chat,
+    Embeddings,
+}
+
+/// The shared body of the POST routes: auth, body, the gateway, headers.
+async fn serve(
+    state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    op: Op,
 ) -> Response {
     let started = Instant::now();
     let id = request_id(&headers);
     let result = async {
         authorize(&state, &headers)?;
         let body = body_or_error(body, state.gateway.config.max_body_bytes)?;
-        state.gateway.chat(body).await
+        match op {
+            Op::Chat => state.gateway.chat(body).await,
+            Op::Embeddings => state.gateway.embeddings(body).await,
+        }
     }
     .await;
     respond(result, started, id)
+}
+
+pub async fn chat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(state, headers, body, Op::Chat).await
 }
 
 pub async fn embeddings(
@@ -130,15 +150,7 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let started = Instant::now();
-    let id = request_id(&headers);
-    let result = async {
-        authorize(&state, &headers)?;
-        let body = body_or_error(body, state.gateway.config.max_body_bytes)?;
-        state.gateway.embeddings(body).await
-    }
-    .await;
-    respond(result, started, id)
+    serve(state, headers, body, Op::Embeddings).await
 }
 
 fn model_json(name: &str) -> serde_json::Value {

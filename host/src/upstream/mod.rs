@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::plugins::bindings::provider_api::{Header, HttpRequest};
+use crate::plugins::bindings::provider_api::{Header, HttpRequest, HttpResponse};
 
 /// Clients in the pool. HTTP/2 multiplexes every request to one host over
 /// one connection per client, and servers cap streams per connection (often
@@ -37,13 +37,24 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Reads the whole body, within `timeout`.
-    pub async fn body(self, timeout: Duration) -> Result<Bytes, UpstreamError> {
-        match tokio::time::timeout(timeout, self.response.bytes()).await {
-            Ok(Ok(b)) => Ok(b),
-            Ok(Err(e)) => Err(UpstreamError::Body(e.to_string())),
-            Err(_) => Err(UpstreamError::Timeout(timeout)),
-        }
+    /// Reads the whole answer, within `timeout`, as the adapter's
+    /// `http-response`.
+    pub async fn into_response(self, timeout: Duration) -> Result<HttpResponse, UpstreamError> {
+        let Answer {
+            status,
+            headers,
+            response,
+        } = self;
+        let body = match tokio::time::timeout(timeout, response.bytes()).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return Err(UpstreamError::Body(e.to_string())),
+            Err(_) => return Err(UpstreamError::Timeout(timeout)),
+        };
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
     }
 
     /// The body as a stream of chunks, as they arrive.

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use std::hint::black_box;
 
 use criterion::Criterion;
-use switchyard::plugins::bindings::router_api::{Deployment, Health, RouteRequest};
+use switchyard::plugins::bindings::router_api::{Candidate, Deployment, Health, RouteRequest};
 use switchyard::plugins::bindings::sanitizer_api::{SanitizeInput, Stage};
 use switchyard::plugins::bindings::types::{Caller, Prices};
-use switchyard::plugins::{Limits, LoadedPlugin, Runtime, RuntimeOptions, Settings, convert};
+use switchyard::plugins::{
+    Limits, LoadedPlugin, RoutingTable, Runtime, RuntimeOptions, Settings, convert,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -43,6 +45,7 @@ fn load(
     match LoadedPlugin::load_file(runtime, &path, move |_| Settings {
         config: config.clone(),
         limits: limits.clone(),
+        deployments: table(),
     }) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -63,6 +66,34 @@ fn caller() -> Caller {
     }
 }
 
+/// Ten deployments of one group: the table routers get once per instance.
+fn table() -> RoutingTable {
+    (0..10)
+        .map(|i| Deployment {
+            id: format!("deployment-{i}"),
+            model_group: "gpt-4o".into(),
+            provider: if i % 2 == 0 { "openai" } else { "azure" }.into(),
+            model: "gpt-4o".into(),
+            rpm_limit: Some(1_000),
+            tpm_limit: Some(100_000),
+            prices: Prices {
+                input_per_token: Some(2.5e-6),
+                output_per_token: Some(1e-5),
+                cache_read_per_token: None,
+                cache_write_per_token: None,
+                reasoning_per_token: None,
+                per_request: None,
+                extra: vec![],
+            },
+            context_window: Some(128_000),
+            tags: vec!["prod".into()],
+            weight: Some(1.0 + (i % 3) as f64),
+            order: None,
+            extra: vec![],
+        })
+        .collect()
+}
+
 fn route_request() -> RouteRequest {
     let request: switchyard_sdk::openai::ChatRequest = serde_json::from_value(serde_json::json!({
         "model": "gpt-4o",
@@ -78,11 +109,8 @@ fn route_request() -> RouteRequest {
         request,
         caller: caller(),
         candidates: (0..10)
-            .map(|i| Deployment {
-                id: format!("deployment-{i}"),
-                model_group: "gpt-4o".into(),
-                provider: if i % 2 == 0 { "openai" } else { "azure" }.into(),
-                model: "gpt-4o".into(),
+            .map(|i| Candidate {
+                deployment: i,
                 health: if i == 3 {
                     Health::CoolingDown(5_000)
                 } else {
@@ -92,23 +120,7 @@ fn route_request() -> RouteRequest {
                 latency_avg_ms: Some(200.0 + 10.0 * i as f64),
                 ttft_avg_ms: Some(90.0),
                 rpm_used: 10 * i as u64,
-                rpm_limit: Some(1_000),
                 tpm_used: 1_000 * i as u64,
-                tpm_limit: Some(100_000),
-                prices: Prices {
-                    input_per_token: Some(2.5e-6),
-                    output_per_token: Some(1e-5),
-                    cache_read_per_token: None,
-                    cache_write_per_token: None,
-                    reasoning_per_token: None,
-                    per_request: None,
-                    extra: vec![],
-                },
-                context_window: Some(128_000),
-                tags: vec!["prod".into()],
-                weight: Some(1.0 + (i % 3) as f64),
-                order: None,
-                extra: vec![],
             })
             .collect(),
         seed: 7,

@@ -13,6 +13,7 @@ fn main() {
     let plugin = LoadedPlugin::load_file(&runtime, std::path::Path::new(&args[1]), |_| Settings {
         config: serde_json::json!({"mode": "ok"}),
         limits: Default::default(),
+        deployments: common::table(16),
     })
     .unwrap();
     let n: usize = args[2].parse().unwrap();

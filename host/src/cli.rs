@@ -153,6 +153,33 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
     for (alias, group) in &config.aliases {
         println!("  alias {alias} -> {group}");
     }
+    let r = &config.reliability;
+    println!("routing:");
+    println!("  strategy: {}", config.routing_strategy);
+    println!(
+        "  retries: {} per group; cooldown after {} failures/minute for {:?}",
+        r.num_retries, r.allowed_fails, r.cooldown_time
+    );
+    for (group, to) in &r.fallbacks {
+        println!("  fallbacks {group} -> {}", to.join(", "));
+    }
+    for (group, to) in &r.context_window_fallbacks {
+        println!("  context window fallbacks {group} -> {}", to.join(", "));
+    }
+    for (group, to) in &r.content_policy_fallbacks {
+        println!("  content policy fallbacks {group} -> {}", to.join(", "));
+    }
+    if !r.default_fallbacks.is_empty() {
+        println!("  default fallbacks -> {}", r.default_fallbacks.join(", "));
+    }
+    match &config.redis {
+        Some(redis) => println!("  shared state: redis (key prefix {:?})", redis.prefix),
+        None => println!("  shared state: in memory (this process only)"),
+    }
+    match config.health_checks {
+        Some(every) => println!("  background health checks: every {every:?}"),
+        None => println!("  background health checks: off"),
+    }
     let p = &config.plugins;
     println!("plugins:");
     println!(
@@ -181,30 +208,36 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Each plugin's settings: its `plugins.settings` entry, the deployment
+/// table for routers, and for `default-router` whatever `router_settings`
+/// says (strategy, strategy args, tag filtering) that its own config does
+/// not.
+pub fn plugin_settings(config: &Config) -> crate::plugins::registry::SettingsFn {
+    let section = Arc::new(config.plugins.clone());
+    let settings = section.settings_fn();
+    let defaults = config.router_defaults.clone();
+    let table = crate::gateway::route::routing_table(&config.deployments);
+    Arc::new(move |name: &str| {
+        let mut s = settings(name);
+        s.deployments = table.clone();
+        if name == "default-router"
+            && let serde_json::Value::Object(m) = &mut s.config
+        {
+            for (k, v) in &defaults {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        s
+    })
+}
+
 fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
     let mut options = RuntimeOptions::default();
     if config.plugins.cache_dir.is_some() {
         options.cache_dir = config.plugins.cache_dir.clone();
     }
     let runtime = Runtime::new(options)?;
-    let section = Arc::new(config.plugins.clone());
-    let strategy = config.routing_strategy.clone();
-    let settings = section.settings_fn();
-    // `router_settings.routing_strategy` configures the default router unless
-    // its own config section says otherwise.
-    let settings: crate::plugins::registry::SettingsFn = Arc::new(move |name: &str| {
-        let mut s = settings(name);
-        if name == "default-router"
-            && let serde_json::Value::Object(m) = &mut s.config
-            && !m.contains_key("strategy")
-        {
-            m.insert(
-                "strategy".into(),
-                serde_json::Value::String(strategy.clone()),
-            );
-        }
-        s
-    });
+    let settings = plugin_settings(&config);
     let registry = Arc::new(Registry::new(runtime, settings));
     let mut _watch = None;
     if let Some(dir) = &config.plugins.dir {
@@ -219,7 +252,7 @@ fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         }
     }
     let set = registry.snapshot();
-    for d in config.deployments() {
+    for d in &config.deployments {
         if set.provider_for(&d.provider).is_none() {
             tracing::warn!(deployment = %d.id, provider = %d.provider, "no provider adapter plugin is loaded for this prefix");
         }

@@ -20,6 +20,7 @@ fn registry() -> Arc<Registry> {
         Arc::new(|_: &str| Settings {
             config: serde_json::json!({"mode": "ok"}),
             limits: Default::default(),
+            deployments: table(16),
         }),
     ))
 }

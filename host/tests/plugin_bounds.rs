@@ -40,7 +40,7 @@ fn infinite_loop_times_out_and_the_next_call_is_served() {
     assert!(matches!(err, CallError::Timeout { .. }), "{err}");
     // Another plugin on the same runtime is unaffected.
     let ok = misbehave("ok", Limits::default());
-    assert_eq!(ok.route(&route_request(2)).unwrap().order, vec!["d0", "d1"]);
+    assert_eq!(ok.route(&route_request(2)).unwrap().order, vec![0, 1]);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn malformed_output_is_rejected() {
         .route(&route_request(2))
         .unwrap_err();
     assert!(matches!(err, CallError::Malformed { .. }), "{err}");
-    assert!(err.to_string().contains("no-such-deployment"), "{err}");
+    assert!(err.to_string().contains("4294967295"), "{err}");
     let err = misbehave("bad_extra", Limits::default())
         .route(&route_request(2))
         .unwrap_err();
@@ -172,10 +172,8 @@ fn fail_open_turns_a_failure_into_the_fallback() {
             ..Limits::default()
         },
     );
-    let answer = open.on_error(open.route(&route_request(2)).map(|d| d.order), || {
-        vec!["fallback".to_string()]
-    });
-    assert_eq!(answer.unwrap(), vec!["fallback"]);
+    let answer = open.on_error(open.route(&route_request(2)).map(|d| d.order), || vec![99]);
+    assert_eq!(answer.unwrap(), vec![99]);
     let closed = misbehave("trap", Limits::default());
     assert!(
         closed

@@ -7,6 +7,7 @@
 pub mod env;
 pub mod model_list;
 pub mod plugins;
+pub mod reliability;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,12 +18,16 @@ use serde_yaml::{Mapping, Value};
 
 pub use model_list::{Deployment, ModelGroup, Prices};
 pub use plugins::PluginsSection;
+pub use reliability::{FailureClass, Reliability};
 
 /// A loaded, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Model groups by `model_name`, in file order of first appearance.
+    /// Model groups by `model_name`.
     pub groups: BTreeMap<String, ModelGroup>,
+    /// Every deployment in `model_list` order; `Deployment::index` is the
+    /// position here, which is how routers name deployments.
+    pub deployments: Vec<Arc<Deployment>>,
     /// `router_settings.model_group_alias`: alias -> group.
     pub aliases: BTreeMap<String, String>,
     /// `general_settings.master_key`; `None` means open, as in LiteLLM.
@@ -30,6 +35,18 @@ pub struct Config {
     pub plugins: PluginsSection,
     /// `router_settings.routing_strategy` (default `simple-shuffle`).
     pub routing_strategy: String,
+    /// What the default router's config gets from `router_settings` unless
+    /// its own section sets it: `strategy`, `routing_strategy_args`,
+    /// `enable_tag_filtering`.
+    pub router_defaults: serde_json::Map<String, serde_json::Value>,
+    /// How long a latency sample counts (`routing_strategy_args.ttl`).
+    pub latency_ttl: Duration,
+    /// Retries, fallbacks and cooldowns.
+    pub reliability: Reliability,
+    /// Redis, when replicas share cooldowns and usage.
+    pub redis: Option<RedisSettings>,
+    /// `general_settings.background_health_checks`: the interval, when on.
+    pub health_checks: Option<Duration>,
     /// Upstream timeout when a deployment sets none
     /// (`router_settings.timeout` or `litellm_settings.request_timeout`).
     pub default_timeout: Duration,
@@ -37,6 +54,16 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// One line per key the gateway does not act on.
     pub warnings: Vec<String>,
+}
+
+/// Where replicas share state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key, so several gateways (or tests) can share one
+    /// Redis (`router_settings.redis_key_prefix`, a Switchyard extension).
+    pub prefix: String,
 }
 
 /// Keys acted on, per section; anything else gets a warning.
@@ -48,9 +75,28 @@ const TOP: &[&str] = &[
     "environment_variables",
     "plugins",
 ];
-const GENERAL: &[&str] = &["master_key", "max_request_size_mb"];
-const ROUTER: &[&str] = &["routing_strategy", "model_group_alias", "timeout"];
+const GENERAL: &[&str] = &[
+    "master_key",
+    "max_request_size_mb",
+    "background_health_checks",
+    "health_check_interval",
+];
+const ROUTER: &[&str] = &[
+    "routing_strategy",
+    "routing_strategy_args",
+    "enable_tag_filtering",
+    "model_group_alias",
+    "timeout",
+    "redis_url",
+    "redis_host",
+    "redis_port",
+    "redis_password",
+    "redis_key_prefix",
+    "enable_pre_call_checks",
+];
 const LITELLM: &[&str] = &["request_timeout"];
+/// `routing_strategy_args` the default router (or the host) acts on.
+const STRATEGY_ARGS: &[&str] = &["lowest_latency_buffer", "ttl"];
 
 impl Config {
     /// Reads and checks a config file. Relative paths in `plugins:` are
@@ -82,9 +128,16 @@ impl Config {
         let general = section(&root, "general_settings")?;
         let router = section(&root, "router_settings")?;
         let litellm = section(&root, "litellm_settings")?;
+        let known = |base: &[&'static str]| [base, reliability::KEYS].concat();
         warn_unknown(&general, "general_settings.", GENERAL, &mut warnings);
-        warn_unknown(&router, "router_settings.", ROUTER, &mut warnings);
-        warn_unknown(&litellm, "litellm_settings.", LITELLM, &mut warnings);
+        warn_unknown(&router, "router_settings.", &known(ROUTER), &mut warnings);
+        warn_unknown(
+            &litellm,
+            "litellm_settings.",
+            &known(LITELLM),
+            &mut warnings,
+        );
+        let reliability = reliability::parse(&router, &litellm)?;
 
         let master_key = opt_string(&general, "general_settings.master_key")?;
         let max_body_bytes = match general.get("max_request_size_mb") {
@@ -106,14 +159,67 @@ impl Config {
         };
         let routing_strategy = opt_string(&router, "router_settings.routing_strategy")?
             .unwrap_or_else(|| "simple-shuffle".into());
+        let mut router_defaults = serde_json::Map::new();
+        router_defaults.insert("strategy".into(), routing_strategy.clone().into());
+        let mut latency_ttl = Duration::from_secs(3600);
+        match router.get("routing_strategy_args") {
+            None | Some(Value::Null) => {}
+            Some(Value::Mapping(args)) => {
+                warn_unknown(
+                    args,
+                    "router_settings.routing_strategy_args.",
+                    STRATEGY_ARGS,
+                    &mut warnings,
+                );
+                if let Some(v) = args.get("lowest_latency_buffer") {
+                    let b = v.as_f64().filter(|b| b.is_finite() && *b >= 0.0).ok_or(
+                        "router_settings.routing_strategy_args.lowest_latency_buffer: expected a number >= 0",
+                    )?;
+                    router_defaults.insert("lowest_latency_buffer".into(), b.into());
+                }
+                if let Some(v) = args.get("ttl") {
+                    latency_ttl = seconds(v).ok_or(
+                        "router_settings.routing_strategy_args.ttl: expected seconds (a positive number)",
+                    )?;
+                    router_defaults.insert("ttl".into(), latency_ttl.as_secs_f64().into());
+                }
+            }
+            Some(_) => {
+                return Err("router_settings.routing_strategy_args: expected a mapping".into());
+            }
+        }
+        if let Some(v) = router.get("enable_tag_filtering").filter(|v| !v.is_null()) {
+            let on = v
+                .as_bool()
+                .ok_or("router_settings.enable_tag_filtering: expected true or false")?;
+            router_defaults.insert("enable_tag_filtering".into(), on.into());
+        }
+        let redis = redis_settings(&router)?;
+        let health_checks = match general.get("background_health_checks") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+            Some(Value::Bool(true)) => Some(match general.get("health_check_interval") {
+                None | Some(Value::Null) => Duration::from_secs(300),
+                Some(v) => seconds(v).ok_or(
+                    "general_settings.health_check_interval: expected seconds (a positive number)",
+                )?,
+            }),
+            Some(_) => {
+                return Err(
+                    "general_settings.background_health_checks: expected true or false".into(),
+                );
+            }
+        };
         let aliases: BTreeMap<String, String> = match router.get("model_group_alias") {
             None => BTreeMap::new(),
             Some(v) => serde_yaml::from_value(v.clone())
                 .map_err(|e| format!("router_settings.model_group_alias: {e}"))?,
         };
 
-        let groups = match root.get("model_list") {
-            None | Some(Value::Null) => BTreeMap::new(),
+        let model_list::ModelList {
+            deployments,
+            groups,
+        } = match root.get("model_list") {
+            None | Some(Value::Null) => model_list::ModelList::default(),
             Some(list) => model_list::parse(list, &mut warnings)?,
         };
         for (alias, group) in &aliases {
@@ -121,6 +227,11 @@ impl Config {
                 return Err(format!(
                     "router_settings.model_group_alias.{alias}: model group {group:?} is not in model_list"
                 ));
+            }
+        }
+        for (at, group) in reliability.named_groups() {
+            if !groups.contains_key(group) && !aliases.contains_key(group) {
+                return Err(format!("{at}: model group {group:?} is not in model_list"));
             }
         }
 
@@ -140,10 +251,16 @@ impl Config {
 
         Ok(Config {
             groups,
+            deployments,
             aliases,
             master_key,
             plugins,
             routing_strategy,
+            router_defaults,
+            latency_ttl,
+            reliability,
+            redis,
+            health_checks,
             default_timeout,
             max_body_bytes,
             warnings,
@@ -157,10 +274,43 @@ impl Config {
             .or_else(|| self.aliases.get(model).and_then(|g| self.groups.get(g)))
     }
 
-    /// Every deployment, for health and stats.
-    pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
-        self.groups.values().flat_map(|g| g.deployments.iter())
+    /// The deployment a router names by its index.
+    pub fn deployment(&self, index: u32) -> Option<&Arc<Deployment>> {
+        self.deployments.get(index as usize)
     }
+}
+
+/// `redis_url`, else `redis_host` (+ `redis_port`, `redis_password`).
+fn redis_settings(router: &Mapping) -> Result<Option<RedisSettings>, String> {
+    let prefix = opt_string(router, "router_settings.redis_key_prefix")?
+        .unwrap_or_else(|| "switchyard".into());
+    if let Some(url) = opt_string(router, "router_settings.redis_url")? {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(format!(
+                "router_settings.redis_url: expected redis://host:port, got {url:?}"
+            ));
+        }
+        return Ok(Some(RedisSettings { url, prefix }));
+    }
+    let Some(host) = opt_string(router, "router_settings.redis_host")? else {
+        return Ok(None);
+    };
+    let port = match router.get("redis_port") {
+        None | Some(Value::Null) => 6379,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or("router_settings.redis_port: expected a port number")?,
+    };
+    let auth = match opt_string(router, "router_settings.redis_password")? {
+        Some(p) if !p.is_empty() => format!(":{p}@"),
+        _ => String::new(),
+    };
+    Ok(Some(RedisSettings {
+        url: format!("redis://{auth}{host}:{port}"),
+        prefix,
+    }))
 }
 
 fn section(root: &Value, name: &str) -> Result<Mapping, String> {
@@ -259,6 +409,8 @@ router_settings:
   routing_strategy: simple-shuffle
   model_group_alias: {gpt4: gpt-4o}
   redis_host: localhost
+  redis_password: pw
+  provider_budget_config: {}
 litellm_settings:
   drop_params: true
   set_verbose: false
@@ -289,8 +441,15 @@ environment_variables:
         assert_eq!(c.group("gpt4").unwrap().name, "gpt-4o");
         assert_eq!(c.master_key.as_deref(), Some("sk-1234"));
         let w = c.warnings.join("\n");
+        assert_eq!(
+            c.redis,
+            Some(RedisSettings {
+                url: "redis://:pw@localhost:6379".into(),
+                prefix: "switchyard".into()
+            })
+        );
         for key in [
-            "router_settings.redis_host",
+            "router_settings.provider_budget_config",
             "litellm_settings.drop_params",
             "litellm_settings.set_verbose",
             "general_settings.database_url",

@@ -30,6 +30,8 @@ pub struct Prices {
 pub struct Deployment {
     /// `model_info.id`, else `<group>/<index in the file>`.
     pub id: String,
+    /// Position in `model_list`: routers name deployments by it.
+    pub index: u32,
     pub group: String,
     /// The provider prefix of `litellm_params.model` (`openai` when absent).
     pub provider: String,
@@ -89,32 +91,37 @@ const HOST_PARAMS: &[&str] = &[
 
 const ENTRY: &[&str] = &["model_name", "litellm_params", "model_info"];
 
-/// Parses `model_list` into groups.
-pub fn parse(
-    list: &Value,
-    warnings: &mut Vec<String>,
-) -> Result<BTreeMap<String, ModelGroup>, String> {
+/// `model_list`, parsed: every deployment in file order, and the groups.
+#[derive(Debug, Clone, Default)]
+pub struct ModelList {
+    pub deployments: Vec<Arc<Deployment>>,
+    pub groups: BTreeMap<String, ModelGroup>,
+}
+
+/// Parses `model_list` into deployments and groups.
+pub fn parse(list: &Value, warnings: &mut Vec<String>) -> Result<ModelList, String> {
     let items = list
         .as_sequence()
         .ok_or("model_list: expected a list of deployments")?;
-    let mut groups: BTreeMap<String, ModelGroup> = BTreeMap::new();
+    let mut out = ModelList::default();
     let mut ids = std::collections::BTreeSet::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("model_list[{i}]");
-        let d = deployment(item, &at, i, warnings)?;
+        let d = Arc::new(deployment(item, &at, i, warnings)?);
         if !ids.insert(d.id.clone()) {
             return Err(format!("{at}.model_info.id: {:?} is used twice", d.id));
         }
-        groups
+        out.groups
             .entry(d.group.clone())
             .or_insert_with(|| ModelGroup {
                 name: d.group.clone(),
                 deployments: Vec::new(),
             })
             .deployments
-            .push(Arc::new(d));
+            .push(d.clone());
+        out.deployments.push(d);
     }
-    Ok(groups)
+    Ok(out)
 }
 
 fn deployment(
@@ -261,6 +268,7 @@ fn deployment(
     }
     Ok(Deployment {
         id,
+        index: u32::try_from(index).map_err(|_| format!("{at}: model_list is too long"))?,
         group,
         provider,
         model,

@@ -88,6 +88,7 @@ impl PluginsSection {
             return Ok(Settings {
                 config: Value::Object(Map::new()),
                 limits: self.defaults.clone(),
+                ..Settings::default()
             });
         };
         let mut limits = match serde_json::to_value(&self.defaults) {
@@ -105,7 +106,11 @@ impl PluginsSection {
         let limits: Limits =
             serde_json::from_value(Value::Object(limits)).map_err(|e| e.to_string())?;
         limits.validate()?;
-        Ok(Settings { config, limits })
+        Ok(Settings {
+            config,
+            limits,
+            ..Settings::default()
+        })
     }
 
     /// The lookup the registry uses. Entries were validated at start-up.
@@ -117,6 +122,7 @@ impl PluginsSection {
                 Settings {
                     config: Value::Object(Map::new()),
                     limits: section.defaults.clone(),
+                    ..Settings::default()
                 }
             })
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::config::{Deployment, ModelGroup, Prices};
 use crate::plugins::bindings::router_api::{self, Health, RouteRequest};
 use crate::plugins::bindings::types::{self, Caller};
-use crate::plugins::{ActiveSet, convert};
+use crate::plugins::{ActiveSet, RoutingTable, convert};
 use crate::server::error::ApiError;
 
 use super::Gateway;
@@ -32,33 +32,44 @@ pub fn prices(p: &Prices) -> types::Prices {
     }
 }
 
+/// The deployment table routers receive once per instance: every
+/// deployment in config order, without live state.
+pub fn routing_table(deployments: &[Arc<Deployment>]) -> RoutingTable {
+    deployments
+        .iter()
+        .map(|d| router_api::Deployment {
+            id: d.id.clone(),
+            model_group: d.group.clone(),
+            provider: d.provider.clone(),
+            model: d.model.clone(),
+            rpm_limit: d.rpm,
+            tpm_limit: d.tpm,
+            prices: prices(&d.prices),
+            context_window: d.max_input_tokens,
+            tags: d.tags.clone(),
+            weight: d.weight,
+            order: d.order,
+            extra: model_info_extra(d),
+        })
+        .collect()
+}
+
 impl Gateway {
-    /// The candidates of `group` as routers see them.
-    fn candidates(&self, group: &ModelGroup) -> Vec<router_api::Deployment> {
+    /// The candidates of `group` with their live state.
+    fn candidates(&self, group: &ModelGroup) -> Vec<router_api::Candidate> {
         group
             .deployments
             .iter()
             .map(|d| {
                 let s = self.stats.snapshot(&d.id);
-                router_api::Deployment {
-                    id: d.id.clone(),
-                    model_group: d.group.clone(),
-                    provider: d.provider.clone(),
-                    model: d.model.clone(),
+                router_api::Candidate {
+                    deployment: d.index,
                     health: Health::Healthy,
                     in_flight: s.in_flight,
                     latency_avg_ms: s.latency_avg_ms,
                     ttft_avg_ms: s.ttft_avg_ms,
                     rpm_used: s.rpm_used,
-                    rpm_limit: d.rpm,
                     tpm_used: s.tpm_used,
-                    tpm_limit: d.tpm,
-                    prices: prices(&d.prices),
-                    context_window: d.max_input_tokens,
-                    tags: d.tags.clone(),
-                    weight: d.weight,
-                    order: d.order,
-                    extra: model_info_extra(d),
                 }
             })
             .collect()
@@ -99,7 +110,7 @@ impl Gateway {
                 now_ms: now_ms(),
             };
             let fallback = || router_api::RouteDecision {
-                order: req.candidates.iter().map(|c| c.id.clone()).collect(),
+                order: req.candidates.iter().map(|c| c.deployment).collect(),
                 model_group: None,
                 reason: Some("router failed; configured order".into()),
                 extra: Vec::new(),
@@ -128,7 +139,7 @@ impl Gateway {
             let order = decision
                 .order
                 .iter()
-                .filter_map(|id| group.deployments.iter().find(|d| &d.id == id).cloned())
+                .filter_map(|i| self.config.deployment(*i).cloned())
                 .collect();
             return Ok(Route {
                 group: group.name.clone(),
@@ -139,8 +150,8 @@ impl Gateway {
     }
 }
 
-/// `model_info` fields a router has no typed field for. Every string crosses
-/// into the plugin on every request, so what is typed already stays out.
+/// `model_info` fields a router has no typed field for (the typed ones stay
+/// out, so each fact has one place).
 fn model_info_extra(d: &Deployment) -> Vec<types::Field> {
     d.model_info
         .iter()

@@ -2,7 +2,6 @@
 //! host acts on it: a router naming an unknown deployment, a price that is
 //! not a number, or a body that is not JSON is a malformed-output error.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceAny;
@@ -12,7 +11,7 @@ use super::bindings::provider_api::{
     BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse, ProviderError, StreamInput,
     StreamOutput,
 };
-use super::bindings::router_api::{RouteDecision, RouteRequest};
+use super::bindings::router_api::{Deployment, RouteDecision, RouteRequest};
 use super::bindings::sanitizer_api::{SanitizeInput, Verdict};
 use super::error::CallError;
 use super::instance::Slot;
@@ -30,17 +29,51 @@ impl LoadedPlugin {
         };
         let answer =
             pool.call(|w, store| w.switchyard_plugin_router().call_route(store, request))?;
+        self.check_decision(request, answer)
+    }
+
+    /// Gives a router instance `table` and then asks it to route `request`
+    /// (for `switchyard plugin test`, where every case brings its own
+    /// deployments). The instance is not reused afterwards: it holds a table
+    /// that is not the gateway's.
+    pub fn route_with_table(
+        &self,
+        table: &[Deployment],
+        request: &RouteRequest,
+    ) -> Result<RouteDecision, CallError> {
+        let Instances::Router(pool) = &self.instances else {
+            return Err(self.wrong_kind(Kind::Router));
+        };
+        let mut slot = pool.checkout()?;
+        let router = slot.bindings.switchyard_plugin_router();
+        pool.arm(&mut slot.store);
+        router
+            .call_set_deployments(&mut slot.store, table)
+            .map_err(|e| pool.classify(&slot.store, e))?
+            .map_err(|e| CallError::from_plugin(self.name(), e))?;
+        pool.arm(&mut slot.store);
+        let answer = router
+            .call_route(&mut slot.store, request)
+            .map_err(|e| pool.classify(&slot.store, e))?;
+        self.check_decision(request, answer)
+    }
+
+    /// Checks that a decision names only candidates, each once.
+    fn check_decision(
+        &self,
+        request: &RouteRequest,
+        answer: Result<RouteDecision, super::bindings::types::PluginError>,
+    ) -> Result<RouteDecision, CallError> {
         let decision = answer.map_err(|e| CallError::from_plugin(self.name(), e))?;
-        let known: HashSet<&str> = request.candidates.iter().map(|d| d.id.as_str()).collect();
-        let mut seen = HashSet::new();
-        for id in &decision.order {
-            if !known.contains(id.as_str()) {
+        // Linear scans: candidate lists are short, and this runs per request.
+        for (i, index) in decision.order.iter().enumerate() {
+            if !request.candidates.iter().any(|c| c.deployment == *index) {
                 return Err(self.malformed(format!(
-                    "route returned deployment {id:?}, which is not among the candidates"
+                    "route returned deployment {index}, which is not among the candidates"
                 )));
             }
-            if !seen.insert(id.as_str()) {
-                return Err(self.malformed(format!("route returned deployment {id:?} twice")));
+            if decision.order[..i].contains(index) {
+                return Err(self.malformed(format!("route returned deployment {index} twice")));
             }
         }
         check_fields(self, &decision.extra)?;

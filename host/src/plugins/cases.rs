@@ -15,7 +15,7 @@ use super::bindings::provider_api::{
     BuildInput, ErrorClass, Framing, Header, HttpResponse, Operation, Outbound, ProviderError,
     SseEvent, StreamInput, Target,
 };
-use super::bindings::router_api::{Deployment, Health, RouteRequest};
+use super::bindings::router_api::{Candidate, Deployment, Health, RouteRequest};
 use super::bindings::sanitizer_api::{SanitizeInput, Stage, Verdict};
 use super::bindings::types::{Caller, Prices, Usage};
 use super::convert;
@@ -113,7 +113,7 @@ impl Runner<'_> {
             LoadedPlugin::from_compiled(self.runtime, self.wasm, self.compiled.clone(), |_| {
                 Settings {
                     config: config.clone(),
-                    limits: Default::default(),
+                    ..Default::default()
                 }
             })?;
         let plugin = Arc::new(plugin);
@@ -176,10 +176,16 @@ fn call(plugin: &Arc<LoadedPlugin>, case: &Case) -> Result<Value, Value> {
     match (plugin.kind(), name) {
         (Kind::Router, "route") => {
             let input: RouteCase = parse_input(&case.input).map_err(bad_input)?;
-            let req = input.into_wit();
-            let d = plugin.route(&req).map_err(call_error)?;
+            let (table, req) = input.into_wit();
+            let d = plugin.route_with_table(&table, &req).map_err(call_error)?;
+            // Cases name deployments by id; the contract by table position.
+            let order: Vec<&str> = d
+                .order
+                .iter()
+                .filter_map(|i| table.get(*i as usize).map(|t| t.id.as_str()))
+                .collect();
             Ok(json!({
-                "order": d.order,
+                "order": order,
                 "model_group": d.model_group,
                 "reason": d.reason,
                 "extra": convert::map_from_fields(&d.extra),
@@ -525,7 +531,7 @@ impl PricesCase {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum HealthCase {
     Healthy,
@@ -571,6 +577,10 @@ struct RouteCase {
     caller: CallerCase,
     #[serde(default)]
     candidates: Vec<DeploymentCase>,
+    /// Deployments of other model groups: in the router's table, not
+    /// candidates of this request.
+    #[serde(default)]
+    others: Vec<DeploymentCase>,
     estimated_input_tokens: Option<u64>,
     #[serde(default)]
     seed: u64,
@@ -578,19 +588,40 @@ struct RouteCase {
     now_ms: u64,
 }
 
+impl DeploymentCase {
+    /// The case's static part, as a router's table holds it.
+    fn into_table_entry(self, default_group: &str) -> Deployment {
+        Deployment {
+            model_group: self
+                .model_group
+                .unwrap_or_else(|| default_group.to_string()),
+            provider: self.provider.unwrap_or_else(|| "openai".into()),
+            model: self.model.unwrap_or_else(|| self.id.clone()),
+            id: self.id,
+            rpm_limit: self.rpm_limit,
+            tpm_limit: self.tpm_limit,
+            prices: self.prices.into_wit(),
+            context_window: self.context_window,
+            tags: self.tags,
+            weight: self.weight,
+            order: self.order,
+            extra: convert::fields_from_map(&self.extra),
+        }
+    }
+}
+
 impl RouteCase {
-    fn into_wit(self) -> RouteRequest {
+    /// The deployment table (every candidate, in the case's order) and the
+    /// request whose candidates point into it.
+    fn into_wit(self) -> (Vec<Deployment>, RouteRequest) {
         let request = convert::chat_request_view(&self.request);
         let group = self.request.model.clone();
-        let candidates = self
-            .candidates
-            .into_iter()
-            .map(|d| Deployment {
-                model_group: d.model_group.unwrap_or_else(|| group.clone()),
-                provider: d.provider.unwrap_or_else(|| "openai".into()),
-                model: d.model.unwrap_or_else(|| d.id.clone()),
-                id: d.id,
-                health: match d.health.unwrap_or(HealthCase::Healthy) {
+        let mut table = Vec::with_capacity(self.candidates.len());
+        let mut candidates = Vec::with_capacity(self.candidates.len());
+        for (i, d) in self.candidates.into_iter().enumerate() {
+            candidates.push(Candidate {
+                deployment: i as u32,
+                health: match d.health.clone().unwrap_or(HealthCase::Healthy) {
                     HealthCase::Healthy => Health::Healthy,
                     HealthCase::CoolingDown(ms) => Health::CoolingDown(ms),
                     HealthCase::Unhealthy(e) => Health::Unhealthy(e),
@@ -600,28 +631,27 @@ impl RouteCase {
                 latency_avg_ms: d.latency_avg_ms,
                 ttft_avg_ms: d.ttft_avg_ms,
                 rpm_used: d.rpm_used,
-                rpm_limit: d.rpm_limit,
                 tpm_used: d.tpm_used,
-                tpm_limit: d.tpm_limit,
-                prices: d.prices.into_wit(),
-                context_window: d.context_window,
-                tags: d.tags,
-                weight: d.weight,
-                order: d.order,
-                extra: convert::fields_from_map(&d.extra),
-            })
-            .collect();
+            });
+            table.push(d.into_table_entry(&group));
+        }
+        // Deployments of other groups (for routers that pick a group), not
+        // candidates of this request.
+        for (i, d) in self.others.into_iter().enumerate() {
+            table.push(d.into_table_entry(&format!("group-{i}")));
+        }
         let estimated = self
             .estimated_input_tokens
             .unwrap_or_else(|| convert::estimate_tokens(&request));
-        RouteRequest {
+        let request = RouteRequest {
             request,
             caller: self.caller.into_wit(),
             candidates,
             estimated_input_tokens: estimated,
             seed: self.seed,
             now_ms: self.now_ms,
-        }
+        };
+        (table, request)
     }
 }
 

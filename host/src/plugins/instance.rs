@@ -10,6 +10,7 @@ use wasmtime::{Store, Trap};
 use super::bindings::{cost, provider, router, sanitizer, types};
 use super::error::CallError;
 use super::limits::Limits;
+use super::loaded::RoutingTable;
 use super::store::HostState;
 
 /// One world's generated bindings, seen generically so the pool code is
@@ -28,10 +29,21 @@ pub trait World: Sized + Send + 'static {
         store: &mut Store<HostState>,
         config: &str,
     ) -> wasmtime::Result<Result<(), types::PluginError>>;
+
+    /// What a kind needs after `init` and before its first call: routers
+    /// receive the gateway's deployment table. Nothing for other kinds.
+    fn prepare(
+        &self,
+        store: &mut Store<HostState>,
+        table: &RoutingTable,
+    ) -> wasmtime::Result<Result<(), types::PluginError>> {
+        let _ = (store, table);
+        Ok(Ok(()))
+    }
 }
 
 macro_rules! world {
-    ($module:ident, $world:ident, $pre:ident, $kind:literal) => {
+    ($module:ident, $world:ident, $pre:ident, $kind:literal $(, $prepare:item)?) => {
         impl World for $module::$world {
             type Pre = $module::$pre<HostState>;
             const KIND: &'static str = $kind;
@@ -58,11 +70,25 @@ macro_rules! world {
             ) -> wasmtime::Result<Result<(), types::PluginError>> {
                 self.call_init(store, &config.to_string())
             }
+            $($prepare)?
         }
     };
 }
 
-world!(router, RouterPlugin, RouterPluginPre, "router");
+world!(
+    router,
+    RouterPlugin,
+    RouterPluginPre,
+    "router",
+    fn prepare(
+        &self,
+        store: &mut Store<HostState>,
+        table: &RoutingTable,
+    ) -> wasmtime::Result<Result<(), types::PluginError>> {
+        self.switchyard_plugin_router()
+            .call_set_deployments(store, table)
+    }
+);
 world!(provider, ProviderPlugin, ProviderPluginPre, "provider");
 world!(sanitizer, SanitizerPlugin, SanitizerPluginPre, "sanitizer");
 world!(cost, CostPlugin, CostPluginPre, "cost");
@@ -81,6 +107,7 @@ pub struct Pool<W: World> {
     pre: W::Pre,
     config: String,
     limits: Limits,
+    table: RoutingTable,
     idle: Mutex<Vec<Slot<W>>>,
 }
 
@@ -91,6 +118,7 @@ impl<W: World> Pool<W> {
         pre: W::Pre,
         config: String,
         limits: Limits,
+        table: RoutingTable,
     ) -> Pool<W> {
         Pool {
             name,
@@ -98,6 +126,7 @@ impl<W: World> Pool<W> {
             pre,
             config,
             limits,
+            table,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -135,14 +164,29 @@ impl<W: World> Pool<W> {
         })
     }
 
-    /// Runs `init` with the plugin's config on a fresh instance.
+    /// Runs `init` with the plugin's config on a fresh instance, then gives
+    /// it what its kind needs before a first call (a router's table).
     pub fn initialise(&self, mut slot: Slot<W>) -> Result<Slot<W>, CallError> {
         self.arm(&mut slot.store);
-        match slot.bindings.init(&mut slot.store, &self.config) {
-            Ok(Ok(())) => Ok(slot),
+        self.setup_step(&mut slot, "init", |b, s| b.init(s, &self.config))?;
+        self.arm(&mut slot.store);
+        self.setup_step(&mut slot, "set-deployments", |b, s| {
+            b.prepare(s, &self.table)
+        })?;
+        Ok(slot)
+    }
+
+    fn setup_step(
+        &self,
+        slot: &mut Slot<W>,
+        step: &str,
+        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<(), types::PluginError>>,
+    ) -> Result<(), CallError> {
+        match f(&slot.bindings, &mut slot.store) {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(CallError::Instantiate {
                 plugin: self.name.to_string(),
-                reason: format!("init: {}", super::error::describe_plugin_error(&e)),
+                reason: format!("{step}: {}", super::error::describe_plugin_error(&e)),
             }),
             Err(e) => Err(self.classify(&slot.store, e)),
         }

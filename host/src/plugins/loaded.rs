@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use wasmtime::component::types::ComponentItem;
 
-use super::bindings::{cost, provider, router, sanitizer, types};
+use super::bindings::{cost, provider, router, router_api, sanitizer, types};
 use super::error::{CallError, LoadError};
 use super::instance::{Pool, World};
 use super::limits::Limits;
@@ -99,12 +99,19 @@ pub struct LoadedPlugin {
     pub instances: Instances,
 }
 
+/// The gateway's deployments as routers see them, in config order; a
+/// router's candidates and answers index into it.
+pub type RoutingTable = Arc<[router_api::Deployment]>;
+
 /// How the host configures a plugin, looked up by the name it describes.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The plugin's config section (`{}` when absent).
     pub config: serde_json::Value,
     pub limits: Limits,
+    /// For routers: the deployment table each instance receives after
+    /// `init`. Ignored by other kinds.
+    pub deployments: RoutingTable,
 }
 
 impl Default for Settings {
@@ -112,6 +119,7 @@ impl Default for Settings {
         Settings {
             config: serde_json::Value::Object(Default::default()),
             limits: Limits::default(),
+            deployments: RoutingTable::default(),
         }
     }
 }
@@ -246,6 +254,7 @@ fn build_pool<W: World>(
         pre,
         "{}".into(),
         Limits::default(),
+        RoutingTable::default(),
     );
     let describe_err = |reason: String| LoadError::Describe {
         file: file.to_path_buf(),
@@ -290,7 +299,11 @@ fn build_pool<W: World>(
         config_schema,
         description: raw.description.clone(),
     };
-    let Settings { config, limits } = settings(&info.name);
+    let Settings {
+        config,
+        limits,
+        deployments,
+    } = settings(&info.name);
     limits
         .validate()
         .map_err(|reason| LoadError::ConfigInvalid {
@@ -305,6 +318,7 @@ fn build_pool<W: World>(
         bootstrap.into_pre(),
         config.to_string(),
         limits,
+        deployments,
     );
     // Start one instance now: a config the plugin rejects fails the load,
     // not the first request. It is dropped again, so a plugin that is loaded

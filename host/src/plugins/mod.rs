@@ -28,6 +28,6 @@ pub mod watcher;
 
 pub use error::{CallError, LoadError};
 pub use limits::{Limits, OnError};
-pub use loaded::{Kind, LoadedPlugin, Settings};
+pub use loaded::{Kind, LoadedPlugin, RoutingTable, Settings};
 pub use registry::{ActiveSet, Registry};
 pub use runtime::{Runtime, RuntimeOptions};

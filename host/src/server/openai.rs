@@ -221,7 +221,7 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let set = state.registry.snapshot();
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
-    for d in state.gateway.config.deployments() {
+    for d in &state.gateway.config.deployments {
         let s = state.gateway.stats.snapshot(&d.id);
         let entry = json!({
             "id": d.id, "model_group": d.group, "model": format!("{}/{}", d.provider, d.model),

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use switchyard::plugins::bindings::router_api::{Deployment, Health, RouteRequest};
+use switchyard::plugins::bindings::router_api::{Candidate, Deployment, Health, RouteRequest};
 use switchyard::plugins::bindings::types::{
     Caller, ChatRequest, ContentPart, Message, Prices, Role,
 };
-use switchyard::plugins::{Limits, LoadedPlugin, Runtime, RuntimeOptions, Settings};
+use switchyard::plugins::{Limits, LoadedPlugin, RoutingTable, Runtime, RuntimeOptions, Settings};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -53,10 +53,41 @@ pub fn try_load(
     LoadedPlugin::load_file(runtime, &wasm(name), move |_| Settings {
         config: config.clone(),
         limits: limits.clone(),
+        deployments: table(16),
     })
 }
 
-/// A route request with `n` healthy candidates `d0..dn`.
+/// A deployment table of `n` deployments `d0..dn` in group `gpt-4o`, as the
+/// gateway sends routers once per instance.
+pub fn table(n: usize) -> RoutingTable {
+    (0..n)
+        .map(|i| Deployment {
+            id: format!("d{i}"),
+            model_group: "gpt-4o".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            rpm_limit: Some(1000),
+            tpm_limit: None,
+            prices: Prices {
+                input_per_token: Some(1e-6),
+                output_per_token: Some(2e-6),
+                cache_read_per_token: None,
+                cache_write_per_token: None,
+                reasoning_per_token: None,
+                per_request: None,
+                extra: vec![],
+            },
+            context_window: Some(128_000),
+            tags: vec![],
+            weight: Some(1.0 + i as f64),
+            order: None,
+            extra: vec![],
+        })
+        .collect()
+}
+
+/// A route request with `n` healthy candidates `d0..dn` (positions `0..n`
+/// of [`table`]).
 pub fn route_request(n: usize) -> RouteRequest {
     RouteRequest {
         request: ChatRequest {
@@ -82,33 +113,14 @@ pub fn route_request(n: usize) -> RouteRequest {
             metadata: vec![],
         },
         candidates: (0..n)
-            .map(|i| Deployment {
-                id: format!("d{i}"),
-                model_group: "gpt-4o".into(),
-                provider: "openai".into(),
-                model: "gpt-4o".into(),
+            .map(|i| Candidate {
+                deployment: i as u32,
                 health: Health::Healthy,
                 in_flight: i as u32,
                 latency_avg_ms: Some(100.0 + i as f64),
                 ttft_avg_ms: None,
                 rpm_used: 0,
-                rpm_limit: Some(1000),
                 tpm_used: 0,
-                tpm_limit: None,
-                prices: Prices {
-                    input_per_token: Some(1e-6),
-                    output_per_token: Some(2e-6),
-                    cache_read_per_token: None,
-                    cache_write_per_token: None,
-                    reasoning_per_token: None,
-                    per_request: None,
-                    extra: vec![],
-                },
-                context_window: Some(128_000),
-                tags: vec![],
-                weight: Some(1.0 + i as f64),
-                order: None,
-                extra: vec![],
             })
             .collect(),
         estimated_input_tokens: 5,

@@ -24,8 +24,8 @@ pub mod worlds {
             default_bindings_module: "switchyard_sdk::worlds::provider",
             additional_derives: [PartialEq, Clone],
             with: {
-                "switchyard:plugin/types@0.1.0": crate::worlds::router::switchyard::plugin::types,
-                "switchyard:plugin/log@0.1.0": crate::worlds::router::switchyard::plugin::log,
+                "switchyard:plugin/types@0.2.0": crate::worlds::router::switchyard::plugin::types,
+                "switchyard:plugin/log@0.2.0": crate::worlds::router::switchyard::plugin::log,
             },
         });
     }
@@ -38,8 +38,8 @@ pub mod worlds {
             default_bindings_module: "switchyard_sdk::worlds::sanitizer",
             additional_derives: [PartialEq, Clone],
             with: {
-                "switchyard:plugin/types@0.1.0": crate::worlds::router::switchyard::plugin::types,
-                "switchyard:plugin/log@0.1.0": crate::worlds::router::switchyard::plugin::log,
+                "switchyard:plugin/types@0.2.0": crate::worlds::router::switchyard::plugin::types,
+                "switchyard:plugin/log@0.2.0": crate::worlds::router::switchyard::plugin::log,
             },
         });
     }
@@ -52,8 +52,8 @@ pub mod worlds {
             default_bindings_module: "switchyard_sdk::worlds::cost",
             additional_derives: [PartialEq, Clone],
             with: {
-                "switchyard:plugin/types@0.1.0": crate::worlds::router::switchyard::plugin::types,
-                "switchyard:plugin/log@0.1.0": crate::worlds::router::switchyard::plugin::log,
+                "switchyard:plugin/types@0.2.0": crate::worlds::router::switchyard::plugin::types,
+                "switchyard:plugin/log@0.2.0": crate::worlds::router::switchyard::plugin::log,
             },
         });
     }
@@ -64,10 +64,12 @@ pub mod types {
     pub use super::worlds::router::switchyard::plugin::types::*;
 }
 
-/// Router types: `RouteRequest`, `Deployment`, `Health`, `RouteDecision`.
+/// Router types: the static `Deployment` table, each request's
+/// `RouteRequest` with its `Candidate`s, `Health`, and `RouteDecision`; plus
+/// [`crate::routing`] helpers that join candidates to the table.
 pub mod router {
     pub use super::worlds::router::exports::switchyard::plugin::router::{
-        Deployment, Health, RouteDecision, RouteRequest,
+        Candidate, Deployment, Health, RouteDecision, RouteRequest,
     };
 }
 

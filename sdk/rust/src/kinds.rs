@@ -5,7 +5,7 @@ use crate::cost::{CostAnswer, CostInput};
 use crate::provider::{
     BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse, StreamInput, StreamOutput,
 };
-use crate::router::{RouteDecision, RouteRequest};
+use crate::router::{Deployment, RouteDecision, RouteRequest};
 use crate::sanitizer::{SanitizeInput, Verdict};
 use crate::types::{ContentPart, Field, Message, PluginError, PluginInfo, PluginKind};
 
@@ -23,8 +23,26 @@ pub trait Plugin {
 }
 
 /// A router: orders the candidate deployments for a request.
+///
+/// The SDK keeps the gateway's deployment table (sent once per instance
+/// through `set-deployments`) and hands it to every `route` call, so a
+/// router reads `deployments[c.deployment as usize]` for each candidate `c`
+/// (or uses [`crate::routing::joined`]).
 pub trait Router: Plugin {
-    fn route(request: RouteRequest) -> Result<RouteDecision, PluginError>;
+    /// Orders the candidates of `request`. `deployments` is the table the
+    /// candidates and the answer's `order` index into.
+    fn route(
+        request: RouteRequest,
+        deployments: &[Deployment],
+    ) -> Result<RouteDecision, PluginError>;
+
+    /// Checks a new deployment table before the SDK stores it (for example
+    /// that every model group the router's config names exists). The default
+    /// accepts any table.
+    fn check_deployments(deployments: &[Deployment]) -> Result<(), PluginError> {
+        let _ = deployments;
+        Ok(())
+    }
 }
 
 /// A sanitiser: allows, denies or rewrites a request or an answer.
@@ -116,10 +134,17 @@ macro_rules! export_router {
                 }
             }
             impl __sy::router::Guest for __SwitchyardExport {
+                fn set_deployments(
+                    deployments: Vec<$crate::router::Deployment>,
+                ) -> Result<(), $crate::types::PluginError> {
+                    <$t as $crate::Router>::check_deployments(&deployments)?;
+                    $crate::routing::store(deployments);
+                    Ok(())
+                }
                 fn route(
                     request: $crate::router::RouteRequest,
                 ) -> Result<$crate::router::RouteDecision, $crate::types::PluginError> {
-                    <$t as $crate::Router>::route(request)
+                    $crate::routing::with_table(|table| <$t as $crate::Router>::route(request, table))
                 }
             }
             $crate::worlds::router::__export_router_world!(__SwitchyardExport with_types_in $crate::worlds::router);

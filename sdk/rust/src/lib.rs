@@ -28,10 +28,10 @@
 //! }
 //!
 //! impl Router for FirstHealthy {
-//!     fn route(req: RouteRequest) -> Result<RouteDecision, PluginError> {
+//!     fn route(req: RouteRequest, _table: &[Deployment]) -> Result<RouteDecision, PluginError> {
 //!         let order = req.candidates.iter()
-//!             .filter(|d| matches!(d.health, Health::Healthy))
-//!             .map(|d| d.id.clone())
+//!             .filter(|c| matches!(c.health, Health::Healthy))
+//!             .map(|c| c.deployment)
 //!             .collect();
 //!         Ok(RouteDecision { order, model_group: None, reason: None, extra: vec![] })
 //!     }
@@ -51,6 +51,8 @@ mod convert;
 mod kinds;
 #[cfg(feature = "bindings")]
 pub mod log;
+#[cfg(feature = "bindings")]
+pub mod routing;
 
 #[cfg(feature = "bindings")]
 pub use bindings::{cost, provider, router, sanitizer, types, worlds};

@@ -25,6 +25,7 @@ router_settings:
   routing_strategy: simple-shuffle
   num_retries: 2
   redis_host: localhost
+  enable_loadbalancing_on_batch_endpoints: true
 litellm_settings:
   drop_params: true
   success_callback: ["langfuse"]
@@ -39,8 +40,7 @@ some_future_section:
 
 const UNKNOWN_KEYS: &[&str] = &[
     "model_list[0].deployment_notes",
-    "router_settings.num_retries",
-    "router_settings.redis_host",
+    "router_settings.enable_loadbalancing_on_batch_endpoints",
     "litellm_settings.drop_params",
     "litellm_settings.success_callback",
     "general_settings.database_url",
@@ -77,6 +77,8 @@ fn a_litellm_file_with_unknown_keys_passes_with_one_warning_each() {
     for known in [
         "master_key",
         "routing_strategy",
+        "num_retries",
+        "redis_host",
         "rpm",
         "input_cost_per_token",
         "E2E_CONFIG_CHECK_KEY",

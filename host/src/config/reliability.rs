@@ -1,0 +1,448 @@
+//! Retries, fallbacks and cooldowns: LiteLLM's `router_settings` (and the
+//! `litellm_settings` spellings of the same keys), read into typed policy.
+//!
+//! ```yaml
+//! router_settings:
+//!   num_retries: 2                 # per model group; also per request
+//!   retry_after: 0                 # seconds, the least wait before a retry
+//!   retry_policy: {RateLimitErrorRetries: 3, AuthenticationErrorRetries: 0}
+//!   allowed_fails: 3               # failures per minute before a cooldown
+//!   allowed_fails_policy: {TimeoutErrorAllowedFails: 5}
+//!   cooldown_time: 5               # seconds out of rotation
+//!   fallbacks: [{gpt-4o: [claude, local]}]
+//!   default_fallbacks: [local]
+//!   context_window_fallbacks: [{gpt-4o: [gpt-4o-long]}]
+//!   content_policy_fallbacks: [{gpt-4o: [claude]}]
+//!   max_fallbacks: 5
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_yaml::{Mapping, Value};
+
+/// The classes of failure that retry and cooldown policies key on, as
+/// LiteLLM names them in `retry_policy` and `allowed_fails_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureClass {
+    /// The provider refused the request as malformed (400, 404, 422).
+    BadRequest,
+    /// The deployment's credentials were refused (401, 403).
+    Authentication,
+    /// No answer in time (408, 504, the deployment's `timeout`).
+    Timeout,
+    /// The provider is rate-limiting this deployment (429).
+    RateLimit,
+    /// The provider refused the content (a moderation block).
+    ContentPolicy,
+    /// The prompt does not fit the model's context window.
+    ContextWindow,
+    /// The provider failed (5xx, a dropped connection, a garbled answer).
+    Server,
+}
+
+impl FailureClass {
+    /// Every class, in a fixed order (array index of [`ClassMap`]).
+    pub const ALL: [FailureClass; 7] = [
+        FailureClass::BadRequest,
+        FailureClass::Authentication,
+        FailureClass::Timeout,
+        FailureClass::RateLimit,
+        FailureClass::ContentPolicy,
+        FailureClass::ContextWindow,
+        FailureClass::Server,
+    ];
+
+    /// LiteLLM's exception name for the class, the stem of its policy keys.
+    pub fn litellm_name(self) -> &'static str {
+        match self {
+            FailureClass::BadRequest => "BadRequestError",
+            FailureClass::Authentication => "AuthenticationError",
+            FailureClass::Timeout => "TimeoutError",
+            FailureClass::RateLimit => "RateLimitError",
+            FailureClass::ContentPolicy => "ContentPolicyViolationError",
+            FailureClass::ContextWindow => "ContextWindowExceededError",
+            FailureClass::Server => "InternalServerError",
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::BadRequest => "bad_request",
+            FailureClass::Authentication => "authentication",
+            FailureClass::Timeout => "timeout",
+            FailureClass::RateLimit => "rate_limit",
+            FailureClass::ContentPolicy => "content_policy",
+            FailureClass::ContextWindow => "context_window",
+            FailureClass::Server => "server_error",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the failure says something about the deployment rather than
+    /// the request: only those count towards a cooldown.
+    pub fn blames_deployment(self) -> bool {
+        !matches!(
+            self,
+            FailureClass::BadRequest | FailureClass::ContentPolicy | FailureClass::ContextWindow
+        )
+    }
+}
+
+/// One optional value per failure class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClassMap([Option<u32>; 7]);
+
+impl ClassMap {
+    pub fn get(&self, class: FailureClass) -> Option<u32> {
+        self.0[class.index()]
+    }
+
+    pub fn set(&mut self, class: FailureClass, value: u32) {
+        self.0[class.index()] = Some(value);
+    }
+}
+
+/// How a model group survives failing deployments.
+#[derive(Debug, Clone)]
+pub struct Reliability {
+    /// Retries within a model group after the first attempt.
+    pub num_retries: u32,
+    /// Retries per failure class, overriding `num_retries`.
+    pub retry_policy: ClassMap,
+    /// The least wait before retrying a deployment that just failed.
+    pub retry_after: Duration,
+    /// Failures per minute a deployment may have before it cools down.
+    pub allowed_fails: u32,
+    /// Allowed failures per class, overriding `allowed_fails`.
+    pub allowed_fails_policy: ClassMap,
+    /// How long a deployment stays out of rotation.
+    pub cooldown_time: Duration,
+    /// `disable_cooldowns: true` keeps every deployment in rotation.
+    pub disable_cooldowns: bool,
+    /// Model group -> groups to try, in order, once its retries are spent.
+    pub fallbacks: BTreeMap<String, Vec<String>>,
+    /// Groups to try for any group without its own `fallbacks` entry.
+    pub default_fallbacks: Vec<String>,
+    /// Fallbacks when the prompt does not fit the context window.
+    pub context_window_fallbacks: BTreeMap<String, Vec<String>>,
+    /// Fallbacks when the provider refuses the content.
+    pub content_policy_fallbacks: BTreeMap<String, Vec<String>>,
+    /// The most fallback groups one request may try.
+    pub max_fallbacks: usize,
+}
+
+impl Default for Reliability {
+    /// LiteLLM's defaults: 2 retries, 3 allowed fails, 5 s cooldowns, up to
+    /// 5 fallbacks.
+    fn default() -> Self {
+        Reliability {
+            num_retries: 2,
+            retry_policy: ClassMap::default(),
+            retry_after: Duration::ZERO,
+            allowed_fails: 3,
+            allowed_fails_policy: ClassMap::default(),
+            cooldown_time: Duration::from_secs(5),
+            disable_cooldowns: false,
+            fallbacks: BTreeMap::new(),
+            default_fallbacks: Vec::new(),
+            context_window_fallbacks: BTreeMap::new(),
+            content_policy_fallbacks: BTreeMap::new(),
+            max_fallbacks: 5,
+        }
+    }
+}
+
+impl Reliability {
+    /// Retries allowed after a failure of `class`, given the request's own
+    /// `num_retries` (which replaces the configured one).
+    ///
+    /// Without a `retry_policy` entry, failures that another attempt cannot
+    /// mend (a malformed request, refused content, an over-long prompt, bad
+    /// credentials) are not retried; the rest get `num_retries`.
+    pub fn retries_for(&self, class: FailureClass, requested: Option<u32>) -> u32 {
+        if let Some(n) = self.retry_policy.get(class) {
+            return n;
+        }
+        match class {
+            FailureClass::BadRequest
+            | FailureClass::ContentPolicy
+            | FailureClass::ContextWindow
+            | FailureClass::Authentication => 0,
+            FailureClass::Timeout | FailureClass::RateLimit | FailureClass::Server => {
+                requested.unwrap_or(self.num_retries)
+            }
+        }
+    }
+
+    /// Failures of `class` a deployment may have in a minute before it
+    /// cools down. A rate limit or refused credentials cool it at once, as
+    /// in LiteLLM, unless `allowed_fails_policy` says otherwise.
+    pub fn allowed_fails_for(&self, class: FailureClass) -> u32 {
+        if let Some(n) = self.allowed_fails_policy.get(class) {
+            return n;
+        }
+        match class {
+            FailureClass::RateLimit | FailureClass::Authentication => 0,
+            _ => self.allowed_fails,
+        }
+    }
+
+    /// The fallback groups for `group` after a failure of `class`.
+    pub fn fallbacks_for(&self, group: &str, class: FailureClass) -> &[String] {
+        let specific = match class {
+            FailureClass::ContextWindow => self.context_window_fallbacks.get(group),
+            FailureClass::ContentPolicy => self.content_policy_fallbacks.get(group),
+            _ => None,
+        };
+        specific
+            .or_else(|| self.fallbacks.get(group))
+            .map(Vec::as_slice)
+            .unwrap_or(&self.default_fallbacks)
+    }
+
+    /// Every group a fallback list names, with where, for checking.
+    pub fn named_groups(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        for (key, map) in [
+            ("fallbacks", &self.fallbacks),
+            ("context_window_fallbacks", &self.context_window_fallbacks),
+            ("content_policy_fallbacks", &self.content_policy_fallbacks),
+        ] {
+            for (from, to) in map {
+                out.push((format!("{key}.{from}"), from.as_str()));
+                for g in to {
+                    out.push((format!("{key}.{from}"), g.as_str()));
+                }
+            }
+        }
+        for g in &self.default_fallbacks {
+            out.push(("default_fallbacks".to_string(), g.as_str()));
+        }
+        out
+    }
+}
+
+/// Keys of `router_settings` (and `litellm_settings`) read here.
+pub const KEYS: &[&str] = &[
+    "num_retries",
+    "retry_policy",
+    "retry_after",
+    "allowed_fails",
+    "allowed_fails_policy",
+    "cooldown_time",
+    "disable_cooldowns",
+    "fallbacks",
+    "default_fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "max_fallbacks",
+];
+
+/// Reads the policy; `router_settings` wins over `litellm_settings` where
+/// both set a key, as in LiteLLM's proxy.
+pub fn parse(router: &Mapping, litellm: &Mapping) -> Result<Reliability, String> {
+    let get = |key: &str| -> Option<(&Value, String)> {
+        router
+            .get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| (v, format!("router_settings.{key}")))
+            .or_else(|| {
+                litellm
+                    .get(key)
+                    .filter(|v| !v.is_null())
+                    .map(|v| (v, format!("litellm_settings.{key}")))
+            })
+    };
+    let mut r = Reliability::default();
+    if let Some((v, at)) = get("num_retries") {
+        r.num_retries = count(v, &at)?;
+    }
+    if let Some((v, at)) = get("retry_policy") {
+        r.retry_policy = class_map(v, &at, "Retries")?;
+    }
+    if let Some((v, at)) = get("retry_after") {
+        r.retry_after = seconds_or_zero(v, &at)?;
+    }
+    if let Some((v, at)) = get("allowed_fails") {
+        r.allowed_fails = count(v, &at)?;
+    }
+    if let Some((v, at)) = get("allowed_fails_policy") {
+        r.allowed_fails_policy = class_map(v, &at, "AllowedFails")?;
+    }
+    if let Some((v, at)) = get("cooldown_time") {
+        r.cooldown_time = seconds_or_zero(v, &at)?;
+    }
+    if let Some((v, at)) = get("disable_cooldowns") {
+        r.disable_cooldowns = v.as_bool().ok_or(format!("{at}: expected true or false"))?;
+    }
+    if let Some((v, at)) = get("fallbacks") {
+        r.fallbacks = fallback_map(v, &at)?;
+    }
+    if let Some((v, at)) = get("context_window_fallbacks") {
+        r.context_window_fallbacks = fallback_map(v, &at)?;
+    }
+    if let Some((v, at)) = get("content_policy_fallbacks") {
+        r.content_policy_fallbacks = fallback_map(v, &at)?;
+    }
+    if let Some((v, at)) = get("default_fallbacks") {
+        r.default_fallbacks = string_list(v, &at)?;
+    }
+    if let Some((v, at)) = get("max_fallbacks") {
+        r.max_fallbacks = count(v, &at)? as usize;
+    }
+    Ok(r)
+}
+
+fn count(v: &Value, at: &str) -> Result<u32, String> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(format!("{at}: expected a whole number, got {}", show(v)))
+}
+
+fn seconds_or_zero(v: &Value, at: &str) -> Result<Duration, String> {
+    v.as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or(format!(
+            "{at}: expected seconds (a number >= 0), got {}",
+            show(v)
+        ))
+}
+
+/// `{RateLimitErrorRetries: 3, ...}` into a class map; an unknown key is an
+/// error naming the accepted ones.
+fn class_map(v: &Value, at: &str, suffix: &str) -> Result<ClassMap, String> {
+    let map = v
+        .as_mapping()
+        .ok_or(format!("{at}: expected a mapping of error class to count"))?;
+    let mut out = ClassMap::default();
+    for (k, n) in map {
+        let key = k.as_str().unwrap_or_default();
+        let class = FailureClass::ALL
+            .into_iter()
+            .find(|c| format!("{}{suffix}", c.litellm_name()) == key)
+            .ok_or_else(|| {
+                let accepted: Vec<String> = FailureClass::ALL
+                    .iter()
+                    .map(|c| format!("{}{suffix}", c.litellm_name()))
+                    .collect();
+                format!(
+                    "{at}.{}: unknown error class; accepted: {}",
+                    show(k),
+                    accepted.join(", ")
+                )
+            })?;
+        out.set(class, count(n, &format!("{at}.{key}"))?);
+    }
+    Ok(out)
+}
+
+/// LiteLLM's fallback lists: `[{group: [fallback, ...]}, ...]` (a plain
+/// mapping is accepted too).
+fn fallback_map(v: &Value, at: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut out = BTreeMap::new();
+    let mut add = |map: &Mapping, at: &str| -> Result<(), String> {
+        for (k, list) in map {
+            let group = k
+                .as_str()
+                .ok_or(format!("{at}: a model group name must be a string"))?;
+            out.insert(
+                group.to_string(),
+                string_list(list, &format!("{at}.{group}"))?,
+            );
+        }
+        Ok(())
+    };
+    match v {
+        Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let map = item.as_mapping().ok_or(format!(
+                    "{at}[{i}]: expected {{model group: [fallback groups]}}"
+                ))?;
+                add(map, &format!("{at}[{i}]"))?;
+            }
+        }
+        Value::Mapping(map) => add(map, at)?,
+        _ => {
+            return Err(format!(
+                "{at}: expected a list of {{model group: [fallback groups]}}"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn string_list(v: &Value, at: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or(format!("{at}: expected model group names, got {}", show(i)))
+            })
+            .collect(),
+        _ => Err(format!("{at}: expected a list of model group names")),
+    }
+}
+
+fn show(v: &Value) -> String {
+    serde_yaml::to_string(v)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| format!("{v:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_yaml(router: &str, litellm: &str) -> Result<Reliability, String> {
+        let r: Mapping = serde_yaml::from_str(router).unwrap();
+        let l: Mapping = serde_yaml::from_str(litellm).unwrap();
+        parse(&r, &l)
+    }
+
+    #[test]
+    fn litellm_keys_are_read_with_router_settings_first() {
+        let r = parse_yaml(
+            "num_retries: 4\nfallbacks: [{a: [b, c]}]\ncooldown_time: 30\nretry_policy: {RateLimitErrorRetries: 1}\nallowed_fails_policy: {TimeoutErrorAllowedFails: 7}\n",
+            "num_retries: 9\ndefault_fallbacks: [z]\ncontext_window_fallbacks: [{a: [long]}]\nmax_fallbacks: 2\n",
+        )
+        .unwrap();
+        assert_eq!(r.num_retries, 4);
+        assert_eq!(r.cooldown_time, Duration::from_secs(30));
+        assert_eq!(r.fallbacks_for("a", FailureClass::Server), ["b", "c"]);
+        assert_eq!(r.fallbacks_for("a", FailureClass::ContextWindow), ["long"]);
+        assert_eq!(r.fallbacks_for("other", FailureClass::Server), ["z"]);
+        assert_eq!(r.max_fallbacks, 2);
+        assert_eq!(r.retries_for(FailureClass::RateLimit, None), 1);
+        assert_eq!(r.retries_for(FailureClass::Server, None), 4);
+        assert_eq!(r.retries_for(FailureClass::Server, Some(0)), 0);
+        assert_eq!(r.retries_for(FailureClass::BadRequest, Some(5)), 0);
+        assert_eq!(r.allowed_fails_for(FailureClass::Timeout), 7);
+        assert_eq!(r.allowed_fails_for(FailureClass::Server), 3);
+        assert_eq!(r.allowed_fails_for(FailureClass::RateLimit), 0);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = parse_yaml("retry_policy: {TeapotErrorRetries: 1}", "{}").unwrap_err();
+        assert!(
+            e.contains("router_settings.retry_policy.TeapotErrorRetries")
+                && e.contains("RateLimitErrorRetries"),
+            "{e}"
+        );
+        let e = parse_yaml("fallbacks: [gpt-4o]", "{}").unwrap_err();
+        assert!(e.contains("router_settings.fallbacks[0]"), "{e}");
+        let e = parse_yaml("{}", "num_retries: many").unwrap_err();
+        assert!(e.contains("litellm_settings.num_retries"), "{e}");
+        let e = parse_yaml("cooldown_time: -1", "{}").unwrap_err();
+        assert!(e.contains("router_settings.cooldown_time"), "{e}");
+    }
+}

@@ -264,21 +264,27 @@ fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         "plugins ready"
     );
     let master_key = config.master_key.clone().map(Arc::from);
-    let gateway = Arc::new(Gateway {
-        config: Arc::new(config),
-        registry: registry.clone(),
-        upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
-        stats: Default::default(),
-    });
-    let state = AppState {
-        gateway,
-        registry,
-        master_key,
-    };
+    let health_checks = config.health_checks;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let state = Arc::new(crate::state::State::new(&config));
+        state.share(&config).map_err(|e| anyhow::anyhow!(e))?;
+        let gateway = Arc::new(Gateway {
+            config: Arc::new(config),
+            registry: registry.clone(),
+            upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
+            state,
+        });
+        if let Some(every) = health_checks {
+            crate::gateway::health::spawn(&gateway, every);
+        }
+        let state = AppState {
+            gateway,
+            registry,
+            master_key,
+        };
         let listener = tokio::net::TcpListener::bind(addr).await?;
         tracing::info!(%addr, "switchyard listening");
         axum::serve(listener, server::router(state))

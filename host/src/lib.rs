@@ -8,4 +8,5 @@ pub mod config;
 pub mod gateway;
 pub mod plugins;
 pub mod server;
+pub mod state;
 pub mod upstream;

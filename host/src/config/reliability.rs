@@ -79,7 +79,12 @@ impl FailureClass {
         }
     }
 
-    fn index(self) -> usize {
+    /// The class [`FailureClass::as_str`] names.
+    pub fn parse(name: &str) -> Option<FailureClass> {
+        FailureClass::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 

@@ -1,5 +1,5 @@
-//! `POST /v1/embeddings`: the same path as chat without sanitisers or
-//! streams.
+//! `POST /v1/embeddings`: the same path as chat without sanitisers,
+//! routers or streams (deployments are tried in config order).
 
 use bytes::Bytes;
 use switchyard_sdk::openai::EmbeddingRequest;
@@ -7,13 +7,15 @@ use switchyard_sdk::openai::EmbeddingRequest;
 use crate::plugins::bindings::provider_api::Operation;
 use crate::server::error::ApiError;
 
-use super::chat::{caller_from, exhausted};
-use super::{Gateway, Served, ServedBody, request};
+use super::attempts::Call;
+use super::chat::caller_from;
+use super::{Gateway, Served, request};
 
 impl Gateway {
     /// Serves one embeddings request.
     pub async fn embeddings(&self, body: Bytes) -> Result<Served, ApiError> {
-        let raw = request::parse_object(&body)?;
+        let mut raw = request::parse_object(&body)?;
+        let overrides = request::Overrides::take(&mut raw)?;
         let req: EmbeddingRequest = request::typed(&raw)?;
         let group = self
             .config
@@ -27,41 +29,15 @@ impl Gateway {
                 .cloned()
                 .unwrap_or_default(),
         );
-        let mut last = None;
-        let mut attempts = 0;
-        let mut upstream_wait = std::time::Duration::ZERO;
-        for d in &group.deployments {
-            attempts += 1;
-            match self
-                .try_once(
-                    Operation::Embeddings,
-                    &set,
-                    d,
-                    &raw,
-                    &caller,
-                    &mut upstream_wait,
-                )
-                .await
-            {
-                Ok(body) => {
-                    return Ok(Served {
-                        group: group.name.clone(),
-                        deployment: d.id.clone(),
-                        route_reason: None,
-                        attempts,
-                        upstream_wait,
-                        body: ServedBody::Json(body),
-                    });
-                }
-                Err(f) => {
-                    let retry = f.retryable();
-                    last = Some((d.id.clone(), f));
-                    if !retry {
-                        break;
-                    }
-                }
-            }
-        }
-        Err(exhausted(last, &group.name, attempts))
+        let call = Call {
+            operation: Operation::Embeddings,
+            stream: None,
+            raw: &raw,
+            view: None,
+            caller: &caller,
+            estimated_tokens: 0,
+            overrides: &overrides,
+        };
+        self.serve_call(&set, group, &call).await
     }
 }

@@ -1,13 +1,16 @@
 //! A request's path through the host: parse, sanitise, route, call the
-//! provider through its adapter (retrying the next deployment on failures
-//! that another deployment may not have), price, answer.
+//! provider through its adapter (with retries, cooldowns and fallbacks),
+//! price, answer.
 
+pub mod attempts;
+pub mod call;
 pub mod chat;
 pub mod cost;
 pub mod embeddings;
+pub mod failure;
+pub mod health;
 pub mod request;
 pub mod route;
-pub mod stats;
 pub mod stream;
 
 use std::pin::Pin;
@@ -19,6 +22,7 @@ use futures::Stream;
 
 use crate::config::Config;
 use crate::plugins::Registry;
+use crate::state::State;
 use crate::upstream::Upstream;
 
 /// Everything a request needs.
@@ -26,7 +30,8 @@ pub struct Gateway {
     pub config: Arc<Config>,
     pub registry: Arc<Registry>,
     pub upstream: Upstream,
-    pub stats: Arc<stats::Stats>,
+    /// Live state of every deployment (shared through Redis when set).
+    pub state: Arc<State>,
 }
 
 /// An SSE body being relayed.
@@ -37,8 +42,10 @@ pub struct Served {
     pub group: String,
     pub deployment: String,
     pub route_reason: Option<String>,
-    /// Deployments tried, this one included.
+    /// Attempts made, across groups, this one included.
     pub attempts: u32,
+    /// Fallback groups moved to.
+    pub fallbacks: u32,
     /// Time spent waiting for providers, so the gateway's own overhead can
     /// be reported apart.
     pub upstream_wait: Duration,

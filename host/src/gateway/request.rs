@@ -54,3 +54,118 @@ pub fn for_deployment(body: &Map<String, Value>, deployment: &Deployment) -> Str
     }
     Value::Object(body).to_string()
 }
+
+/// LiteLLM's per-request reliability params. They are for the gateway, not
+/// the provider, so they are taken out of the body.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Overrides {
+    /// `num_retries`: replaces the configured retries for this request.
+    pub num_retries: Option<u32>,
+    /// `fallbacks`: model groups to try instead of the configured ones.
+    pub fallbacks: Option<Vec<String>>,
+    /// `disable_fallbacks: true`: no fallback group is tried.
+    pub disable_fallbacks: bool,
+}
+
+impl Overrides {
+    /// Takes the params out of `body`, checking their types.
+    pub fn take(body: &mut Map<String, Value>) -> Result<Overrides, ApiError> {
+        let mut o = Overrides::default();
+        match body.remove("num_retries") {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                o.num_retries = Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || {
+                        ApiError::bad_param(
+                            "num_retries",
+                            format!("num_retries must be a whole number >= 0, got {v}"),
+                        )
+                    },
+                )?);
+            }
+        }
+        match body.remove("fallbacks") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                let mut groups = Vec::with_capacity(items.len());
+                for item in &items {
+                    // A name, or LiteLLM's `{"model": name, ...}` form.
+                    let name = item
+                        .as_str()
+                        .or_else(|| item.get("model").and_then(Value::as_str))
+                        .ok_or_else(|| {
+                            ApiError::bad_param(
+                                "fallbacks",
+                                format!("fallbacks must list model group names, got {item}"),
+                            )
+                        })?;
+                    groups.push(name.to_string());
+                }
+                o.fallbacks = Some(groups);
+            }
+            Some(v) => {
+                return Err(ApiError::bad_param(
+                    "fallbacks",
+                    format!("fallbacks must be a list of model group names, got {v}"),
+                ));
+            }
+        }
+        match body.remove("disable_fallbacks") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => o.disable_fallbacks = b,
+            Some(v) => {
+                return Err(ApiError::bad_param(
+                    "disable_fallbacks",
+                    format!("disable_fallbacks must be true or false, got {v}"),
+                ));
+            }
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn take(v: Value) -> Result<(Overrides, Value), ApiError> {
+        let Value::Object(mut m) = v else {
+            unreachable!()
+        };
+        Overrides::take(&mut m).map(|o| (o, Value::Object(m)))
+    }
+
+    #[test]
+    fn overrides_leave_the_body() {
+        let (o, body) = take(json!({
+            "model": "m", "num_retries": 1, "disable_fallbacks": true,
+            "fallbacks": ["a", {"model": "b", "temperature": 0}]
+        }))
+        .unwrap();
+        assert_eq!(
+            o,
+            Overrides {
+                num_retries: Some(1),
+                fallbacks: Some(vec!["a".into(), "b".into()]),
+                disable_fallbacks: true
+            }
+        );
+        assert_eq!(body, json!({"model": "m"}));
+        assert_eq!(take(json!({})).unwrap().0, Overrides::default());
+    }
+
+    #[test]
+    fn bad_overrides_name_the_param() {
+        for (body, param) in [
+            (json!({"num_retries": -1}), "num_retries"),
+            (json!({"num_retries": "2"}), "num_retries"),
+            (json!({"fallbacks": "a"}), "fallbacks"),
+            (json!({"fallbacks": [1]}), "fallbacks"),
+            (json!({"disable_fallbacks": "yes"}), "disable_fallbacks"),
+        ] {
+            let e = take(body).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(param));
+        }
+    }
+}

@@ -61,10 +61,19 @@ impl Gateway {
             .deployments
             .iter()
             .map(|d| {
-                let s = self.stats.snapshot(&d.id);
+                let s = self.state.snapshot(d);
+                let health = match (s.cooldown, s.health) {
+                    (Some(c), _) => {
+                        Health::CoolingDown(c.until_ms.saturating_sub(crate::state::now_ms()))
+                    }
+                    (None, crate::state::Health::Unhealthy { error, .. }) => {
+                        Health::Unhealthy(error)
+                    }
+                    (None, _) => Health::Healthy,
+                };
                 router_api::Candidate {
                     deployment: d.index,
-                    health: Health::Healthy,
+                    health,
                     in_flight: s.in_flight,
                     latency_avg_ms: s.latency_avg_ms,
                     ttft_avg_ms: s.ttft_avg_ms,

@@ -24,9 +24,10 @@ use crate::plugins::calls::StreamSession;
 use crate::plugins::{ActiveSet, convert};
 use crate::upstream::UpstreamError;
 
-use super::chat::{Failure, adapter, build_input};
-use super::stats::{InFlight, Stats};
+use super::call::{adapter, build_input};
+use super::failure::{Failure, retry_after, time_left};
 use super::{Gateway, SseBody, request};
+use crate::state::{InFlight, State};
 
 type Inputs = Pin<Box<dyn Stream<Item = Result<StreamInput, String>> + Send>>;
 
@@ -75,7 +76,7 @@ struct Relay {
     include_usage: bool,
     state: Phase,
     // For the books when the stream ends.
-    stats: Arc<Stats>,
+    live: Arc<State>,
     config: Arc<Config>,
     set: Arc<ActiveSet>,
     deployment: Arc<Deployment>,
@@ -142,8 +143,8 @@ impl Relay {
             .usage
             .as_ref()
             .map_or(0, |u| u.input_tokens + u.output_tokens);
-        self.stats.finish(
-            &self.deployment.id,
+        self.live.finish(
+            &self.deployment,
             self.started.elapsed(),
             Some(self.ttft),
             tokens,
@@ -230,7 +231,7 @@ impl Gateway {
         let adapter = adapter(set, d)?.clone();
         let input = build_input(Operation::Chat, request::for_deployment(raw, d), d);
         let outbound = adapter.build_request(&input).map_err(Failure::Plugin)?;
-        let in_flight = self.stats.start(&d.id);
+        let in_flight = self.state.start(d);
         let started = Instant::now();
         let ttfb = d
             .stream_timeout
@@ -252,7 +253,7 @@ impl Gateway {
                     .map_err(Failure::Upstream)?;
                 if !(200..300).contains(&answer.status) {
                     let r = answer
-                        .into_response(super::chat::time_left(deadline))
+                        .into_response(time_left(deadline))
                         .await
                         .map_err(Failure::Upstream)?;
                     return Err(self.error_answer(&adapter, &input, r));
@@ -273,7 +274,7 @@ impl Gateway {
             saw_usage_chunk: false,
             include_usage,
             state: Phase::Streaming,
-            stats: self.stats.clone(),
+            live: self.state.clone(),
             config: self.config.clone(),
             set: set.clone(),
             deployment: d.clone(),
@@ -327,7 +328,7 @@ impl Gateway {
     ) -> Failure {
         let status = r.status;
         match adapter.parse_response(input, &r) {
-            Ok(Err(e)) => Failure::Provider(e, super::chat::retry_after(&r.headers)),
+            Ok(Err(e)) => Failure::Provider(e, retry_after(&r.headers)),
             Err(e) => Failure::Plugin(e),
             Ok(Ok(_)) => Failure::Upstream(UpstreamError::Body(format!(
                 "status {status} with a body the adapter read as a success"

@@ -97,6 +97,10 @@ fn respond(result: Result<Served, ApiError>, started: Instant, id: HeaderValue) 
                 "x-switchyard-attempts",
                 header(&served.attempts.to_string()),
             );
+            h.insert(
+                "x-switchyard-fallbacks",
+                header(&served.fallbacks.to_string()),
+            );
             if let Some(reason) = &served.route_reason {
                 h.insert("x-switchyard-route-reason", header(reason));
             }
@@ -200,10 +204,13 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
         .chain(&plugins.cost_rules)
         .filter(|n| set.get(n).is_none())
         .collect();
+    // Losing Redis does not make a replica unready: it serves on local
+    // state, and says so here.
     let body = json!({
         "status": if missing.is_empty() { "healthy" } else { "unhealthy" },
         "plugins_loaded": set.len(),
         "missing_plugins": missing,
+        "shared_state": state.gateway.state.shared_status(),
     });
     let status = if missing.is_empty() {
         StatusCode::OK
@@ -213,34 +220,67 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Each deployment with its adapter and live state.
+/// Each deployment with its status (`healthy`, `unhealthy` or
+/// `cooling_down`), live state and last error. LiteLLM's lists
+/// (`healthy_endpoints`, `unhealthy_endpoints`) are kept; a cooling
+/// deployment is listed as unhealthy with its status saying why.
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = authorize(&state, &headers) {
         return e.into_response();
     }
     let set = state.registry.snapshot();
+    let live = &state.gateway.state;
+    let now = crate::state::now_ms();
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
+    let mut cooling = 0;
     for d in &state.gateway.config.deployments {
-        let s = state.gateway.stats.snapshot(&d.id);
-        let entry = json!({
+        let s = live.snapshot(d);
+        let last_error = live.last_error(d).map(|(at, message)| {
+            json!({"message": message, "seconds_ago": now.saturating_sub(at) / 1000})
+        });
+        let mut entry = json!({
             "id": d.id, "model_group": d.group, "model": format!("{}/{}", d.provider, d.model),
             "api_base": d.api_base, "in_flight": s.in_flight, "latency_avg_ms": s.latency_avg_ms,
+            "rpm_used": s.rpm_used, "tpm_used": s.tpm_used, "last_error": last_error,
         });
-        if set.provider_for(&d.provider).is_some() {
-            healthy.push(entry);
+        let problem = if set.provider_for(&d.provider).is_none() {
+            Some((
+                "unhealthy",
+                format!("no adapter plugin serves the prefix {:?}", d.provider),
+            ))
+        } else if let Some(c) = &s.cooldown {
+            cooling += 1;
+            entry["cooldown_seconds_left"] = json!(c.remaining(now).as_secs_f64());
+            Some(("cooling_down", c.reason.clone()))
+        } else if let crate::state::Health::Unhealthy { error, .. } = &s.health {
+            Some(("unhealthy", format!("health check: {error}")))
         } else {
-            let mut e = entry;
-            e["error"] = json!(format!(
-                "no adapter plugin serves the prefix {:?}",
-                d.provider
-            ));
-            unhealthy.push(e);
+            None
+        };
+        match &s.health {
+            crate::state::Health::Unknown => {}
+            crate::state::Health::Healthy { checked_ms }
+            | crate::state::Health::Unhealthy { checked_ms, .. } => {
+                entry["checked_seconds_ago"] = json!(now.saturating_sub(*checked_ms) / 1000);
+            }
+        }
+        match problem {
+            None => {
+                entry["status"] = json!("healthy");
+                healthy.push(entry);
+            }
+            Some((status, error)) => {
+                entry["status"] = json!(status);
+                entry["error"] = json!(error);
+                unhealthy.push(entry);
+            }
         }
     }
     Json(json!({
         "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy,
         "healthy_count": healthy.len(), "unhealthy_count": unhealthy.len(),
+        "cooling_down_count": cooling,
     }))
     .into_response()
 }

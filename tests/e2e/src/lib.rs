@@ -362,6 +362,15 @@ pub fn config_with(entries: &[String]) -> String {
     )
 }
 
+/// `router_settings` for tests of one provider's wire format: every call
+/// is exactly one upstream call (no retries, no cooldowns).
+pub const ONE_CALL_EACH: &str = "router_settings:\n  num_retries: 0\n  disable_cooldowns: true\n";
+
+/// [`config_with`] plus more top-level YAML (for example `router_settings`).
+pub fn config_with_settings(entries: &[String], settings: &str) -> String {
+    format!("{}{settings}", config_with(entries))
+}
+
 /// The chunks of an OpenAI-format SSE body, checking the framing: every
 /// event a `data:` line and a blank line, the last one `data: [DONE]` and
 /// no other `[DONE]`, every other one a `chat.completion.chunk`.

@@ -12,12 +12,15 @@ fn start(mock: &MockProvider) -> Gateway {
     let key = format!("api_key: {UPSTREAM_KEY}");
     Gateway::start_with_plugins(
         &["anthropic"],
-        &config_with(&[model_entry(
-            "claude",
-            "anthropic/claude-sonnet-4-5",
-            &mock.url(),
-            &[&key],
-        )]),
+        &config_with_settings(
+            &[model_entry(
+                "claude",
+                "anthropic/claude-sonnet-4-5",
+                &mock.url(),
+                &[&key],
+            )],
+            ONE_CALL_EACH,
+        ),
     )
 }
 

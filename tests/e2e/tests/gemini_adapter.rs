@@ -13,15 +13,18 @@ fn start(mock: &MockProvider) -> Gateway {
     let key = format!("api_key: {UPSTREAM_KEY}");
     Gateway::start_with_plugins(
         &["gemini"],
-        &config_with(&[
-            model_entry("gemini", "gemini/gemini-2.0-flash", &mock.url(), &[&key]),
-            model_entry(
-                "gemini-embed",
-                "gemini/text-embedding-004",
-                &mock.url(),
-                &[&key],
-            ),
-        ]),
+        &config_with_settings(
+            &[
+                model_entry("gemini", "gemini/gemini-2.0-flash", &mock.url(), &[&key]),
+                model_entry(
+                    "gemini-embed",
+                    "gemini/text-embedding-004",
+                    &mock.url(),
+                    &[&key],
+                ),
+            ],
+            ONE_CALL_EACH,
+        ),
     )
 }
 

@@ -13,15 +13,18 @@ fn start(mock: &MockProvider) -> Gateway {
     let key = format!("api_key: {UPSTREAM_KEY}");
     Gateway::start_with_plugins(
         &["openai"],
-        &config_with(&[
-            model_entry("gpt", "openai/gpt-4o-mini", &mock.url(), &[&key]),
-            model_entry(
-                "embed",
-                "openai/text-embedding-3-small",
-                &mock.url(),
-                &[&key],
-            ),
-        ]),
+        &config_with_settings(
+            &[
+                model_entry("gpt", "openai/gpt-4o-mini", &mock.url(), &[&key]),
+                model_entry(
+                    "embed",
+                    "openai/text-embedding-3-small",
+                    &mock.url(),
+                    &[&key],
+                ),
+            ],
+            ONE_CALL_EACH,
+        ),
     )
 }
 

@@ -1,0 +1,207 @@
+//! Why one attempt on one deployment failed, which class of failure that is
+//! (retry and cooldown policies key on it), and what the client sees.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+
+use crate::config::FailureClass;
+use crate::plugins::CallError;
+use crate::plugins::bindings::provider_api::{ErrorClass, Header, ProviderError};
+use crate::server::error::{ApiError, kind_for_status};
+use crate::upstream::UpstreamError;
+
+/// Why one deployment could not answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The provider's error, and its `Retry-After`.
+    Provider(ProviderError, Option<Duration>),
+    Upstream(UpstreamError),
+    Plugin(CallError),
+    NoAdapter(String),
+}
+
+impl Failure {
+    /// The policy class of this failure.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            Failure::Provider(e, _) => match &e.class {
+                ErrorClass::BadRequest | ErrorClass::NotFound => FailureClass::BadRequest,
+                ErrorClass::Authentication | ErrorClass::PermissionDenied => {
+                    FailureClass::Authentication
+                }
+                ErrorClass::RateLimit => FailureClass::RateLimit,
+                ErrorClass::ContextWindowExceeded => FailureClass::ContextWindow,
+                ErrorClass::ContentPolicy => FailureClass::ContentPolicy,
+                ErrorClass::Timeout => FailureClass::Timeout,
+                ErrorClass::ServerError => FailureClass::Server,
+                ErrorClass::Other(_) => class_of_status(e.status),
+            },
+            Failure::Upstream(UpstreamError::Timeout(_)) => FailureClass::Timeout,
+            Failure::Upstream(_) | Failure::NoAdapter(_) => FailureClass::Server,
+            Failure::Plugin(CallError::Plugin {
+                invalid_input: true,
+                ..
+            }) => FailureClass::BadRequest,
+            Failure::Plugin(_) => FailureClass::Server,
+        }
+    }
+
+    /// The provider's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Failure::Provider(_, r) => *r,
+            _ => None,
+        }
+    }
+
+    /// A one-line description for logs, cooldown reasons and `/health`.
+    pub fn summary(&self) -> String {
+        match self {
+            Failure::Provider(e, _) => format!("HTTP {}: {}", e.status, e.message),
+            Failure::Upstream(e) => e.to_string(),
+            Failure::Plugin(e) => e.to_string(),
+            Failure::NoAdapter(m) => m.clone(),
+        }
+    }
+
+    /// The client's error for this failure.
+    pub fn to_api(&self, deployment: &str) -> ApiError {
+        match self {
+            Failure::Provider(e, retry_after) => {
+                // A provider's server error is a bad gateway to the client
+                // (Anthropic's 529 "overloaded" included); 504 stays a timeout.
+                let status = match e.status {
+                    504 => StatusCode::GATEWAY_TIMEOUT,
+                    s if s >= 500 => StatusCode::BAD_GATEWAY,
+                    s => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY),
+                };
+                let mut err = ApiError::new(status, kind_for_status(e.status), e.message.clone());
+                err.code = e.code.clone();
+                err.retry_after = retry_after.map(|d| d.as_secs_f64().ceil() as u64);
+                if matches!(e.class, ErrorClass::ContextWindowExceeded) {
+                    err.code = Some("context_length_exceeded".into());
+                }
+                if matches!(e.class, ErrorClass::ContentPolicy) {
+                    err.code = Some("content_policy_violation".into());
+                }
+                err
+            }
+            Failure::Upstream(UpstreamError::Timeout(t)) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout_error",
+                format!("deployment {deployment}: no answer from the provider within {t:?}"),
+            ),
+            Failure::Upstream(e) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                format!("deployment {deployment}: {e}"),
+            ),
+            Failure::Plugin(CallError::Plugin {
+                reason,
+                invalid_input: true,
+                ..
+            }) => ApiError::bad_request(reason.clone()),
+            Failure::Plugin(e) => ApiError::internal(e.to_string()),
+            Failure::NoAdapter(msg) => ApiError::unavailable(msg.clone()),
+        }
+    }
+}
+
+/// The class of a bare HTTP status.
+fn class_of_status(status: u16) -> FailureClass {
+    match status {
+        401 | 403 => FailureClass::Authentication,
+        408 | 504 => FailureClass::Timeout,
+        429 => FailureClass::RateLimit,
+        s if s >= 500 => FailureClass::Server,
+        _ => FailureClass::BadRequest,
+    }
+}
+
+/// The client's error once a model group has no attempt left: the last
+/// failure decides the status; after several attempts a provider's server
+/// error is a 502 that says how many were tried.
+pub fn exhausted(deployment: &str, failure: &Failure, group: &str, attempts: u32) -> ApiError {
+    let mut err = failure.to_api(deployment);
+    if attempts > 1 {
+        err.message = format!(
+            "{attempts} attempts on model group {group} failed; last error from {deployment}: {}",
+            err.message
+        );
+        if err.status.is_server_error() && err.status != StatusCode::GATEWAY_TIMEOUT {
+            err.status = StatusCode::BAD_GATEWAY;
+        }
+    }
+    err
+}
+
+/// What is left of a deadline (at least a millisecond, so a call that is
+/// due still gets a chance to read what has arrived).
+pub fn time_left(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1))
+}
+
+/// A `Retry-After` header: seconds (fractions allowed), or an HTTP date.
+pub fn retry_after(headers: &[Header]) -> Option<Duration> {
+    let value = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("retry-after"))?
+        .value
+        .trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate(value)?;
+    Some(when.saturating_sub(Duration::from_millis(crate::state::now_ms())))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as time since the epoch.
+fn httpdate(s: &str) -> Option<Duration> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let t = time::PrimitiveDateTime::parse(s, &format)
+        .ok()?
+        .assume_utc();
+    u64::try_from(t.unix_timestamp())
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &str) -> Vec<Header> {
+        vec![Header {
+            name: "Retry-After".into(),
+            value: v.into(),
+        }]
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(retry_after(&h("2")), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(&h("0.5")), Some(Duration::from_millis(500)));
+        assert_eq!(retry_after(&h("-1")), None);
+        assert_eq!(retry_after(&h("soon")), None);
+        // A date in the past means "now".
+        assert_eq!(
+            retry_after(&h("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&[]), None);
+    }
+
+    #[test]
+    fn bare_statuses_have_classes() {
+        assert_eq!(class_of_status(429), FailureClass::RateLimit);
+        assert_eq!(class_of_status(503), FailureClass::Server);
+        assert_eq!(class_of_status(408), FailureClass::Timeout);
+        assert_eq!(class_of_status(403), FailureClass::Authentication);
+        assert_eq!(class_of_status(422), FailureClass::BadRequest);
+    }
+}

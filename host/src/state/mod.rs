@@ -1,0 +1,195 @@
+//! Live state of every deployment, which routing and the retry logic read:
+//! requests in flight, latency averages, requests and tokens used this
+//! minute, failures, cooldowns and health-check results.
+//!
+//! Each deployment has one [`cell::Cell`], found by `Deployment::index`, so
+//! the request path takes no map lookups and no allocations. With Redis
+//! configured, cooldowns and per-minute usage are shared with every replica
+//! by a background sync ([`shared`]); the request path never waits on Redis,
+//! and a replica that loses Redis keeps serving on its own counts.
+
+pub mod cell;
+pub mod shared;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, Deployment, FailureClass, Reliability};
+
+pub use cell::{Cooldown, Health, Snapshot};
+pub use shared::SharedStatus;
+
+/// Milliseconds since the Unix epoch: cooldowns are kept in wall-clock
+/// time so replicas can share them.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Counts a request in flight until dropped.
+pub struct InFlight {
+    state: Arc<State>,
+    index: usize,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(c) = self.state.cells.get(self.index) {
+            c.end();
+        }
+    }
+}
+
+/// The state of every deployment of one config.
+pub struct State {
+    cells: Vec<cell::Cell>,
+    ids: Vec<String>,
+    latency_ttl: Duration,
+    /// Set once, by [`State::share`], before the gateway serves.
+    shared: OnceLock<Arc<shared::Shared>>,
+}
+
+impl State {
+    /// In-memory state for `config`'s deployments; call [`State::share`]
+    /// to sync it through Redis.
+    pub fn new(config: &Config) -> State {
+        State {
+            cells: config
+                .deployments
+                .iter()
+                .map(|_| cell::Cell::default())
+                .collect(),
+            ids: config.deployments.iter().map(|d| d.id.clone()).collect(),
+            latency_ttl: config.latency_ttl,
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Shares cooldowns and usage through Redis (when configured), with a
+    /// background task on the current tokio runtime.
+    pub fn share(self: &Arc<Self>, config: &Config) -> Result<(), String> {
+        let Some(settings) = &config.redis else {
+            return Ok(());
+        };
+        let shared = shared::Shared::new(settings, self.ids.clone())?;
+        if self.shared.set(shared.clone()).is_err() {
+            return Err("state is already shared".into());
+        }
+        // The sync task holds the state weakly, so dropping the gateway
+        // stops it.
+        shared::spawn_sync(shared, Arc::downgrade(self));
+        Ok(())
+    }
+
+    fn cell(&self, d: &Deployment) -> Option<&cell::Cell> {
+        self.cells.get(d.index as usize)
+    }
+
+    pub(crate) fn cells(&self) -> &[cell::Cell] {
+        &self.cells
+    }
+
+    /// Counts a request to `d` as started (in flight until the guard drops,
+    /// and one request towards this minute's rpm).
+    pub fn start(self: &Arc<Self>, d: &Deployment) -> InFlight {
+        if let Some(c) = self.cell(d) {
+            c.start();
+        }
+        InFlight {
+            state: self.clone(),
+            index: d.index as usize,
+        }
+    }
+
+    /// Records a finished call's latency (and time to first token for
+    /// streams) and its tokens.
+    pub fn finish(&self, d: &Deployment, latency: Duration, ttft: Option<Duration>, tokens: u64) {
+        if let Some(c) = self.cell(d) {
+            c.finish(latency, ttft, tokens);
+        }
+    }
+
+    /// What routing sees of `d` now.
+    pub fn snapshot(&self, d: &Deployment) -> Snapshot {
+        self.cell(d)
+            .map(|c| c.snapshot(now_ms(), self.latency_ttl))
+            .unwrap_or_default()
+    }
+
+    /// The last failure of `d` (traffic or health check), with its Unix ms.
+    pub fn last_error(&self, d: &Deployment) -> Option<(u64, String)> {
+        self.cell(d).and_then(|c| c.last_error())
+    }
+
+    /// Requests and tokens `d` has used this minute.
+    pub fn usage(&self, d: &Deployment) -> (u64, u64) {
+        self.cell(d).map_or((0, 0), |c| c.usage(now_ms()))
+    }
+
+    /// The cooldown `d` is in, if any.
+    pub fn cooldown(&self, d: &Deployment) -> Option<Cooldown> {
+        self.cell(d).and_then(|c| c.cooldown(now_ms()))
+    }
+
+    /// Records a failure of `d` and cools it down when the policy says so:
+    /// more failures of this class this minute than allowed, or a
+    /// `Retry-After` on a rate limit. Returns the cooldown taken.
+    pub fn record_failure(
+        &self,
+        d: &Deployment,
+        class: FailureClass,
+        retry_after: Option<Duration>,
+        message: &str,
+        policy: &Reliability,
+    ) -> Option<Cooldown> {
+        let cell = self.cell(d)?;
+        let now = now_ms();
+        let fails = cell.count_failure(class, now, message);
+        if policy.disable_cooldowns || !class.blames_deployment() {
+            return None;
+        }
+        let over = fails > policy.allowed_fails_for(class);
+        let told = class == FailureClass::RateLimit && retry_after.is_some();
+        if !(over || told) {
+            return None;
+        }
+        let length = policy.cooldown_time.max(retry_after.unwrap_or_default());
+        if length.is_zero() {
+            return None;
+        }
+        let cooldown = Cooldown {
+            until_ms: now + length.as_millis() as u64,
+            class,
+            reason: format!(
+                "{} {} this minute ({}): {}",
+                fails,
+                if fails == 1 { "failure" } else { "failures" },
+                class.as_str(),
+                message
+            ),
+        };
+        tracing::warn!(deployment = %d.id, class = class.as_str(), seconds = length.as_secs_f64(), reason = %cooldown.reason, "deployment cooling down");
+        cell.set_cooldown(cooldown.clone());
+        if let Some(shared) = self.shared.get() {
+            shared.publish_cooldown(d.index as usize, &cooldown);
+        }
+        Some(cooldown)
+    }
+
+    /// Records a background health check's result.
+    pub fn set_health(&self, d: &Deployment, health: Health) {
+        if let Some(c) = self.cell(d) {
+            c.set_health(health);
+        }
+    }
+
+    /// How replicas share state, for `/health/readiness`.
+    pub fn shared_status(&self) -> SharedStatus {
+        match self.shared.get() {
+            Some(s) => s.status(),
+            None => SharedStatus::memory(),
+        }
+    }
+}

@@ -142,6 +142,13 @@ impl Gateway {
                         router.name()
                     ))
                 })?;
+                tracing::info!(
+                    router = router.name(),
+                    from = %request.model,
+                    to = %next,
+                    reason = decision.reason.as_deref().unwrap_or(""),
+                    "routed to another model group"
+                );
                 redirected = true;
                 continue;
             }

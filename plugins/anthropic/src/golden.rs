@@ -4,7 +4,8 @@
 //! with every chunk they must become. Outputs must equal the files exactly.
 
 use serde_json::{Value, json};
-use switchyard_sdk::provider::{HttpResponse, Outbound, SseEvent, StreamInput};
+use switchyard_sdk::provider::{Outbound, SseEvent, StreamInput};
+use switchyard_sdk::testing::http_response;
 use switchyard_sdk::types::Usage;
 use switchyard_sdk::{Provider, StreamDecoder};
 
@@ -125,11 +126,7 @@ fn responses_translate_to_the_golden_completions() {
     for (name, anthropic, openai) in RESPONSES {
         let parsed = Anthropic::parse_response(
             chat_input(json!({"model": "claude", "messages": []})),
-            HttpResponse {
-                status: 200,
-                headers: vec![],
-                body: anthropic.as_bytes().to_vec(),
-            },
+            http_response(200, anthropic),
         )
         .unwrap();
         let want = json(openai);

@@ -99,25 +99,18 @@ mod golden;
 pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::provider::Operation;
+    use switchyard_sdk::testing;
     use switchyard_sdk::types::Field;
 
     pub fn target(model: &str) -> Target {
         Target {
-            provider: "anthropic".to_string(),
-            model: model.to_string(),
-            api_base: None,
             api_key: Some("sk-ant-test".to_string()),
-            api_version: None,
-            params: vec![],
+            ..testing::target("anthropic", model)
         }
     }
 
     pub fn chat_input(body: serde_json::Value) -> BuildInput {
-        BuildInput {
-            operation: Operation::Chat,
-            body: body.to_string(),
-            target: target("claude-sonnet-4-20250514"),
-        }
+        testing::build_input(Operation::Chat, body, target("claude-sonnet-4-20250514"))
     }
 
     #[test]

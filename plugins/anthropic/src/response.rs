@@ -166,19 +166,12 @@ mod tests {
     use super::*;
     use crate::tests::chat_input;
     use switchyard_sdk::provider::ErrorClass;
-
-    fn respond(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use switchyard_sdk::testing::http_response;
 
     fn parse(body: Value) -> (Value, Option<switchyard_sdk::types::Usage>) {
         let p = parse_response(
             &chat_input(json!({"model": "m", "messages": []})),
-            respond(200, &body.to_string()),
+            http_response(200, &body.to_string()),
         )
         .unwrap();
         (serde_json::from_str(&p.body).unwrap(), p.usage)
@@ -279,7 +272,7 @@ mod tests {
         }];
         let p = parse_response(
             &input,
-            respond(
+            http_response(
                 200,
                 r#"{"id":"m1","type":"message","content":[{"type":"text","text":"hi"}]}"#,
             ),
@@ -296,7 +289,7 @@ mod tests {
         let input = chat_input(json!({"model": "m", "messages": []}));
         let Err(ParseError::Provider(e)) = parse_response(
             &input,
-            respond(
+            http_response(
                 429,
                 r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#,
             ),
@@ -306,7 +299,7 @@ mod tests {
         assert_eq!((e.status, e.class), (429, ErrorClass::RateLimit));
         let Err(ParseError::Provider(e)) = parse_response(
             &input,
-            respond(
+            http_response(
                 200,
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
             ),
@@ -315,17 +308,17 @@ mod tests {
         };
         assert_eq!((e.status, e.class), (529, ErrorClass::ServerError));
         assert!(matches!(
-            parse_response(&input, respond(200, "not json")),
+            parse_response(&input, http_response(200, "not json")),
             Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("not valid JSON")
         ));
         assert!(matches!(
-            parse_response(&input, respond(200, r#"{"id":"x"}"#)),
+            parse_response(&input, http_response(200, r#"{"id":"x"}"#)),
             Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("not an Anthropic message")
         ));
         let mut emb = input.clone();
         emb.operation = Operation::Embeddings;
         assert!(matches!(
-            parse_response(&emb, respond(200, "{}")),
+            parse_response(&emb, http_response(200, "{}")),
             Err(ParseError::Plugin(PluginError::InvalidInput(m))) if m.contains("embeddings")
         ));
     }

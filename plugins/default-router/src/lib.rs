@@ -74,7 +74,8 @@ export_router!(DefaultRouter);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{dep, fixture, ids};
+    use crate::testutil::{dep, fixture};
+    use switchyard_sdk::testing::order_ids;
 
     #[test]
     fn describe_names_the_plugin_and_has_a_schema() {
@@ -90,7 +91,7 @@ mod tests {
         let (table, req) = fixture(vec![dep("busy").in_flight(5), dep("idle")], 3);
         DefaultRouter::init(r#"{"strategy":"least-busy"}"#.to_string()).unwrap();
         let d = DefaultRouter::route(req.clone(), &table).unwrap();
-        assert_eq!(ids(&d, &table), ["idle", "busy"]);
+        assert_eq!(order_ids(&d, &table), ["idle", "busy"]);
         assert_eq!(d.reason.as_deref(), Some("least-busy: 0 in flight on idle"));
         DefaultRouter::init("{}".to_string()).unwrap();
         let d = DefaultRouter::route(req, &table).unwrap();

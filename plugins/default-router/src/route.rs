@@ -103,8 +103,9 @@ fn decision(order: Vec<u32>, reason: String) -> RouteDecision {
 pub(crate) mod tests {
     use super::*;
     use crate::config::Strategy;
-    use crate::testutil::{Dep, cooling, dep, fixture, ids, unhealthy};
+    use crate::testutil::{Dep, cooling, dep, fixture, unhealthy};
     use switchyard_sdk::router::Health;
+    use switchyard_sdk::testing::order_ids;
 
     /// Routes `deps` with `config` and `seed`, after `edit` adjusts the
     /// request; returns the ids in order and the reason.
@@ -135,7 +136,7 @@ pub(crate) mod tests {
             "a non-candidate in {:?}",
             d.order
         );
-        (ids(&d, &table), reason)
+        (order_ids(&d, &table), reason)
     }
 
     pub fn route_ids(config: &Config, deps: &[Dep], seed: u64) -> (Vec<String>, String) {
@@ -309,7 +310,7 @@ pub(crate) mod tests {
         let (table, mut req) = fixture(vec![dep("a"), dep("b")], 0);
         req.candidates[0].deployment = 99;
         let d = route(&with(Strategy::LeastBusy, false), &req, &table);
-        assert_eq!(ids(&d, &table), ["b"]);
+        assert_eq!(order_ids(&d, &table), ["b"]);
     }
 
     #[test]

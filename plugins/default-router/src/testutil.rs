@@ -1,12 +1,13 @@
-//! Builders for native tests: a deployment with its live state, turned into
-//! the table and request the contract sends.
+//! Builders for native tests, on top of `switchyard_sdk::testing`: a
+//! deployment with its live state, turned into the table and request the
+//! contract sends.
 //!
 //! The table starts with a deployment of another group that is never a
 //! candidate, so a test fails if the router confuses a candidate's position
 //! in the request with its index in the table.
 
-use switchyard_sdk::router::{Candidate, Deployment, Health, RouteDecision, RouteRequest};
-use switchyard_sdk::types::{Caller, ChatRequest, Prices};
+use switchyard_sdk::router::{Candidate, Deployment, Health, RouteRequest};
+use switchyard_sdk::testing::{candidate, deployment, route_request};
 
 /// One candidate: its static table entry and its live state.
 #[derive(Clone)]
@@ -15,43 +16,10 @@ pub struct Dep {
     pub c: Candidate,
 }
 
-pub fn deployment(id: &str, group: &str) -> Deployment {
-    Deployment {
-        id: id.to_string(),
-        model_group: group.to_string(),
-        provider: "openai".to_string(),
-        model: id.to_string(),
-        rpm_limit: None,
-        tpm_limit: None,
-        prices: Prices {
-            input_per_token: None,
-            output_per_token: None,
-            cache_read_per_token: None,
-            cache_write_per_token: None,
-            reasoning_per_token: None,
-            per_request: None,
-            extra: vec![],
-        },
-        context_window: None,
-        tags: vec![],
-        weight: None,
-        order: None,
-        extra: vec![],
-    }
-}
-
 pub fn dep(id: &str) -> Dep {
     Dep {
         d: deployment(id, "g"),
-        c: Candidate {
-            deployment: 0,
-            health: Health::Healthy,
-            in_flight: 0,
-            latency_avg_ms: None,
-            ttft_avg_ms: None,
-            rpm_used: 0,
-            tpm_used: 0,
-        },
+        c: candidate(0),
     }
 }
 
@@ -123,36 +91,9 @@ pub fn fixture(deps: Vec<Dep>, seed: u64) -> (Vec<Deployment>, RouteRequest) {
         candidates.push(c);
     }
     let req = RouteRequest {
-        request: ChatRequest {
-            model: "g".to_string(),
-            messages: vec![],
-            stream: false,
-            max_tokens: None,
-            tags: vec![],
-            metadata: vec![],
-            extra: vec![],
-        },
-        caller: Caller {
-            key_alias: None,
-            user: None,
-            team: None,
-            tags: vec![],
-            tier: None,
-            metadata: vec![],
-        },
         candidates,
-        estimated_input_tokens: 0,
         seed,
-        now_ms: 0,
+        ..route_request("g", vec![])
     };
     (table, req)
-}
-
-/// The ids a decision names, in order.
-pub fn ids(decision: &RouteDecision, table: &[Deployment]) -> Vec<String> {
-    decision
-        .order
-        .iter()
-        .map(|&i| table[i as usize].id.clone())
-        .collect()
 }

@@ -155,8 +155,9 @@ pub fn parse(input: &BuildInput, response: &HttpResponse) -> Result<ParsedRespon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{fixture, http, input, send, sent_body};
+    use crate::tests::{fixture, input, send, sent_body};
     use switchyard_sdk::provider::Operation;
+    use switchyard_sdk::testing::http_response;
 
     fn embed(body: Value) -> BuildInput {
         let mut i = input(Operation::Embeddings, body);
@@ -174,7 +175,7 @@ mod tests {
         assert_eq!(sent_body(&r), fixture("embeddings_request.gemini.json"));
         let p = parse(
             &embed(fixture("embeddings_request.openai.json")),
-            &http(200, &fixture("embeddings_response.gemini.json").to_string()),
+            &http_response(200, &fixture("embeddings_response.gemini.json").to_string()),
         )
         .unwrap();
         let body: Value = serde_json::from_str(&p.body).unwrap();
@@ -218,7 +219,7 @@ mod tests {
     fn base64_encoding() {
         let p = parse(
             &embed(json!({"model": "e", "input": "x", "encoding_format": "base64"})),
-            &http(200, r#"{"embeddings":[{"values":[1.0, -2.0]}]}"#),
+            &http_response(200, r#"{"embeddings":[{"values":[1.0, -2.0]}]}"#),
         )
         .unwrap();
         let body: Value = serde_json::from_str(&p.body).unwrap();
@@ -229,13 +230,13 @@ mod tests {
     fn bad_answers() {
         let i = embed(json!({"model": "e", "input": "x"}));
         assert!(matches!(
-            parse(&i, &http(200, "{}")),
+            parse(&i, &http_response(200, "{}")),
             Err(ParseError::Plugin(_))
         ));
         assert!(matches!(
             parse(
                 &i,
-                &http(
+                &http_response(
                     200,
                     r#"{"error":{"code":400,"message":"m","status":"INVALID_ARGUMENT"}}"#
                 )

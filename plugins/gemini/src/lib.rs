@@ -102,24 +102,17 @@ pub(crate) mod tests {
     use super::*;
     use serde_json::Value;
     use switchyard_sdk::provider::{HttpRequest, Target};
+    use switchyard_sdk::testing;
 
     pub fn target(model: &str, api_key: Option<&str>) -> Target {
         Target {
-            provider: "gemini".to_string(),
-            model: model.to_string(),
-            api_base: None,
             api_key: api_key.map(str::to_string),
-            api_version: None,
-            params: vec![],
+            ..testing::target("gemini", model)
         }
     }
 
     pub fn input(operation: Operation, body: Value) -> BuildInput {
-        BuildInput {
-            operation,
-            body: body.to_string(),
-            target: target("gemini-2.0-flash", Some("gk-test")),
-        }
+        testing::build_input(operation, body, target("gemini-2.0-flash", Some("gk-test")))
     }
 
     pub fn chat(body: Value) -> BuildInput {
@@ -135,14 +128,6 @@ pub(crate) mod tests {
 
     pub fn sent_body(r: &HttpRequest) -> Value {
         serde_json::from_slice(&r.body).unwrap()
-    }
-
-    pub fn http(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
     }
 
     /// A fixture file, parsed.

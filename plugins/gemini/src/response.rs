@@ -308,20 +308,21 @@ fn choice(c: &Candidate, index: u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{chat, fixture, http};
+    use crate::tests::{chat, fixture};
     use switchyard_sdk::provider::{ErrorClass, Header, ProviderError};
+    use switchyard_sdk::testing::http_response;
 
     fn input() -> BuildInput {
         chat(json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}))
     }
 
     fn ok(body: Value) -> (Value, Option<Usage>) {
-        let p = parse(&input(), &http(200, &body.to_string())).unwrap();
+        let p = parse(&input(), &http_response(200, &body.to_string())).unwrap();
         (serde_json::from_str(&p.body).unwrap(), p.usage)
     }
 
     fn provider_err(body: Value) -> ProviderError {
-        match parse(&input(), &http(200, &body.to_string())) {
+        match parse(&input(), &http_response(200, &body.to_string())) {
             Err(ParseError::Provider(e)) => e,
             other => panic!("expected a provider error, got {other:?}"),
         }
@@ -329,7 +330,7 @@ mod tests {
 
     #[test]
     fn golden_response() {
-        let mut response = http(200, &fixture("chat_response.gemini.json").to_string());
+        let mut response = http_response(200, &fixture("chat_response.gemini.json").to_string());
         response.headers.push(Header {
             name: "Date".into(),
             value: "Sat, 22 Nov 2025 10:00:00 GMT".into(),
@@ -441,7 +442,7 @@ mod tests {
         for body in ["<html/>", "[1]", "{\"candidates\": 3}"] {
             assert!(
                 matches!(
-                    parse(&input(), &http(200, body)),
+                    parse(&input(), &http_response(200, body)),
                     Err(ParseError::Plugin(PluginError::Internal(_)))
                 ),
                 "{body}"

@@ -130,27 +130,22 @@ pub(crate) mod tests {
     use super::*;
     use serde_json::Value;
     use switchyard_sdk::provider::Target;
+    use switchyard_sdk::testing;
     use switchyard_sdk::types::Field;
 
     pub fn input(operation: Operation, body: Value, params: &[(&str, Value)]) -> BuildInput {
-        BuildInput {
-            operation,
-            body: body.to_string(),
-            target: Target {
-                provider: "mock".to_string(),
-                model: "mock-1".to_string(),
-                api_base: None,
-                api_key: None,
-                api_version: None,
-                params: params
-                    .iter()
-                    .map(|(k, v)| Field {
-                        key: k.to_string(),
-                        value: v.to_string(),
-                    })
-                    .collect(),
-            },
-        }
+        let params = params
+            .iter()
+            .map(|(k, v)| Field {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect();
+        let target = Target {
+            params,
+            ..testing::target("mock", "mock-1")
+        };
+        testing::build_input(operation, body, target)
     }
 
     /// The made-up answer for a request (status 200 checked).
@@ -179,11 +174,10 @@ pub(crate) mod tests {
         assert!(matches!(r, Err(PluginError::InvalidInput(m)) if m.contains("images")));
         let r = Mock::parse_response(
             input(Operation::Chat, Value::Null, &[]),
-            HttpResponse {
-                status: 429,
-                headers: vec![],
-                body: br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#.to_vec(),
-            },
+            testing::http_response(
+                429,
+                r#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#,
+            ),
         );
         let Err(ParseError::Provider(e)) = r else {
             panic!("{r:?}")

@@ -97,17 +97,14 @@ export_cost_rule!(ModelPrices);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchyard_sdk::types::{Caller, Prices, Usage};
+    use switchyard_sdk::testing::{caller, no_prices, usage};
+    use switchyard_sdk::types::{Caller, Prices};
 
     fn prices(input: Option<f64>, output: Option<f64>) -> Prices {
         Prices {
             input_per_token: input,
             output_per_token: output,
-            cache_read_per_token: None,
-            cache_write_per_token: None,
-            reasoning_per_token: None,
-            per_request: None,
-            extra: vec![],
+            ..no_prices()
         }
     }
 
@@ -118,21 +115,10 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4o".into(),
             prices,
-            usage: Usage {
-                input_tokens: 1000,
-                output_tokens: 200,
-                cache_read_tokens: 0,
-                cache_write_tokens: 0,
-                reasoning_tokens: 0,
-                extra: vec![],
-            },
+            usage: usage(1000, 200),
             caller: Caller {
-                key_alias: None,
-                user: None,
                 team: team.map(str::to_string),
-                tags: vec![],
-                tier: None,
-                metadata: vec![],
+                ..caller()
             },
             previous,
             extra: vec![],

@@ -118,15 +118,14 @@ pub fn cost(rates: &Rates, usage: &Usage) -> Result<f64, Unpriced> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchyard_sdk::testing;
 
     fn usage(input: u64, output: u64, read: u64, write: u64, reasoning: u64) -> Usage {
         Usage {
-            input_tokens: input,
-            output_tokens: output,
             cache_read_tokens: read,
             cache_write_tokens: write,
             reasoning_tokens: reasoning,
-            extra: vec![],
+            ..testing::usage(input, output)
         }
     }
 
@@ -238,11 +237,7 @@ mod tests {
         let p = Prices {
             input_per_token: Some(f64::NAN),
             output_per_token: Some(-1.0),
-            cache_read_per_token: None,
-            cache_write_per_token: None,
-            reasoning_per_token: None,
-            per_request: None,
-            extra: vec![],
+            ..testing::no_prices()
         };
         assert!(!Rates::from_prices(&p).has_token_prices());
     }

@@ -73,9 +73,10 @@ fn param_headers(input: &BuildInput) -> Result<Vec<Header>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{build_input, target};
+    use crate::tests::target;
     use serde_json::json;
     use switchyard_sdk::provider::Operation;
+    use switchyard_sdk::testing::build_input;
     use switchyard_sdk::types::Field;
 
     fn send(input: &BuildInput) -> HttpRequest {

@@ -79,6 +79,7 @@ export_provider!(OpenAi);
 pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::provider::{Operation, Target};
+    use switchyard_sdk::testing::build_input;
 
     pub fn target(
         provider: &str,
@@ -87,24 +88,9 @@ pub(crate) mod tests {
         api_key: Option<&str>,
     ) -> Target {
         Target {
-            provider: provider.to_string(),
-            model: model.to_string(),
             api_base: api_base.map(str::to_string),
             api_key: api_key.map(str::to_string),
-            api_version: None,
-            params: vec![],
-        }
-    }
-
-    pub fn build_input(
-        operation: Operation,
-        body: serde_json::Value,
-        target: Target,
-    ) -> BuildInput {
-        BuildInput {
-            operation,
-            body: body.to_string(),
-            target,
+            ..switchyard_sdk::testing::target(provider, model)
         }
     }
 

@@ -74,17 +74,10 @@ pub fn snippet(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{build_input, target};
+    use crate::tests::target;
     use serde_json::json;
     use switchyard_sdk::provider::ErrorClass;
-
-    fn respond(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use switchyard_sdk::testing::{build_input, http_response};
 
     fn chat() -> BuildInput {
         build_input(
@@ -98,7 +91,7 @@ mod tests {
 
     #[test]
     fn success_passes_body_through_with_usage() {
-        let parsed = parse_response(&chat(), respond(200, ANSWER)).unwrap();
+        let parsed = parse_response(&chat(), http_response(200, ANSWER)).unwrap();
         assert_eq!(parsed.body, ANSWER);
         let u = parsed.usage.unwrap();
         assert_eq!(
@@ -116,7 +109,9 @@ mod tests {
     fn success_without_usage() {
         let body = r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[]}"#;
         assert_eq!(
-            parse_response(&chat(), respond(200, body)).unwrap().usage,
+            parse_response(&chat(), http_response(200, body))
+                .unwrap()
+                .usage,
             None
         );
     }
@@ -129,11 +124,11 @@ mod tests {
             target("openai", "e", None, None),
         );
         let body = r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}"#;
-        let parsed = parse_response(&input, respond(200, body)).unwrap();
+        let parsed = parse_response(&input, http_response(200, body)).unwrap();
         assert_eq!(parsed.usage.unwrap().input_tokens, 3);
         // A chat answer is not an embeddings list.
         assert!(
-            matches!(parse_response(&input, respond(200, ANSWER)), Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("embeddings"))
+            matches!(parse_response(&input, http_response(200, ANSWER)), Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("embeddings"))
         );
     }
 
@@ -141,7 +136,7 @@ mod tests {
     fn deepseek_cache_hits_count_as_cache_reads() {
         let body = r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":50,"completion_tokens":5,"total_tokens":55,"prompt_cache_hit_tokens":30,"prompt_cache_miss_tokens":20}}"#;
         assert_eq!(
-            parse_response(&chat(), respond(200, body))
+            parse_response(&chat(), http_response(200, body))
                 .unwrap()
                 .usage
                 .unwrap()
@@ -153,7 +148,7 @@ mod tests {
     #[test]
     fn invalid_success_bodies_are_plugin_errors() {
         for body in ["<html>oops</html>", "", "{\"id\": 1}"] {
-            match parse_response(&chat(), respond(200, body)) {
+            match parse_response(&chat(), http_response(200, body)) {
                 Err(ParseError::Plugin(PluginError::Internal(m))) => {
                     assert!(m.contains("HTTP 200"), "{m}")
                 }
@@ -165,7 +160,7 @@ mod tests {
     #[test]
     fn error_status_is_a_provider_error() {
         let body = r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
-        let Err(ParseError::Provider(e)) = parse_response(&chat(), respond(429, body)) else {
+        let Err(ParseError::Provider(e)) = parse_response(&chat(), http_response(429, body)) else {
             panic!()
         };
         assert_eq!(
@@ -182,7 +177,7 @@ mod tests {
     #[test]
     fn error_in_a_2xx_body() {
         let body = r#"{"error":{"message":"no endpoints","code":404}}"#;
-        let Err(ParseError::Provider(e)) = parse_response(&chat(), respond(200, body)) else {
+        let Err(ParseError::Provider(e)) = parse_response(&chat(), http_response(200, body)) else {
             panic!()
         };
         assert_eq!((e.status, e.class), (404, ErrorClass::NotFound));

@@ -100,9 +100,10 @@ impl StreamDecoder for Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{build_input, target};
+    use crate::tests::target;
     use serde_json::json;
     use switchyard_sdk::provider::{ErrorClass, Operation};
+    use switchyard_sdk::testing::build_input;
 
     fn decoder() -> Decoder {
         Decoder::new(build_input(

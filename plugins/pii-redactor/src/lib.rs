@@ -141,41 +141,14 @@ export_sanitizer!(PiiRedactor);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchyard_sdk::types::{Caller, ChatRequest, Role};
-
-    fn msg(role: Role, parts: Vec<ContentPart>) -> Message {
-        Message {
-            role,
-            content: parts,
-            name: None,
-            extra: vec![],
-        }
-    }
-
-    fn text(role: Role, t: &str) -> Message {
-        msg(role, vec![ContentPart::Text(t.to_string())])
-    }
+    use switchyard_sdk::testing::{caller, chat_request, message, text};
+    use switchyard_sdk::types::Role;
 
     fn input(stage: Stage, request: Vec<Message>, response: Vec<Message>) -> SanitizeInput {
         SanitizeInput {
             stage,
-            request: ChatRequest {
-                model: "m".into(),
-                messages: request,
-                stream: false,
-                max_tokens: None,
-                tags: vec![],
-                metadata: vec![],
-                extra: vec![],
-            },
-            caller: Caller {
-                key_alias: None,
-                user: None,
-                team: None,
-                tags: vec![],
-                tier: None,
-                metadata: vec![],
-            },
+            request: chat_request("m", request),
+            caller: caller(),
             response,
         }
     }
@@ -204,7 +177,7 @@ mod tests {
     fn request_is_rewritten_part_by_part() {
         let request = vec![
             text(Role::System, "be nice"),
-            msg(
+            message(
                 Role::User,
                 vec![
                     ContentPart::Text("mail a@b.com".into()),

@@ -204,7 +204,8 @@ pub fn push_ascii(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use crate::config;
-    use crate::tests::{request, text_message, user};
+    use crate::tests::{request, user};
+    use switchyard_sdk::testing::{message, text};
 
     fn config(extra: &str) -> Config {
         let tiers = r#""tiers":{"1":"fast","2":"standard","3":"advanced","4":"premium"}"#;
@@ -264,7 +265,7 @@ mod tests {
         let c = config("");
         let msgs = vec![
             user("the API fails"),
-            text_message(Role::Assistant, "Try again"),
+            text(Role::Assistant, "Try again"),
             user("thanks, bye"),
         ];
         assert_eq!(
@@ -278,7 +279,7 @@ mod tests {
         let c = config("");
         let msgs = vec![
             user("a integração não conecta"),
-            text_message(Role::Assistant, "Qual mensagem aparece?"),
+            text(Role::Assistant, "Qual mensagem aparece?"),
             user("aparece isso aqui"),
         ];
         let (t, r) = tier_and_reason(&c, &request(msgs));
@@ -300,8 +301,8 @@ mod tests {
     fn system_and_assistant_text_is_ignored() {
         let c = config("");
         let msgs = vec![
-            text_message(Role::System, "You help with API errors and refunds."),
-            text_message(Role::Assistant, "Hello!"),
+            text(Role::System, "You help with API errors and refunds."),
+            text(Role::Assistant, "Hello!"),
         ];
         assert_eq!(decide(&c, &request(msgs)).base, Base::Default);
     }
@@ -417,16 +418,14 @@ mod tests {
     #[test]
     fn text_parts_are_joined_and_images_ignored() {
         let c = config("");
-        let msg = Message {
-            role: Role::User,
-            content: vec![
+        let msg = message(
+            Role::User,
+            vec![
                 ContentPart::ImageUrl("https://x/y.png".into()),
                 ContentPart::Text("não".into()),
                 ContentPart::Text("funciona".into()),
             ],
-            name: None,
-            extra: vec![],
-        };
+        );
         assert_eq!(
             decide(&c, &request(vec![msg])).base,
             Base::Intent(Intent::Support)

@@ -227,81 +227,18 @@ export_router!(TierRouter);
 pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::router::Health;
-    use switchyard_sdk::types::{Caller, ChatRequest, ContentPart, Message, Prices, Role};
+    use switchyard_sdk::testing::{candidate, deployment, route_request, text};
+    use switchyard_sdk::types::{Message, Role};
 
-    pub fn text_message(role: Role, text: &str) -> Message {
-        Message {
-            role,
-            content: vec![ContentPart::Text(text.to_string())],
-            name: None,
-            extra: vec![],
-        }
+    pub fn user(t: &str) -> Message {
+        text(Role::User, t)
     }
 
-    pub fn user(text: &str) -> Message {
-        text_message(Role::User, text)
-    }
-
+    /// A request to the `support` group, without candidates.
     pub fn request(messages: Vec<Message>) -> RouteRequest {
         RouteRequest {
-            request: ChatRequest {
-                model: "support".into(),
-                messages,
-                stream: false,
-                max_tokens: None,
-                tags: vec![],
-                metadata: vec![],
-                extra: vec![],
-            },
-            caller: Caller {
-                key_alias: None,
-                user: None,
-                team: None,
-                tags: vec![],
-                tier: None,
-                metadata: vec![],
-            },
-            candidates: vec![],
             estimated_input_tokens: 10,
-            seed: 0,
-            now_ms: 0,
-        }
-    }
-
-    pub fn deployment(id: &str, group: &str) -> Deployment {
-        Deployment {
-            id: id.into(),
-            model_group: group.into(),
-            provider: "openai".into(),
-            model: id.into(),
-            rpm_limit: None,
-            tpm_limit: None,
-            prices: Prices {
-                input_per_token: None,
-                output_per_token: None,
-                cache_read_per_token: None,
-                cache_write_per_token: None,
-                reasoning_per_token: None,
-                per_request: None,
-                extra: vec![],
-            },
-            context_window: None,
-            tags: vec![],
-            weight: None,
-            order: None,
-            extra: vec![],
-        }
-    }
-
-    pub fn candidate(index: u32) -> Candidate {
-        Candidate {
-            deployment: index,
-            health: Health::Healthy,
-            in_flight: 0,
-            latency_avg_ms: None,
-            ttft_avg_ms: None,
-            rpm_used: 0,
-            tpm_used: 0,
+            ..route_request("support", messages)
         }
     }
 

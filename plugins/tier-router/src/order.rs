@@ -70,7 +70,7 @@ pub fn order(members: &[(&Candidate, &Deployment)], seed: u64) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{candidate, deployment};
+    use switchyard_sdk::testing::{candidate, deployment};
 
     fn run(specs: &[(Health, Option<u32>, Option<f64>)], seed: u64) -> Vec<u32> {
         let table: Vec<Deployment> = specs

@@ -1,22 +1,32 @@
 //! The Switchyard plugin SDK.
 //!
 //! A plugin is a WebAssembly component that exports one of the worlds in
-//! `wit/` (router, provider adapter, sanitiser, cost rule). This crate gives a
-//! Rust author:
+//! `wit/` (package `switchyard:plugin@0.2.0`: router, provider adapter,
+//! sanitiser, cost rule). This crate gives a Rust author:
 //!
 //! - the generated bindings ([`types`], and per kind [`router`], [`provider`],
 //!   [`sanitizer`], [`cost`]),
 //! - one trait per kind ([`Router`], [`Provider`], [`Sanitizer`], [`CostRule`])
 //!   and an `export_*!` macro that wires a type implementing it into the
 //!   component's exports,
+//! - [`routing`]: a router's deployment table, which `export_router!` keeps
+//!   for each instance, and [`routing::joined`], which pairs each candidate
+//!   with its table entry,
 //! - serde types for the OpenAI wire format ([`openai`]) that keep unknown
 //!   fields, so an adapter never drops what it does not understand,
-//! - [`log`], which writes to the gateway's log (stderr in native tests).
+//! - [`log`], which writes to the gateway's log (stderr in native tests),
+//! - [`testing`]: builders for the contract's records, for native tests.
 //!
 //! The plugin's logic is ordinary Rust: call your trait methods from
 //! `#[test]` functions and run `cargo test` natively.
 //!
-//! ```ignore
+//! A router receives the gateway's deployment table once per instance
+//! (`set-deployments`; the macro stores it after [`Router::check_deployments`]
+//! accepts it) and passes it to every [`Router::route`] call. Each candidate
+//! names its deployment by its index in that table, and the answer's `order`
+//! lists table indices:
+//!
+//! ```
 //! use switchyard_sdk::{export_router, router::*, types::*, Plugin, Router};
 //!
 //! struct FirstHealthy;
@@ -38,6 +48,15 @@
 //! }
 //!
 //! export_router!(FirstHealthy);
+//!
+//! // A native test: a table, and a request whose candidates index it.
+//! use switchyard_sdk::testing::{candidate, deployment, order_ids, route_request};
+//! let table = vec![deployment("other", "claude"), deployment("a", "gpt-4o"), deployment("b", "gpt-4o")];
+//! let mut req = route_request("gpt-4o", vec![]);
+//! req.candidates = vec![candidate(1), candidate(2)];
+//! req.candidates[0].health = Health::CoolingDown(1_000);
+//! let decision = FirstHealthy::route(req, &table).unwrap();
+//! assert_eq!(order_ids(&decision, &table), ["b"]);
 //! ```
 
 pub mod openai;
@@ -53,6 +72,8 @@ mod kinds;
 pub mod log;
 #[cfg(feature = "bindings")]
 pub mod routing;
+#[cfg(feature = "bindings")]
+pub mod testing;
 
 #[cfg(feature = "bindings")]
 pub use bindings::{cost, provider, router, sanitizer, types, worlds};

@@ -1,4 +1,5 @@
 use clap::Parser;
+
 use tracing_subscriber::EnvFilter;
 
 fn main() {

@@ -193,5 +193,5 @@ fn now_ms() -> u64 {
 
 /// A fresh random seed per request (routers stay deterministic given it).
 fn rand_seed() -> u64 {
-    uuid::Uuid::new_v4().as_u64_pair().0
+    fastrand::u64(..)
 }

@@ -418,7 +418,10 @@ pub fn schema() -> String {
         "description": "Picks a model tier (1 fast/cheap .. 4 premium) from the request's intent, complexity and the caller's customer tier, and routes to that tier's model group.",
         "type": "object",
         "additionalProperties": false,
-        "required": ["tiers"],
+        // An empty config loads the plugin unconfigured (it then refuses to
+        // route); any other config must name the tiers.
+        "if": {"minProperties": 1},
+        "then": {"required": ["tiers"]},
         "properties": {
             "tiers": {
                 "description": "The model group of every tier, \"1\" to \"4\". Tiers may share a group.",
@@ -666,7 +669,7 @@ mod tests {
     fn schema_is_json_with_defaults_and_closed_objects() {
         let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
         assert_eq!(v["additionalProperties"], false);
-        assert_eq!(v["required"][0], "tiers");
+        assert_eq!(v["then"]["required"][0], "tiers");
         assert_eq!(v["properties"]["default_tier"]["default"], 2);
         assert_eq!(
             v["properties"]["complexity"]["properties"]["long_prompt_tokens"]["default"],

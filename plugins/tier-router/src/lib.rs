@@ -75,7 +75,7 @@ pub use config::Config;
 
 thread_local! {
     // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
+    static CONFIG: RefCell<Setup> = const { RefCell::new(Setup::Uninitialised) };
 }
 
 pub struct TierRouter;
@@ -93,8 +93,12 @@ impl Plugin for TierRouter {
     }
 
     fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = Some(parsed));
+        let setup = if config.trim() == "{}" {
+            Setup::Unconfigured
+        } else {
+            Setup::Ready(config::parse(&config)?)
+        };
+        CONFIG.with(|c| *c.borrow_mut() = setup);
         Ok(())
     }
 }
@@ -102,17 +106,30 @@ impl Plugin for TierRouter {
 impl Router for TierRouter {
     fn route(request: RouteRequest, table: &[Deployment]) -> Result<RouteDecision, PluginError> {
         CONFIG.with(|c| match &*c.borrow() {
-            Some(config) => Ok(route_with(config, &request, table)),
-            None => Err(not_initialised()),
+            Setup::Ready(config) => Ok(route_with(config, &request, table)),
+            Setup::Unconfigured => Err(PluginError::InvalidConfig(
+                "tier-router has no config: set plugins.settings.tier-router.config.tiers (tier \"1\" to \"4\" -> model group) to route with it".into(),
+            )),
+            Setup::Uninitialised => Err(not_initialised()),
         })
     }
 
     fn check_deployments(table: &[Deployment]) -> Result<(), PluginError> {
         CONFIG.with(|c| match &*c.borrow() {
-            Some(config) => check_table(config, table),
-            None => Err(not_initialised()),
+            Setup::Ready(config) => check_table(config, table),
+            Setup::Unconfigured => Ok(()),
+            Setup::Uninitialised => Err(not_initialised()),
         })
     }
+}
+
+/// What `init` left behind.
+enum Setup {
+    Uninitialised,
+    /// Loaded with an empty config (as in a plugins directory shared by
+    /// gateways that do not use it): loads cleanly, refuses to route.
+    Unconfigured,
+    Ready(Config),
 }
 
 fn not_initialised() -> PluginError {
@@ -280,7 +297,14 @@ pub(crate) mod tests {
             TierRouter::route(request(vec![]), &table()),
             Err(PluginError::Internal(_))
         ));
-        assert!(TierRouter::init("{}".into()).is_err());
+        // An empty config loads unconfigured: any table, no routing.
+        TierRouter::init("{}".into()).unwrap();
+        assert!(TierRouter::check_deployments(&table()).is_ok());
+        assert!(matches!(
+            TierRouter::route(request(vec![user("hi")]), &table()),
+            Err(PluginError::InvalidConfig(m)) if m.contains("plugins.settings.tier-router")
+        ));
+        assert!(TierRouter::init(r#"{"default_tier": 3}"#.into()).is_err());
         TierRouter::init(CONFIG.into()).unwrap();
         assert!(TierRouter::check_deployments(&table()).is_ok());
         let d = TierRouter::route(

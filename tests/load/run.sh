@@ -2,7 +2,10 @@
 # Load benchmark (not a test): the gateway's added latency and throughput
 # against a direct call to the same mock upstream, measured in one run, and
 # the gateway's resident memory idle and under load. The plugin chain is on:
-# default-router, pii-redactor, the openai adapter, model-prices.
+# default-router, pii-redactor, the openai adapter, model-prices. A "null
+# proxy" (host/examples/null_proxy.rs: the gateway's HTTP stack forwarding
+# bytes, no plugins) is measured in the same run: the floor any proxy pays
+# on this machine.
 #
 #   make build && bash tests/load/run.sh [seconds-per-run]
 #
@@ -13,10 +16,11 @@ cd "$(dirname "$0")/../.."
 SECS="${1:-10}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
 cargo build --release -q -p switchyard-e2e --bin mock-upstream
+cargo build --release -q -p switchyard --example null_proxy
 [ -x target/release/switchyard ] || { echo "run make build first"; exit 1; }
 
 WORK="$(mktemp -d)"
-cleanup() { kill "${GW_PID:-}" "${MOCK_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { kill "${GW_PID:-}" "${MOCK_PID:-}" "${NULL_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # The mock serves until its stdin closes; keep a pipe open to it.
@@ -27,14 +31,21 @@ exec 3> "$WORK/mock-in"
 for _ in $(seq 100); do [ -s "$WORK/mock-url" ] && break; sleep 0.05; done
 MOCK_URL="$(cat "$WORK/mock-url")"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+NULL_PORT=$(free_port)
+target/release/examples/null_proxy --port "$NULL_PORT" --upstream "$MOCK_URL" &
+NULL_PID=$!
+# Only the plugins on the measured path, so the memory figure is theirs.
+mkdir -p "$WORK/plugins"
+for p in default-router pii-redactor openai model-prices; do cp "target/plugins/$p.wasm" "$WORK/plugins/"; done
 cat > "$WORK/config.yaml" <<YAML
 model_list:
   - model_name: gpt-4o
     litellm_params: {model: openai/gpt-4o, api_base: "$MOCK_URL", api_key: sk-load}
     model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
 plugins:
-  dir: $PWD/target/plugins
+  dir: $WORK/plugins
   router: default-router
   sanitizers: [pii-redactor]
   cost_rules: [model-prices]
@@ -60,37 +71,39 @@ run() { # name url threads conns
   wrk -t"$3" -c"$4" -d"${SECS}s" --latency -s "$WORK/post.lua" "$2" > "$WORK/$1.txt"
 }
 
-# Warm up both paths (connections, instances, caches).
+# Warm up every path (connections, instances, caches).
 wrk -t1 -c4 -d2s -s "$WORK/post.lua" "$MOCK_URL/chat/completions" >/dev/null
+wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$NULL_PORT/v1/chat/completions" >/dev/null
 wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null
 sleep 1
 IDLE_KB=$(rss_kb)
 
 run direct-1 "$MOCK_URL/chat/completions" 1 1
+run null-1 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 1 1
 run gateway-1 "http://127.0.0.1:$PORT/v1/chat/completions" 1 1
 run direct-64 "$MOCK_URL/chat/completions" 2 64
+run null-64 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 2 64
 ( peak=0; while kill -0 "$GW_PID" 2>/dev/null; do r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.2; done ) &
 SAMPLER=$!
 run gateway-64 "http://127.0.0.1:$PORT/v1/chat/completions" 2 64
 kill "$SAMPLER" 2>/dev/null || true
 PEAK_KB=$(cat "$WORK/peak" 2>/dev/null || echo 0)
 
-for f in direct-1 gateway-1 direct-64 gateway-64; do
+for f in direct-1 null-1 gateway-1 direct-64 null-64 gateway-64; do
   e=$(errors "$WORK/$f.txt"); [ -n "$e" ] && echo "$f: $e"
 done
 
-d1p50=$(pct 50% "$WORK/direct-1.txt"); g1p50=$(pct 50% "$WORK/gateway-1.txt")
-d1p99=$(pct 99% "$WORK/direct-1.txt"); g1p99=$(pct 99% "$WORK/gateway-1.txt")
-d64p50=$(pct 50% "$WORK/direct-64.txt"); g64p50=$(pct 50% "$WORK/gateway-64.txt")
-d64p99=$(pct 99% "$WORK/direct-64.txt"); g64p99=$(pct 99% "$WORK/gateway-64.txt")
-
+row() { # label percentile conns
+  d=$(pct "$2" "$WORK/direct-$3.txt"); n=$(pct "$2" "$WORK/null-$3.txt"); g=$(pct "$2" "$WORK/gateway-$3.txt")
+  echo "| $1 | $d µs | $n µs (+$(awk "BEGIN{print $n-$d}")) | $g µs | $(awk "BEGIN{print $g-$d}") µs |"
+}
 cat <<REPORT
-| measure | direct to mock | through gateway | added by gateway |
-| --- | ---: | ---: | ---: |
-| p50, concurrency 1 | ${d1p50} µs | ${g1p50} µs | $(awk "BEGIN{print $g1p50-$d1p50}") µs |
-| p99, concurrency 1 | ${d1p99} µs | ${g1p99} µs | $(awk "BEGIN{print $g1p99-$d1p99}") µs |
-| p50, concurrency 64 | ${d64p50} µs | ${g64p50} µs | $(awk "BEGIN{print $g64p50-$d64p50}") µs |
-| p99, concurrency 64 | ${d64p99} µs | ${g64p99} µs | $(awk "BEGIN{print $g64p99-$d64p99}") µs |
-| throughput, concurrency 64 | $(rps "$WORK/direct-64.txt") req/s | $(rps "$WORK/gateway-64.txt") req/s | |
-| resident memory | | idle $((IDLE_KB/1024)) MiB, peak under load $((PEAK_KB/1024)) MiB | |
+| measure | direct to mock | null proxy (added) | through gateway | added by gateway |
+| --- | ---: | ---: | ---: | ---: |
+$(row "p50, concurrency 1" 50% 1)
+$(row "p99, concurrency 1" 99% 1)
+$(row "p50, concurrency 64" 50% 64)
+$(row "p99, concurrency 64" 99% 64)
+| throughput, concurrency 64 | $(rps "$WORK/direct-64.txt") req/s | $(rps "$WORK/null-64.txt") req/s | $(rps "$WORK/gateway-64.txt") req/s | |
+| resident memory | | | idle $((IDLE_KB/1024)) MiB, peak under load $((PEAK_KB/1024)) MiB | |
 REPORT

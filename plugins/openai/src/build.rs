@@ -1,5 +1,6 @@
-//! `build-request`: the OpenAI-format body goes out as is, with `model` set
-//! to the deployment's model, to the prefix's URL with its auth header.
+//! `build-request`: the OpenAI-format body goes out as is, `model` already
+//! set to the deployment's model by the host, to the prefix's URL with its
+//! auth header.
 
 use serde_json::Value;
 use switchyard_sdk::provider::{BuildInput, Framing, Header, HttpRequest, Outbound};
@@ -8,15 +9,15 @@ use switchyard_sdk::types::PluginError;
 use crate::config::Config;
 use crate::endpoints::{self, Flavor};
 
-pub fn build_request(input: &BuildInput, config: &Config) -> Result<Outbound, PluginError> {
+pub fn build_request(input: BuildInput, config: &Config) -> Result<Outbound, PluginError> {
     let (url, auth) = endpoints::endpoint(&input.operation, &input.target, config)?;
-    let body = body(&input.body, &input.target.model)?;
     let mut headers = vec![Header {
         name: "Content-Type".to_string(),
         value: "application/json".to_string(),
     }];
     headers.extend(auth);
-    headers.extend(param_headers(input)?);
+    headers.extend(param_headers(&input)?);
+    let body = body(input.body, &input.target.model)?;
     Ok(Outbound::Send(HttpRequest {
         method: "POST".to_string(),
         url,
@@ -26,9 +27,16 @@ pub fn build_request(input: &BuildInput, config: &Config) -> Result<Outbound, Pl
     }))
 }
 
-/// The request body with `model` replaced; every other field is kept.
-fn body(body: &str, model: &str) -> Result<Vec<u8>, PluginError> {
-    let mut value: Value = serde_json::from_str(body)
+/// The request body. The host sends it with `model` set to the deployment's
+/// model (see `build-input.body` in the contract), and then it goes out
+/// as is, unparsed and uncopied: a body the host got wrong would be the
+/// provider's to reject. A body that plainly lacks the model (a caller
+/// other than the host) is parsed, checked and given it.
+fn body(body: String, model: &str) -> Result<Vec<u8>, PluginError> {
+    if names_model(&body, model) {
+        return Ok(body.into_bytes());
+    }
+    let mut value: Value = serde_json::from_str(&body)
         .map_err(|e| PluginError::InvalidInput(format!("the request body is not JSON: {e}")))?;
     let Value::Object(map) = &mut value else {
         return Err(PluginError::InvalidInput(
@@ -38,6 +46,21 @@ fn body(body: &str, model: &str) -> Result<Vec<u8>, PluginError> {
     map.insert("model".to_string(), Value::String(model.to_string()));
     serde_json::to_vec(&value)
         .map_err(|e| PluginError::Internal(format!("cannot serialise the request body: {e}")))
+}
+
+/// Whether `body` says `"model":"<model>"`, written as the host writes it
+/// (compact JSON). Searching the text costs a fraction of a parse; a model
+/// name that JSON escapes is never found, and takes the parse.
+fn names_model(body: &str, model: &str) -> bool {
+    const KEY: &str = r#""model":""#;
+    if model.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return false;
+    }
+    body.match_indices(KEY).any(|(at, _)| {
+        body.get(at + KEY.len()..)
+            .and_then(|rest| rest.strip_prefix(model))
+            .is_some_and(|rest| rest.starts_with('"'))
+    })
 }
 
 /// Headers a deployment asks for in `litellm_params`: `extra_headers` (an
@@ -79,7 +102,7 @@ mod tests {
     use switchyard_sdk::testing::build_input;
     use switchyard_sdk::types::Field;
 
-    fn send(input: &BuildInput) -> HttpRequest {
+    fn send(input: BuildInput) -> HttpRequest {
         match build_request(input, &Config::default()).unwrap() {
             Outbound::Send(r) => r,
             Outbound::Respond(r) => panic!("unexpected respond {r:?}"),
@@ -109,7 +132,7 @@ mod tests {
             body.clone(),
             target("groq", "llama-3.3-70b", None, Some("gk")),
         );
-        let r = send(&input);
+        let r = send(input);
         assert_eq!(r.method, "POST");
         assert_eq!(r.url, "https://api.groq.com/openai/v1/chat/completions");
         assert_eq!(r.framing, Framing::Sse);
@@ -123,7 +146,7 @@ mod tests {
 
     #[test]
     fn no_key_no_auth_header() {
-        let r = send(&build_input(
+        let r = send(build_input(
             Operation::Chat,
             json!({"model": "x", "messages": []}),
             target("ollama", "llama3", None, None),
@@ -134,7 +157,7 @@ mod tests {
 
     #[test]
     fn azure_uses_api_key_header() {
-        let r = send(&build_input(
+        let r = send(build_input(
             Operation::Embeddings,
             json!({"model": "x", "input": "hi"}),
             target(
@@ -165,7 +188,7 @@ mod tests {
                 value: r#"{"X-Trace":"t1"}"#.into(),
             },
         ];
-        let r = send(&build_input(
+        let r = send(build_input(
             Operation::Chat,
             json!({"model": "x", "messages": []}),
             t,
@@ -179,7 +202,7 @@ mod tests {
         }];
         assert!(
             build_request(
-                &build_input(Operation::Chat, json!({}), t),
+                build_input(Operation::Chat, json!({}), t),
                 &Config::default()
             )
             .is_err()
@@ -194,11 +217,47 @@ mod tests {
             target("openai", "m", None, None),
         );
         assert!(
-            matches!(build_request(&input, &Config::default()), Err(PluginError::InvalidInput(m)) if m.contains("object"))
+            matches!(build_request(input.clone(), &Config::default()), Err(PluginError::InvalidInput(m)) if m.contains("object"))
         );
         input.body = "{not json".into();
         assert!(
-            matches!(build_request(&input, &Config::default()), Err(PluginError::InvalidInput(m)) if m.contains("not JSON"))
+            matches!(build_request(input, &Config::default()), Err(PluginError::InvalidInput(m)) if m.contains("not JSON"))
         );
+    }
+
+    #[test]
+    fn a_body_with_the_model_goes_out_untouched() {
+        let t = || target("openai", "gpt-4o", None, None);
+        // As the host writes it: passed through byte for byte, even where a
+        // re-serialisation would change it.
+        let body = r#"{"messages":[{"role":"user","content":"caf\u00e9"}],"model":"gpt-4o","temperature":1.0}"#;
+        let mut input = build_input(Operation::Chat, json!({}), t());
+        input.body = body.into();
+        assert_eq!(send(input).body, body.as_bytes());
+        // Not checked any further: the host never sends this, and the
+        // provider would reject it.
+        let mut input = build_input(Operation::Chat, json!({}), t());
+        input.body = r#"{"model":"gpt-4o", oops"#.into();
+        assert_eq!(send(input).body, br#"{"model":"gpt-4o", oops"#);
+        // Another model, or the name elsewhere: parsed and set.
+        for body in [
+            json!({"model": "gpt-4o-mini", "messages": []}),
+            json!({"messages": [{"role": "user", "content": "gpt-4o"}]}),
+        ] {
+            let r = send(build_input(Operation::Chat, body, t()));
+            let sent: Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(sent["model"], "gpt-4o");
+        }
+    }
+
+    #[test]
+    fn names_model_finds_only_the_exact_compact_pair() {
+        assert!(names_model(r#"{"a":1,"model":"m-1"}"#, "m-1"));
+        assert!(names_model(r#"{"model":"模型"}"#, "模型"));
+        assert!(!names_model(r#"{"model":"m-10"}"#, "m-1"));
+        assert!(!names_model(r#"{"model": "m-1"}"#, "m-1"));
+        assert!(!names_model(r#"{"x":"m-1"}"#, "m-1"));
+        assert!(!names_model(r#"{"model":"a\"b"}"#, r#"a"b"#));
+        assert!(!names_model(r#"{"model":""#, ""));
     }
 }

@@ -13,6 +13,7 @@ mod config;
 mod endpoints;
 mod errors;
 mod parse;
+mod shape;
 mod stream;
 mod usage;
 
@@ -62,7 +63,7 @@ impl Provider for OpenAi {
     type Decoder = Decoder;
 
     fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
-        with_config(|c| build::build_request(&input, c))
+        with_config(|c| build::build_request(input, c))
     }
 
     fn parse_response(

@@ -1,9 +1,11 @@
 //! The stream decoder: every SSE event's data is already an OpenAI chunk, so
-//! it passes through as is, after a parse that checks it and reads `usage`.
+//! it passes through as is, after one pass that checks its shape and reads
+//! `usage`.
 
 use std::cell::Cell;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use switchyard_sdk::StreamDecoder;
 use switchyard_sdk::openai::ChatChunk;
@@ -12,6 +14,8 @@ use switchyard_sdk::types::{PluginError, Usage};
 
 use crate::errors;
 use crate::parse::snippet;
+use crate::shape::{Each, Text, is_object};
+use crate::usage::Wire;
 
 pub struct Decoder {
     done: Cell<bool>,
@@ -36,37 +40,97 @@ impl Decoder {
             self.done.set(true);
             return Ok(output(vec![], None, true));
         }
-        let value: Value = serde_json::from_str(data).map_err(|e| {
-            ParseError::Plugin(PluginError::Internal(format!(
-                "stream event is not JSON ({e}): {}",
-                snippet(data)
-            )))
-        })?;
-        if let Some(err) = errors::from_embedded(&value) {
-            return Err(ParseError::Provider(err));
-        }
-        if ev.event.as_deref() == Some("error") {
-            return Err(ParseError::Provider(errors::from_response(
-                500,
-                data.as_bytes(),
-            )));
-        }
-        let chunk = ChatChunk::deserialize(&value).map_err(|e| {
-            ParseError::Plugin(PluginError::Internal(format!(
-                "stream event is not a chat.completion.chunk ({e}): {}",
-                snippet(data)
-            )))
-        })?;
-        let usage = chunk
-            .usage
-            .as_ref()
-            .map(crate::usage::convert)
-            .or_else(|| groq_usage(&chunk));
+        let usage = match chunk_usage(&ev, data) {
+            Some(usage) => usage,
+            None => checked_usage(&ev, data)?,
+        };
         Ok(output(vec![ev.data], usage, false))
     }
 }
 
+/// The usage of an event that is a well-formed chunk, read in one pass that
+/// allocates nothing but the usage's unnamed fields; `None` for any other
+/// event (an error, the wrong shape, not JSON), which [`checked_usage`] then
+/// explains.
+fn chunk_usage(ev: &SseEvent, data: &str) -> Option<Option<Usage>> {
+    if ev.event.as_deref() == Some("error") || !is_object(data) {
+        return None;
+    }
+    let head: ChunkHead = serde_json::from_str(data).ok()?;
+    if head.error.is_some() {
+        return None;
+    }
+    let usage = head.usage.or(head.x_groq.and_then(|g| g.usage));
+    Some(usage.as_ref().map(Wire::convert))
+}
+
+/// What [`chunk_usage`] checks of a `chat.completion.chunk`: the fields
+/// [`ChatChunk`] requires, with its types, and each choice's index and
+/// delta. What a delta says is not looked into.
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "read only to check their types")]
+struct ChunkHead {
+    id: Text,
+    #[serde(default)]
+    object: Text,
+    created: u64,
+    model: Text,
+    choices: Each<ChunkChoiceHead>,
+    usage: Option<Wire>,
+    x_groq: Option<GroqHead>,
+    /// Not null: an error event, for [`checked_usage`].
+    error: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "read only to check their types")]
+struct ChunkChoiceHead {
+    index: u32,
+    delta: IgnoredObject,
+    finish_reason: Option<Text>,
+}
+
+/// Any JSON object.
+#[derive(Deserialize)]
+struct IgnoredObject {}
+
 /// Groq reports a stream's usage in `x_groq.usage` on the last chunk.
+#[derive(Deserialize)]
+struct GroqHead {
+    usage: Option<Wire>,
+}
+
+/// The usage of an event that is not plainly a chunk, or the error it is.
+fn checked_usage(ev: &SseEvent, data: &str) -> Result<Option<Usage>, ParseError> {
+    let value: Value = serde_json::from_str(data).map_err(|e| {
+        ParseError::Plugin(PluginError::Internal(format!(
+            "stream event is not JSON ({e}): {}",
+            snippet(data)
+        )))
+    })?;
+    if let Some(err) = errors::from_embedded(&value) {
+        return Err(ParseError::Provider(err));
+    }
+    if ev.event.as_deref() == Some("error") {
+        return Err(ParseError::Provider(errors::from_response(
+            500,
+            data.as_bytes(),
+        )));
+    }
+    let chunk = ChatChunk::deserialize(&value).map_err(|e| {
+        ParseError::Plugin(PluginError::Internal(format!(
+            "stream event is not a chat.completion.chunk ({e}): {}",
+            snippet(data)
+        )))
+    })?;
+    Ok(chunk
+        .usage
+        .as_ref()
+        .map(crate::usage::convert)
+        .or_else(|| groq_usage(&chunk)))
+}
+
+/// `x_groq.usage`, for [`checked_usage`].
 fn groq_usage(chunk: &ChatChunk) -> Option<Usage> {
     let u = chunk.rest.get("x_groq")?.get("usage")?;
     switchyard_sdk::openai::Usage::deserialize(u)
@@ -196,5 +260,45 @@ mod tests {
         assert!(
             matches!(d.push(ev(r#"{"foo":1}"#)), Err(ParseError::Plugin(PluginError::Internal(m))) if m.contains("chunk"))
         );
+    }
+
+    /// Every chunk here takes the one pass, which reads what the full check
+    /// reads; errors and anything else are left to the full check.
+    #[test]
+    fn one_pass_agrees_with_the_full_check() {
+        let plain = |data: &str| SseEvent {
+            event: None,
+            data: data.to_string(),
+            id: None,
+        };
+        for data in [
+            r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#,
+            r#"{"id":"c","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+            r#"{"id":"c","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"r","usage":{"prompt_tokens":9}}}"#,
+            r#"{"id":"c","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":5},"x_groq":{"usage":{"prompt_tokens":9}}}"#,
+            r#"{"id":"c","created":1,"model":"m","choices":[],"usage":null,"x_groq":null,"error":null}"#,
+        ] {
+            let ev = plain(data);
+            assert_eq!(
+                chunk_usage(&ev, data),
+                Some(checked_usage(&ev, data).unwrap()),
+                "{data}"
+            );
+        }
+        for data in [
+            "not json",
+            r#"{"error":{"message":"overloaded"}}"#,
+            r#"{"id":"c","created":1,"model":"m","choices":[],"error":{"message":"x"}}"#,
+            r#"{"id":"c","created":1,"model":"m","choices":[],"x_groq":{"usage":{"prompt_tokens":-1}}}"#,
+            r#"{"foo":1}"#,
+        ] {
+            assert_eq!(chunk_usage(&plain(data), data), None, "{data}");
+        }
+        let data = r#"{"id":"c","created":1,"model":"m","choices":[]}"#;
+        let ev = SseEvent {
+            event: Some("error".into()),
+            ..plain(data)
+        };
+        assert_eq!(chunk_usage(&ev, data), None);
     }
 }

@@ -21,18 +21,26 @@
 //! [`DEFAULT_TOOL`]) with [`TOOL_ARGUMENTS`]; embedding `i` is
 //! [`embedding`]`(i)`.
 //!
+//! A call whose answer the peer abandoned (it closed the connection while
+//! the mock was still waiting or still sending) is counted
+//! ([`MockProvider::cancelled`]).
+//!
 //! The server stops when the `MockProvider` is dropped; every answer is
-//! finite (a [`Behaviour::Delay`] is as long as the test says).
+//! finite (a [`Behaviour::Delay`] or a [`Behaviour::SlowStream`] is as long
+//! as the test says).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use bytes::Bytes;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -193,6 +201,17 @@ pub enum Behaviour {
     StreamErrorEvent,
     /// The provider's documented error for an over-long prompt (HTTP 400).
     ContextLengthError,
+    /// Streams: status 200 and the headers at once, the first event after
+    /// `first`, then one event every `every`, `events` in all (the normal
+    /// answer's events, its first piece of text repeated to make up the
+    /// number; never fewer than the normal answer's). (A non-streaming
+    /// call, or Gemini's stream without `alt=sse`: the normal answer after
+    /// `first`.)
+    SlowStream {
+        first: Duration,
+        every: Duration,
+        events: usize,
+    },
 }
 
 /// One request as the mock received it.
@@ -231,6 +250,8 @@ struct Shared {
     record: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<Recorded>>,
     script: Mutex<Script>,
+    /// Calls whose answer the peer abandoned ([`Watch`]).
+    cancelled: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -262,6 +283,7 @@ impl MockProvider {
                 queue: Default::default(),
                 default: Behaviour::Answer,
             }),
+            cancelled: AtomicUsize::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let state = shared.clone();
@@ -336,6 +358,14 @@ impl MockProvider {
     /// How many requests were received.
     pub fn count(&self) -> usize {
         lock(&self.shared.requests).len()
+    }
+
+    /// How many calls were cancelled: the peer closed the connection before
+    /// the mock had sent the whole answer (while it waited, or mid-stream).
+    /// Answers the mock breaks on purpose ([`Behaviour::DropConnection`],
+    /// the `StreamBreak...` behaviours) do not count.
+    pub fn cancelled(&self) -> usize {
+        self.shared.cancelled.load(Ordering::Relaxed)
     }
 
     /// The only request received; panics naming the count otherwise.
@@ -475,6 +505,9 @@ async fn handle(
         return Ok(json_response(200, &models(), None));
     }
 
+    // Dropped with this future when hyper ends the connection because the
+    // peer closed it, or with the body when it is abandoned midway.
+    let watch = Watch::armed(&shared);
     let response = match behaviour {
         Behaviour::Answer => answer(&call, false),
         Behaviour::ToolCall => answer(&call, true),
@@ -518,22 +551,22 @@ async fn handle(
             };
             json_response(400, &body, None)
         }
-        Behaviour::DropConnection => return drop_connection(kill).await,
+        Behaviour::DropConnection => return drop_connection(kill, watch).await,
         Behaviour::StreamBreakBeforeFirstEvent => {
             if !call.stream {
-                return drop_connection(kill).await;
+                return drop_connection(kill, watch).await;
             }
             let events: Vec<Bytes> = Vec::new();
-            sse_response(flavor, events, Ending::Break)
+            sse_response(flavor, events, QUICK, Ending::Break)
         }
         Behaviour::StreamBreakAfterFirstEvent => {
             if call.stream {
                 let first = stream_events(&call, false).into_iter().take(1).collect();
-                sse_response(flavor, first, Ending::Break)
+                sse_response(flavor, first, QUICK, Ending::Break)
             } else {
                 let full = answer_json(&call, false).to_string();
                 let half = Bytes::from(full[..full.len() / 2].to_string());
-                let mut r = chunks_response(vec![half], Ending::Break);
+                let mut r = chunks_response(vec![half], QUICK, Ending::Break);
                 r.headers_mut()
                     .insert("content-type", hv("application/json"));
                 r
@@ -544,7 +577,7 @@ async fn handle(
                 let mut events: Vec<Bytes> =
                     stream_events(&call, false).into_iter().take(2).collect();
                 events.push(stream_error_event(flavor));
-                sse_response(flavor, events, Ending::Clean)
+                sse_response(flavor, events, QUICK, Ending::Clean)
             } else {
                 let status = if flavor == Flavor::Anthropic {
                     529
@@ -558,11 +591,99 @@ async fn handle(
                 )
             }
         }
+        Behaviour::SlowStream {
+            first,
+            every,
+            events,
+        } => {
+            if call.stream && call.sse {
+                let pace = Pace { first, every };
+                sse_response(flavor, slow_events(&call, events), pace, Ending::Clean)
+            } else {
+                tokio::time::sleep(first).await;
+                answer(&call, false)
+            }
+        }
     };
-    Ok(response)
+    Ok(watch.watching(response))
 }
 
-async fn drop_connection(kill: Arc<Notify>) -> Result<Response<Body>, Infallible> {
+/// Counts its call as cancelled ([`MockProvider::cancelled`]) when dropped
+/// while still armed: when the future answering the call, or the body of
+/// the answer ([`Watched`]) before its end, is dropped. hyper drops both
+/// when it ends the connection, which it does as soon as it reads the
+/// peer's end of the connection (or fails to write to it) mid-answer.
+struct Watch(Option<Arc<Shared>>);
+
+impl Watch {
+    fn armed(shared: &Arc<Shared>) -> Watch {
+        Watch(Some(shared.clone()))
+    }
+
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+
+    /// `response` with its body watched to its end.
+    fn watching(self, response: Response<Body>) -> Response<Body> {
+        response.map(|body| Body::new(Watched { body, watch: self }))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// An answer's body that disarms its [`Watch`] once hyper has taken all of
+/// it (or the mock broke it on purpose).
+struct Watched {
+    body: Body,
+    watch: Watch,
+}
+
+impl HttpBody for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(None | Some(Err(_))) = polled {
+            self.watch.disarm();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // A body of known length is not polled past its last frame.
+        if self.body.is_end_stream() {
+            self.watch.disarm();
+        }
+    }
+}
+
+async fn drop_connection(
+    kill: Arc<Notify>,
+    mut watch: Watch,
+) -> Result<Response<Body>, Infallible> {
+    // The mock closes the connection itself: not a cancellation.
+    watch.disarm();
     kill.notify_one();
     std::future::pending::<()>().await;
     Ok(Response::new(Body::empty()))
@@ -673,7 +794,7 @@ fn answer(call: &Call, tool: bool) -> Response<Body> {
             json_response(200, &Value::Array(items), None)
         }
         Op::Chat if call.stream => {
-            sse_response(call.flavor, stream_events(call, tool), Ending::Clean)
+            sse_response(call.flavor, stream_events(call, tool), QUICK, Ending::Clean)
         }
         Op::Chat => {
             let extra = (call.flavor == Flavor::Anthropic).then_some(("request-id", "req_mock"));
@@ -926,6 +1047,22 @@ fn stream_events(call: &Call, tool: bool) -> Vec<Bytes> {
     out
 }
 
+/// [`Behaviour::SlowStream`]'s events: the normal answer's, its first
+/// piece of text repeated until there are `total`.
+fn slow_events(call: &Call, total: usize) -> Vec<Bytes> {
+    let mut events = stream_events(call, false);
+    // The event carrying the first piece of text.
+    let at = match call.flavor {
+        Flavor::OpenAi => 1,
+        Flavor::Anthropic => 3,
+        Flavor::Gemini => 0,
+    };
+    let extra = total.saturating_sub(events.len());
+    let piece = events[at].clone();
+    events.splice(at..at, std::iter::repeat_n(piece, extra));
+    events
+}
+
 fn sse_event(flavor: Flavor, event: Option<&str>, data: &str) -> Bytes {
     // Gemini ends its events with CRLF pairs, as the real API does.
     let nl = if flavor == Flavor::Gemini {
@@ -967,8 +1104,22 @@ enum Ending {
     Break,
 }
 
-fn sse_response(flavor: Flavor, events: Vec<Bytes>, ending: Ending) -> Response<Body> {
-    let mut r = chunks_response(events, ending);
+/// When a body's pieces are sent: the first `first` after the headers,
+/// each later one `every` after the one before.
+#[derive(Clone, Copy)]
+struct Pace {
+    first: Duration,
+    every: Duration,
+}
+
+/// Every piece its own write, at once.
+const QUICK: Pace = Pace {
+    first: Duration::from_millis(1),
+    every: Duration::from_millis(1),
+};
+
+fn sse_response(flavor: Flavor, events: Vec<Bytes>, pace: Pace, ending: Ending) -> Response<Body> {
+    let mut r = chunks_response(events, pace, ending);
     r.headers_mut()
         .insert("content-type", hv("text/event-stream"));
     r.headers_mut().insert("cache-control", hv("no-cache"));
@@ -978,17 +1129,18 @@ fn sse_response(flavor: Flavor, events: Vec<Bytes>, ending: Ending) -> Response<
     r
 }
 
-/// A body sent piece by piece (each piece its own write), ending as told.
-fn chunks_response(pieces: Vec<Bytes>, ending: Ending) -> Response<Body> {
+/// A body sent piece by piece (each piece its own write) at `pace`, ending
+/// as told.
+fn chunks_response(pieces: Vec<Bytes>, pace: Pace, ending: Ending) -> Response<Body> {
     let stream = futures::stream::unfold(
-        (pieces.into_iter(), false),
-        move |(mut rest, ended)| async move {
+        (pieces.into_iter(), pace.first, false),
+        move |(mut rest, wait, ended)| async move {
             if ended {
                 return None;
             }
             if let Some(p) = rest.next() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                return Some((Ok(p), (rest, false)));
+                tokio::time::sleep(wait).await;
+                return Some((Ok(p), (rest, pace.every, false)));
             }
             match ending {
                 Ending::Clean => None,
@@ -998,7 +1150,7 @@ fn chunks_response(pieces: Vec<Bytes>, ending: Ending) -> Response<Body> {
                         std::io::ErrorKind::ConnectionReset,
                         "mock: stream broken",
                     );
-                    Some((Err(err), (rest, true)))
+                    Some((Err(err), (rest, wait, true)))
                 }
             }
         },

@@ -20,12 +20,18 @@ fn post(url: &str, body: &Value) -> Reply {
 
 /// curl's exit code and stderr for a request that gets no full answer.
 fn curl_failure(url: &str, body: &Value) -> (i32, String) {
+    curl_within(url, body, "10")
+}
+
+/// [`curl_failure`] with curl giving up (and closing the connection) after
+/// `max_time` seconds.
+fn curl_within(url: &str, body: &Value, max_time: &str) -> (i32, String) {
     let out = Command::new("curl")
         .args([
             "-sS",
             "-N",
             "--max-time",
-            "10",
+            max_time,
             "-H",
             "Content-Type: application/json",
         ])
@@ -152,6 +158,57 @@ fn broken_connections_and_streams() {
         200
     );
     assert_eq!(mock.count(), 5);
+    assert_eq!(
+        mock.cancelled(),
+        0,
+        "breaking on purpose is not a cancellation"
+    );
+}
+
+#[test]
+fn slow_streams_are_paced_and_abandoned_answers_counted() {
+    let mock = MockProvider::start(Flavor::OpenAi);
+    let url = format!("{}/chat/completions", mock.url());
+    let call = json!({"model": "m", "messages": []});
+    let stream = json!({"model": "m", "stream": true, "messages": []});
+
+    let every = Duration::from_millis(50);
+    mock.push(Behaviour::SlowStream {
+        first: Duration::ZERO,
+        every,
+        events: 8,
+    });
+    let started = Instant::now();
+    let r = post(&url, &stream);
+    assert!(started.elapsed() >= every * 7, "{:?}", started.elapsed());
+    // Eight events: seven chunks and [DONE], the first piece three times.
+    let chunks = stream_chunks(&r);
+    assert_eq!(chunks.len(), 7, "{}", r.body);
+    assert_eq!(
+        streamed_text(&chunks),
+        "HelloHelloHello from the OpenAI mock."
+    );
+    assert_eq!(post(&url, &call).status, 200);
+    assert_eq!(mock.cancelled(), 0, "answers sent to their end");
+
+    // curl gives up while the mock waits, then in the middle of a stream.
+    mock.push(Behaviour::Delay(Duration::from_secs(5)));
+    mock.push(Behaviour::SlowStream {
+        first: Duration::ZERO,
+        every: Duration::from_secs(1),
+        events: 8,
+    });
+    for (cancelled, body) in [(1, &call), (2, &stream)] {
+        let (code, out) = curl_within(&url, body, "0.5");
+        assert_eq!(code, 28, "curl: timed out; {out}");
+        assert_eq!(out.matches("data:").count(), cancelled - 1, "{out}");
+        eventually(
+            "the mock counts the call cancelled",
+            Duration::from_secs(2),
+            || mock.cancelled() == cancelled,
+        );
+    }
+    assert_eq!(mock.count(), 4);
 }
 
 #[test]

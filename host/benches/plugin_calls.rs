@@ -1,6 +1,8 @@
 //! Plugin call cost: a router call with ten candidates and a sanitiser call
 //! on a 2 KB prompt, with reused instances (the default) and with a fresh
-//! instance per call, so the choice is made by numbers.
+//! instance per call, so the choice is made by numbers; and the gateway's
+//! whole routing decision (live state of ten deployments read, the router
+//! plugin called, its answer checked and mapped) for each LiteLLM strategy.
 //!
 //! `cargo bench -p switchyard --bench plugin_calls` (after `make build`).
 //! Besides criterion's report it prints p50/p99 from individually timed
@@ -151,6 +153,49 @@ fn sanitize_input(pii: bool) -> SanitizeInput {
     }
 }
 
+/// A gateway with ten deployments of `gpt-4o` and `default-router` using
+/// `strategy`, its plugins loaded as `switchyard serve` loads them.
+fn gateway(
+    runtime: &Runtime,
+    strategy: &str,
+) -> Option<(
+    switchyard::gateway::Gateway,
+    std::sync::Arc<switchyard::plugins::ActiveSet>,
+)> {
+    let file = root().join("target/plugins/default-router.wasm");
+    if !file.exists() {
+        eprintln!("skipping the routing decision: default-router is not built");
+        return None;
+    }
+    let mut yaml = String::from("model_list:\n");
+    for i in 0..10 {
+        yaml.push_str(&format!(
+            "  - model_name: gpt-4o\n    litellm_params: {{model: openai/gpt-4o, api_base: 'http://127.0.0.1:9/v1', weight: {}, rpm: 1000}}\n    model_info: {{id: d{i}, input_cost_per_token: {}, output_cost_per_token: 0.00001}}\n",
+            1 + i % 3,
+            0.000001 * (1 + i) as f64
+        ));
+    }
+    yaml.push_str(&format!(
+        "router_settings: {{routing_strategy: {strategy}}}\n"
+    ));
+    let config = switchyard::config::Config::parse(&yaml, Path::new(".")).unwrap();
+    let registry = std::sync::Arc::new(switchyard::plugins::Registry::new(
+        runtime.clone(),
+        switchyard::cli::plugin_settings(&config),
+    ));
+    registry.reload(&file);
+    let set = registry.snapshot();
+    set.get("default-router")?;
+    let state = std::sync::Arc::new(switchyard::state::State::new(&config));
+    let gateway = switchyard::gateway::Gateway {
+        config: std::sync::Arc::new(config),
+        registry,
+        upstream: switchyard::upstream::Upstream::new().unwrap(),
+        state,
+    };
+    Some((gateway, set))
+}
+
 /// p50 and p99 of `n` individually timed calls.
 fn percentiles(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     for _ in 0..n / 10 {
@@ -228,6 +273,29 @@ fn main() {
                 summary.push((id, p50, p99));
             }
         }
+    }
+
+    for strategy in [
+        "simple-shuffle",
+        "least-busy",
+        "latency-based-routing",
+        "usage-based-routing-v2",
+        "cost-based-routing",
+    ] {
+        let Some((gateway, set)) = gateway(&runtime, strategy) else {
+            continue;
+        };
+        let group = gateway.config.group("gpt-4o").unwrap();
+        let view = route.request.clone();
+        let caller = caller();
+        let id = format!("routing decision/{strategy}/10 deployments");
+        criterion.bench_function(&id, |b| {
+            b.iter(|| black_box(gateway.route(&set, group, &view, &caller)).is_ok())
+        });
+        let (p50, p99) = percentiles(20_000, || {
+            let _ = black_box(gateway.route(&set, group, &view, &caller));
+        });
+        summary.push((id, p50, p99));
     }
 
     criterion.final_summary();

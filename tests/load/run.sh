@@ -62,14 +62,23 @@ wrk.body = '{"model":"gpt-4o","messages":[{"role":"system","content":"You are a 
 LUA
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status"; }
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_HZ=$(getconf CLK_TCK)
 # wrk prints "50%  1.23ms"; convert to microseconds.
 pct() { awk -v p="$1" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000}}' "$2"; }
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 errors() { awk '/Non-2xx|Socket errors/ {print}' "$1"; }
 
-run() { # name url threads conns
+run() { # name url threads conns [pid whose CPU time to count]
+  local before=0
+  [ -n "${5:-}" ] && before=$(cpu_ticks "$5")
   wrk -t"$3" -c"$4" -d"${SECS}s" --latency -s "$WORK/post.lua" "$2" > "$WORK/$1.txt"
+  [ -n "${5:-}" ] && echo $(( $(cpu_ticks "$5") - before )) > "$WORK/$1.cpu"
+  return 0
 }
+# CPU µs per request of a run: the process's CPU time over the requests wrk made.
+cpu_per_req() { awk -v t="$(cat "$WORK/$1.cpu")" -v hz="$TICK_HZ" '/requests in/ {printf "%.0f", t * 1000000 / hz / $1}' "$WORK/$1.txt"; }
 
 # Warm up every path (connections, instances, caches).
 wrk -t1 -c4 -d2s -s "$WORK/post.lua" "$MOCK_URL/chat/completions" >/dev/null
@@ -82,10 +91,10 @@ run direct-1 "$MOCK_URL/chat/completions" 1 1
 run null-1 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 1 1
 run gateway-1 "http://127.0.0.1:$PORT/v1/chat/completions" 1 1
 run direct-64 "$MOCK_URL/chat/completions" 2 64
-run null-64 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 2 64
+run null-64 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 2 64 "$NULL_PID"
 ( peak=0; while kill -0 "$GW_PID" 2>/dev/null; do r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.2; done ) &
 SAMPLER=$!
-run gateway-64 "http://127.0.0.1:$PORT/v1/chat/completions" 2 64
+run gateway-64 "http://127.0.0.1:$PORT/v1/chat/completions" 2 64 "$GW_PID"
 kill "$SAMPLER" 2>/dev/null || true
 PEAK_KB=$(cat "$WORK/peak" 2>/dev/null || echo 0)
 
@@ -105,5 +114,6 @@ $(row "p99, concurrency 1" 99% 1)
 $(row "p50, concurrency 64" 50% 64)
 $(row "p99, concurrency 64" 99% 64)
 | throughput, concurrency 64 | $(rps "$WORK/direct-64.txt") req/s | $(rps "$WORK/null-64.txt") req/s | $(rps "$WORK/gateway-64.txt") req/s | |
+| proxy CPU per request, concurrency 64 | | $(cpu_per_req null-64) µs | $(cpu_per_req gateway-64) µs | |
 | resident memory | | | idle $((IDLE_KB/1024)) MiB, peak under load $((PEAK_KB/1024)) MiB | |
 REPORT

@@ -96,7 +96,7 @@ impl Plugin for TierRouter {
         let setup = if config.trim() == "{}" {
             Setup::Unconfigured
         } else {
-            Setup::Ready(config::parse(&config)?)
+            Setup::Ready(Box::new(config::parse(&config)?))
         };
         CONFIG.with(|c| *c.borrow_mut() = setup);
         Ok(())
@@ -129,7 +129,7 @@ enum Setup {
     /// Loaded with an empty config (as in a plugins directory shared by
     /// gateways that do not use it): loads cleanly, refuses to route.
     Unconfigured,
-    Ready(Config),
+    Ready(Box<Config>),
 }
 
 fn not_initialised() -> PluginError {

@@ -282,14 +282,19 @@ impl Gateway {
                 });
             };
             let d = fits[i];
-            if let Some((prev, failure)) = &last
-                && prev.index == d.index
-            {
-                let wait = backoff(retries, failure.retry_after(), policy.retry_after);
-                if wait > MAX_RETRY_WAIT {
-                    let Some((d, failure)) = last else {
-                        unreachable!("checked above")
-                    };
+            // Trying the deployment that just failed again: back off first.
+            let wait = match &last {
+                Some((prev, failure)) if prev.index == d.index => Some(backoff(
+                    retries,
+                    failure.retry_after(),
+                    policy.retry_after,
+                )),
+                _ => None,
+            };
+            if let Some(wait) = wait {
+                if wait > MAX_RETRY_WAIT
+                    && let Some((d, failure)) = last.take()
+                {
                     return Err(GroupError::Failed {
                         group: route.group,
                         deployment: d.id.clone(),
@@ -333,17 +338,14 @@ impl Gateway {
                     self.state
                         .record_failure(d, class, failure.retry_after(), &summary, policy);
                     let allowed = policy.retries_for(class, call.overrides.num_retries);
-                    last = Some((d.clone(), failure));
                     if retries >= allowed {
-                        let Some((d, failure)) = last else {
-                            unreachable!("set above")
-                        };
                         return Err(GroupError::Failed {
                             group: route.group,
                             deployment: d.id.clone(),
                             failure,
                         });
                     }
+                    last = Some((d.clone(), failure));
                     retries += 1;
                     next = i + 1;
                 }

@@ -173,7 +173,14 @@ impl Gateway {
                             progress.fallbacks += 1;
                             group = next;
                         }
-                        None => return Err(final_error(errors, progress.attempts)),
+                        None => {
+                            let mut e = final_error(errors, progress.attempts);
+                            e.headers
+                                .push(("x-switchyard-attempts", progress.attempts.to_string()));
+                            e.headers
+                                .push(("x-switchyard-fallbacks", progress.fallbacks.to_string()));
+                            return Err(e);
+                        }
                     }
                 }
             }
@@ -284,11 +291,9 @@ impl Gateway {
             let d = fits[i];
             // Trying the deployment that just failed again: back off first.
             let wait = match &last {
-                Some((prev, failure)) if prev.index == d.index => Some(backoff(
-                    retries,
-                    failure.retry_after(),
-                    policy.retry_after,
-                )),
+                Some((prev, failure)) if prev.index == d.index => {
+                    Some(backoff(retries, failure.retry_after(), policy.retry_after))
+                }
                 _ => None,
             };
             if let Some(wait) = wait {

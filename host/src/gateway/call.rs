@@ -102,7 +102,7 @@ impl Gateway {
         };
         adapter
             .parse_response(&input, &response)
-            .map_err(Failure::Plugin)?
+            .map_err(Failure::BadAnswer)?
             .map_err(|e| Failure::Provider(e, retry_after(&response.headers)))
     }
 

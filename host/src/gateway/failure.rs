@@ -17,7 +17,11 @@ pub enum Failure {
     /// The provider's error, and its `Retry-After`.
     Provider(ProviderError, Option<Duration>),
     Upstream(UpstreamError),
+    /// The adapter could not build the provider's request.
     Plugin(CallError),
+    /// The provider answered, but not in a form the adapter could read (a
+    /// garbled 200, a stream event that is not what it documents).
+    BadAnswer(CallError),
     NoAdapter(String),
 }
 
@@ -38,7 +42,9 @@ impl Failure {
                 ErrorClass::Other(_) => class_of_status(e.status),
             },
             Failure::Upstream(UpstreamError::Timeout(_)) => FailureClass::Timeout,
-            Failure::Upstream(_) | Failure::NoAdapter(_) => FailureClass::Server,
+            Failure::Upstream(_) | Failure::NoAdapter(_) | Failure::BadAnswer(_) => {
+                FailureClass::Server
+            }
             Failure::Plugin(CallError::Plugin {
                 invalid_input: true,
                 ..
@@ -60,7 +66,7 @@ impl Failure {
         match self {
             Failure::Provider(e, _) => format!("HTTP {}: {}", e.status, e.message),
             Failure::Upstream(e) => e.to_string(),
-            Failure::Plugin(e) => e.to_string(),
+            Failure::Plugin(e) | Failure::BadAnswer(e) => e.to_string(),
             Failure::NoAdapter(m) => m.clone(),
         }
     }
@@ -103,6 +109,13 @@ impl Failure {
                 ..
             }) => ApiError::bad_request(reason.clone()),
             Failure::Plugin(e) => ApiError::internal(e.to_string()),
+            Failure::BadAnswer(e) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                format!(
+                    "deployment {deployment} answered with something its adapter could not read: {e}"
+                ),
+            ),
             Failure::NoAdapter(msg) => ApiError::unavailable(msg.clone()),
         }
     }

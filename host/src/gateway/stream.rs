@@ -294,7 +294,7 @@ impl Gateway {
                     let out = relay
                         .session
                         .push(&input)
-                        .map_err(Failure::Plugin)?
+                        .map_err(Failure::BadAnswer)?
                         .map_err(|e| Failure::Provider(e, None))?;
                     let done = out.done;
                     relay.take(out);
@@ -307,7 +307,7 @@ impl Gateway {
                     let out = relay
                         .session
                         .finish()
-                        .map_err(Failure::Plugin)?
+                        .map_err(Failure::BadAnswer)?
                         .map_err(|e| Failure::Provider(e, None))?;
                     relay.take(out);
                     relay.state = Phase::Finished;
@@ -329,7 +329,7 @@ impl Gateway {
         let status = r.status;
         match adapter.parse_response(input, &r) {
             Ok(Err(e)) => Failure::Provider(e, retry_after(&r.headers)),
-            Err(e) => Failure::Plugin(e),
+            Err(e) => Failure::BadAnswer(e),
             Ok(Ok(_)) => Failure::Upstream(UpstreamError::Body(format!(
                 "status {status} with a body the adapter read as a success"
             ))),

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Seconds, for `Retry-After` on 429/503.
     pub retry_after: Option<u64>,
+    /// More response headers (what the gateway tried before it gave up).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -102,6 +105,11 @@ impl IntoResponse for ApiError {
             && let Ok(v) = secs.to_string().parse()
         {
             resp.headers_mut().insert("retry-after", v);
+        }
+        for (name, value) in &self.headers {
+            if let Ok(v) = value.parse() {
+                resp.headers_mut().insert(*name, v);
+            }
         }
         resp
     }

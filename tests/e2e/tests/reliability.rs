@@ -793,3 +793,39 @@ fn a_replica_without_redis_serves_on_local_state_and_says_so() {
         gw.log().contains("redis unreachable")
     });
 }
+
+#[test]
+fn a_garbled_answer_is_a_502_and_another_deployment_is_tried() {
+    let a = MockProvider::start(Flavor::OpenAi);
+    let b = MockProvider::start(Flavor::OpenAi);
+    a.always(Behaviour::Status(
+        200,
+        "<html>upstream proxy error</html>".into(),
+        None,
+    ));
+    let gw = gateway(
+        &[
+            dep("g", "a", "openai/m", &a, &["order: 1"]),
+            dep("solo", "solo", "openai/m", &a, &[]),
+            dep("g", "b", "openai/m", &b, &["order: 2"]),
+        ],
+        "  num_retries: 1\n  allowed_fails: 100\n",
+    );
+    let r = gw.post("/v1/chat/completions", Some(KEY), &hello("g"));
+    assert_eq!(header(&r, "x-switchyard-deployment"), "b");
+    assert_eq!((a.count(), b.count()), (1, 1));
+
+    // Nowhere else to go: a 502 that says what went wrong, and how many
+    // attempts were made.
+    let r = gw.post("/v1/chat/completions", Some(KEY), &hello("solo"));
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(r.json()["error"]["type"], "api_error");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("could not read") && msg.contains("not valid JSON"),
+        "{msg}"
+    );
+    assert_eq!(header(&r, "x-switchyard-attempts"), "2");
+    assert_eq!(header(&r, "x-switchyard-fallbacks"), "0");
+    assert_eq!(a.count(), 3);
+}

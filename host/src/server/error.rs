@@ -18,7 +18,8 @@ pub struct ApiError {
     /// Seconds, for `Retry-After` on 429/503.
     pub retry_after: Option<u64>,
     /// More response headers (what the gateway tried before it gave up).
-    pub headers: Vec<(&'static str, String)>,
+    /// Boxed: errors travel in `Result`s and should stay small.
+    pub headers: Box<[(&'static str, String)]>,
 }
 
 impl ApiError {
@@ -30,7 +31,7 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
-            headers: Vec::new(),
+            headers: Box::default(),
         }
     }
 
@@ -106,7 +107,7 @@ impl IntoResponse for ApiError {
         {
             resp.headers_mut().insert("retry-after", v);
         }
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.iter() {
             if let Ok(v) = value.parse() {
                 resp.headers_mut().insert(*name, v);
             }

@@ -175,10 +175,10 @@ impl Gateway {
                         }
                         None => {
                             let mut e = final_error(errors, progress.attempts);
-                            e.headers
-                                .push(("x-switchyard-attempts", progress.attempts.to_string()));
-                            e.headers
-                                .push(("x-switchyard-fallbacks", progress.fallbacks.to_string()));
+                            e.headers = Box::new([
+                                ("x-switchyard-attempts", progress.attempts.to_string()),
+                                ("x-switchyard-fallbacks", progress.fallbacks.to_string()),
+                            ]);
                             return Err(e);
                         }
                     }
@@ -466,7 +466,7 @@ fn final_error(errors: Vec<GroupError>, attempts: u32) -> ApiError {
             } else {
                 ApiError::unavailable(message.trim_end())
             };
-            e.retry_after = Some(secs);
+            e.retry_after = Some(u32::try_from(secs).unwrap_or(u32::MAX));
             e
         }
     }

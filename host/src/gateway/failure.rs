@@ -84,7 +84,8 @@ impl Failure {
                 };
                 let mut err = ApiError::new(status, kind_for_status(e.status), e.message.clone());
                 err.code = e.code.clone();
-                err.retry_after = retry_after.map(|d| d.as_secs_f64().ceil() as u64);
+                err.retry_after =
+                    retry_after.map(|d| d.as_secs_f64().ceil().min(u32::MAX as f64) as u32);
                 if matches!(e.class, ErrorClass::ContextWindowExceeded) {
                     err.code = Some("context_length_exceeded".into());
                 }

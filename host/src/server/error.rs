@@ -16,7 +16,7 @@ pub struct ApiError {
     pub param: Option<String>,
     pub code: Option<String>,
     /// Seconds, for `Retry-After` on 429/503.
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// More response headers (what the gateway tried before it gave up).
     /// Boxed: errors travel in `Result`s and should stay small.
     pub headers: Box<[(&'static str, String)]>,

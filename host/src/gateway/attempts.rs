@@ -443,19 +443,25 @@ fn final_error(errors: Vec<GroupError>, attempts: u32) -> ApiError {
         }
         Some(GroupError::Final(e)) => e,
         Some(GroupError::Unavailable { .. }) | None => {
-            let secs = unavailable
-                .retry_in
-                .map_or(1, |r| r.as_secs_f64().ceil().max(1.0) as u64);
             let why: Vec<&str> = unavailable
                 .why
                 .iter()
                 .map(String::as_str)
                 .filter(|w| !w.is_empty())
                 .collect();
+            let groups = groups.join(", then ");
+            let why = why.join("; ");
+            // Busy (cooling, at a limit): say when to come back. Otherwise
+            // the router chose nothing (no deployment matches the request's
+            // tags, say): waiting would not help.
+            let Some(retry_in) = unavailable.retry_in else {
+                return ApiError::unavailable(format!(
+                    "no deployment of model group {groups} can serve this request: {why}"
+                ));
+            };
+            let secs = retry_in.as_secs_f64().ceil().max(1.0) as u64;
             let message = format!(
-                "no deployment of model group {} can take a request now; retry in {secs}s. {}",
-                groups.join(", then "),
-                why.join("; ")
+                "no deployment of model group {groups} can take a request now; retry in {secs}s. {why}"
             );
             let mut e = if unavailable.rate_limited {
                 ApiError::new(
@@ -519,5 +525,29 @@ mod tests {
             0,
         );
         assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn nothing_chosen_is_a_503_without_a_retry_hint() {
+        let b = Blocked {
+            why: vec!["least-busy: no deployment tagged asia or default".into()],
+            ..Blocked::default()
+        };
+        let e = final_error(
+            vec![GroupError::Unavailable {
+                group: "g".into(),
+                blocked: b,
+            }],
+            0,
+        );
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.retry_after, None);
+        assert!(
+            e.message.ends_with(
+                "can serve this request: least-busy: no deployment tagged asia or default"
+            ),
+            "{}",
+            e.message
+        );
     }
 }

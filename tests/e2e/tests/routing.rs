@@ -132,6 +132,30 @@ fn tag_filtering_sends_tagged_requests_to_tagged_deployments() {
             Some("us")
         );
     }
+    assert_eq!(m.count(), 12);
+}
+
+#[test]
+fn a_request_no_deployment_can_serve_is_a_503_that_says_why() {
+    let m = MockProvider::start(Flavor::OpenAi);
+    let gw = Gateway::start_with_plugins(
+        &["default-router", "openai"],
+        &config_with_settings(
+            &[entry("g", "eu", &m, &["tags: [eu]"], &[])],
+            "router_settings:\n  enable_tag_filtering: true\n",
+        ),
+    );
+    let mut body = hello("g", "hi");
+    body["tags"] = json!(["asia"]);
+    let r = gw.post("/v1/chat/completions", Some(KEY), &body);
+    assert_eq!(r.status, 503, "{}", r.body);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("can serve this request") && msg.contains("asia"),
+        "{msg}"
+    );
+    assert_eq!(r.header("retry-after"), None, "waiting would not help");
+    assert_eq!(m.count(), 0);
 }
 
 #[test]

@@ -50,6 +50,9 @@ pub struct Config {
     /// Upstream timeout when a deployment sets none
     /// (`router_settings.timeout` or `litellm_settings.request_timeout`).
     pub default_timeout: Duration,
+    /// Time to a stream's first byte when a deployment sets neither
+    /// `stream_timeout` nor `timeout` (`router_settings.stream_timeout`).
+    pub default_stream_timeout: Option<Duration>,
     /// Largest request body accepted (`general_settings.max_request_size_mb`).
     pub max_body_bytes: usize,
     /// One line per key the gateway does not act on.
@@ -87,6 +90,7 @@ const ROUTER: &[&str] = &[
     "enable_tag_filtering",
     "model_group_alias",
     "timeout",
+    "stream_timeout",
     "redis_url",
     "redis_host",
     "redis_port",
@@ -156,6 +160,12 @@ impl Config {
         {
             None => Duration::from_secs(600),
             Some(v) => seconds(v).ok_or("router_settings.timeout: expected seconds (a number)")?,
+        };
+        let default_stream_timeout = match router.get("stream_timeout") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                seconds(v).ok_or("router_settings.stream_timeout: expected seconds (a number)")?,
+            ),
         };
         let routing_strategy = opt_string(&router, "router_settings.routing_strategy")?
             .unwrap_or_else(|| "simple-shuffle".into());
@@ -262,6 +272,7 @@ impl Config {
             redis,
             health_checks,
             default_timeout,
+            default_stream_timeout,
             max_body_bytes,
             warnings,
         })

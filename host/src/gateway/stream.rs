@@ -236,6 +236,7 @@ impl Gateway {
         let ttfb = d
             .stream_timeout
             .or(d.timeout)
+            .or(self.config.default_stream_timeout)
             .unwrap_or(self.config.default_timeout);
         let deadline = started + ttfb;
 

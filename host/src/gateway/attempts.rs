@@ -308,6 +308,8 @@ impl Gateway {
                 }
                 tracing::debug!(deployment = %d.id, wait_ms = wait.as_millis() as u64, "backing off before a retry");
                 tokio::time::sleep(wait).await;
+                // Waiting out a provider's backoff is not the gateway's own time.
+                progress.upstream_wait += wait;
             }
             progress.attempts += 1;
             let result = match call.stream {

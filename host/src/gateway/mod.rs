@@ -46,8 +46,8 @@ pub struct Served {
     pub attempts: u32,
     /// Fallback groups moved to.
     pub fallbacks: u32,
-    /// Time spent waiting for providers, so the gateway's own overhead can
-    /// be reported apart.
+    /// Time spent waiting for providers (backoff before retries included),
+    /// so the gateway's own overhead can be reported apart.
     pub upstream_wait: Duration,
     pub body: ServedBody,
 }

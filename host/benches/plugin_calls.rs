@@ -290,10 +290,10 @@ fn main() {
         let caller = caller();
         let id = format!("routing decision/{strategy}/10 deployments");
         criterion.bench_function(&id, |b| {
-            b.iter(|| black_box(gateway.route(&set, group, &view, &caller)).is_ok())
+            b.iter(|| black_box(gateway.route(&set, group, &view, &caller, 12, true)).is_ok())
         });
         let (p50, p99) = percentiles(20_000, || {
-            let _ = black_box(gateway.route(&set, group, &view, &caller));
+            let _ = black_box(gateway.route(&set, group, &view, &caller, 12, true));
         });
         summary.push((id, p50, p99));
     }

@@ -141,7 +141,7 @@ impl Config {
             &known(LITELLM),
             &mut warnings,
         );
-        let reliability = reliability::parse(&router, &litellm)?;
+        let mut reliability = reliability::parse(&router, &litellm)?;
 
         let master_key = opt_string(&general, "general_settings.master_key")?;
         let max_body_bytes = match general.get("max_request_size_mb") {
@@ -239,6 +239,7 @@ impl Config {
                 ));
             }
         }
+        reliability.resolve_aliases(&aliases);
         for (at, group) in reliability.named_groups() {
             if !groups.contains_key(group) && !aliases.contains_key(group) {
                 return Err(format!("{at}: model group {group:?} is not in model_list"));
@@ -296,10 +297,16 @@ fn redis_settings(router: &Mapping) -> Result<Option<RedisSettings>, String> {
     let prefix = opt_string(router, "router_settings.redis_key_prefix")?
         .unwrap_or_else(|| "switchyard".into());
     if let Some(url) = opt_string(router, "router_settings.redis_url")? {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(format!(
-                "router_settings.redis_url: expected redis://host:port, got {url:?}"
-            ));
+        if url.starts_with("rediss://") {
+            return Err(
+                "router_settings.redis_url: TLS (rediss://) is not supported yet; use redis:// on a private network".into(),
+            );
+        }
+        if !url.starts_with("redis://") {
+            // Not echoed: the URL may hold a password.
+            return Err(
+                "router_settings.redis_url: expected redis://[:password@]host:port[/db]".into(),
+            );
         }
         return Ok(Some(RedisSettings { url, prefix }));
     }
@@ -315,13 +322,27 @@ fn redis_settings(router: &Mapping) -> Result<Option<RedisSettings>, String> {
             .ok_or("router_settings.redis_port: expected a port number")?,
     };
     let auth = match opt_string(router, "router_settings.redis_password")? {
-        Some(p) if !p.is_empty() => format!(":{p}@"),
+        Some(p) if !p.is_empty() => format!(":{}@", percent_encode(&p)),
         _ => String::new(),
     };
     Ok(Some(RedisSettings {
         url: format!("redis://{auth}{host}:{port}"),
         prefix,
     }))
+}
+
+/// `s` with every byte but RFC 3986's unreserved ones percent-encoded, for
+/// a password inside a URL.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn section(root: &Value, name: &str) -> Result<Mapping, String> {
@@ -385,8 +406,8 @@ fn opt_string(map: &Mapping, path: &str) -> Result<Option<String>, String> {
 /// A number of seconds (integer or float).
 pub(crate) fn seconds(v: &Value) -> Option<Duration> {
     v.as_f64()
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 #[cfg(test)]
@@ -420,7 +441,7 @@ router_settings:
   routing_strategy: simple-shuffle
   model_group_alias: {gpt4: gpt-4o}
   redis_host: localhost
-  redis_password: pw
+  redis_password: "p/w#"
   provider_budget_config: {}
 litellm_settings:
   drop_params: true
@@ -455,7 +476,7 @@ environment_variables:
         assert_eq!(
             c.redis,
             Some(RedisSettings {
-                url: "redis://:pw@localhost:6379".into(),
+                url: "redis://:p%2Fw%23@localhost:6379".into(),
                 prefix: "switchyard".into()
             })
         );

@@ -200,8 +200,9 @@ fn deployment(
             None | Some(Json::Null) => Ok(None),
             Some(v) => v
                 .as_f64()
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .map(|s| Some(Duration::from_secs_f64(s)))
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .map(Some)
                 .ok_or(format!(
                     "{}: expected seconds (a positive number), got {v}",
                     p(k)

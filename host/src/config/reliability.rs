@@ -112,6 +112,11 @@ impl ClassMap {
     }
 }
 
+/// The most retries a request may ask for (`num_retries` in the body) when
+/// the config allows fewer: a client must not keep the gateway busy on a
+/// failing provider.
+pub const MAX_REQUESTED_RETRIES: u32 = 10;
+
 /// How a model group survives failing deployments.
 #[derive(Debug, Clone)]
 pub struct Reliability {
@@ -178,9 +183,9 @@ impl Reliability {
             | FailureClass::ContentPolicy
             | FailureClass::ContextWindow
             | FailureClass::Authentication => 0,
-            FailureClass::Timeout | FailureClass::RateLimit | FailureClass::Server => {
-                requested.unwrap_or(self.num_retries)
-            }
+            FailureClass::Timeout | FailureClass::RateLimit | FailureClass::Server => requested
+                .map(|r| r.min(self.num_retries.max(MAX_REQUESTED_RETRIES)))
+                .unwrap_or(self.num_retries),
         }
     }
 
@@ -208,6 +213,27 @@ impl Reliability {
             .or_else(|| self.fallbacks.get(group))
             .map(Vec::as_slice)
             .unwrap_or(&self.default_fallbacks)
+    }
+
+    /// Fallback lists keyed by an alias (`model_group_alias`) apply to the
+    /// group it names: requests are served under the group's own name.
+    pub fn resolve_aliases(&mut self, aliases: &BTreeMap<String, String>) {
+        for map in [
+            &mut self.fallbacks,
+            &mut self.context_window_fallbacks,
+            &mut self.content_policy_fallbacks,
+        ] {
+            let keyed_by_alias: Vec<String> = map
+                .keys()
+                .filter(|k| aliases.contains_key(*k))
+                .cloned()
+                .collect();
+            for alias in keyed_by_alias {
+                if let (Some(list), Some(group)) = (map.remove(&alias), aliases.get(&alias)) {
+                    map.entry(group.clone()).or_insert(list);
+                }
+            }
+        }
     }
 
     /// Every group a fallback list names, with where, for checking.
@@ -311,8 +337,8 @@ fn count(v: &Value, at: &str) -> Result<u32, String> {
 
 fn seconds_or_zero(v: &Value, at: &str) -> Result<Duration, String> {
     v.as_f64()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .filter(|s| *s >= 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .ok_or(format!(
             "{at}: expected seconds (a number >= 0), got {}",
             show(v)
@@ -430,6 +456,10 @@ mod tests {
         assert_eq!(r.retries_for(FailureClass::Server, None), 4);
         assert_eq!(r.retries_for(FailureClass::Server, Some(0)), 0);
         assert_eq!(r.retries_for(FailureClass::BadRequest, Some(5)), 0);
+        assert_eq!(
+            r.retries_for(FailureClass::Server, Some(4_000_000_000)),
+            MAX_REQUESTED_RETRIES
+        );
         assert_eq!(r.allowed_fails_for(FailureClass::Timeout), 7);
         assert_eq!(r.allowed_fails_for(FailureClass::Server), 3);
         assert_eq!(r.allowed_fails_for(FailureClass::RateLimit), 0);

@@ -65,6 +65,30 @@ struct Progress {
     reason: Option<String>,
 }
 
+impl Progress {
+    /// The answer, with what it took.
+    fn served(self, (group, deployment, body): (String, Arc<Deployment>, ServedBody)) -> Served {
+        Served {
+            group,
+            deployment: deployment.id.clone(),
+            route_reason: self.reason,
+            attempts: self.attempts,
+            fallbacks: self.fallbacks,
+            upstream_wait: self.upstream_wait,
+            body,
+        }
+    }
+
+    /// The client's error, with what was tried before giving up.
+    fn error(&self, mut e: ApiError) -> ApiError {
+        e.headers = Box::new([
+            ("x-switchyard-attempts", self.attempts.to_string()),
+            ("x-switchyard-fallbacks", self.fallbacks.to_string()),
+        ]);
+        e
+    }
+}
+
 /// Why a deployment was passed over without an attempt.
 #[derive(Debug, Default)]
 struct Blocked {
@@ -90,6 +114,8 @@ enum GroupError {
         group: String,
         deployment: String,
         failure: Failure,
+        /// Attempts made in this group.
+        attempts: u32,
     },
     /// No attempt could be made: every deployment is cooling down or at
     /// its limit.
@@ -114,6 +140,16 @@ impl GroupError {
             GroupError::Unavailable { .. } => FailureClass::Server,
             GroupError::TooLong { .. } => FailureClass::ContextWindow,
             GroupError::Final(_) => FailureClass::BadRequest,
+        }
+    }
+
+    /// The group the failure happened in (the router's choice).
+    fn group(&self) -> Option<&str> {
+        match self {
+            GroupError::Failed { group, .. }
+            | GroupError::Unavailable { group, .. }
+            | GroupError::TooLong { group, .. } => Some(group),
+            GroupError::Final(_) => None,
         }
     }
 }
@@ -146,89 +182,98 @@ impl Gateway {
             return Err(e);
         }
         let mut progress = Progress::default();
-        let mut tried: Vec<&str> = Vec::new();
-        let mut errors: Vec<GroupError> = Vec::new();
-        let mut group = primary;
-        loop {
-            tried.push(&group.name);
-            match self.serve_group(set, group, call, &mut progress).await {
-                Ok((group, deployment, body)) => {
-                    return Ok(Served {
-                        group,
-                        deployment: deployment.id.clone(),
-                        route_reason: progress.reason,
-                        attempts: progress.attempts,
-                        fallbacks: progress.fallbacks,
-                        upstream_wait: progress.upstream_wait,
-                        body,
-                    });
-                }
-                Err(GroupError::Final(e)) => return Err(e),
-                Err(e) => {
-                    let class = e.class();
-                    errors.push(e);
-                    match self.next_fallback(primary, class, call.overrides, &tried, &progress) {
-                        Some(next) => {
-                            tracing::info!(from = %group.name, to = %next.name, class = class.as_str(), "falling back");
-                            progress.fallbacks += 1;
-                            group = next;
-                        }
-                        None => {
-                            let mut e = final_error(errors, progress.attempts);
-                            e.headers = Box::new([
-                                ("x-switchyard-attempts", progress.attempts.to_string()),
-                                ("x-switchyard-fallbacks", progress.fallbacks.to_string()),
-                            ]);
-                            return Err(e);
-                        }
-                    }
-                }
+        let first = match self
+            .serve_group(set, primary, call, true, &mut progress)
+            .await
+        {
+            Ok(served) => return Ok(progress.served(served)),
+            Err(GroupError::Final(e)) => return Err(progress.error(e)),
+            Err(e) => e,
+        };
+        // The list is chosen once, from the primary's failure, and walked to
+        // its end (as LiteLLM does): a fallback failing in another way does
+        // not switch lists halfway.
+        let routed = first.group().unwrap_or(&primary.name).to_string();
+        let list = self.fallback_list(&routed, &primary.name, first.class(), call.overrides);
+        let mut tried = vec![primary.name.clone(), routed];
+        let mut errors = vec![first];
+        for name in list {
+            if progress.fallbacks as usize >= self.config.reliability.max_fallbacks {
+                break;
+            }
+            let Some(group) = self.config.group(&name) else {
+                continue;
+            };
+            if tried.contains(&group.name) {
+                continue;
+            }
+            tried.push(group.name.clone());
+            progress.fallbacks += 1;
+            tracing::info!(to = %group.name, "falling back");
+            match self
+                .serve_group(set, group, call, false, &mut progress)
+                .await
+            {
+                Ok(served) => return Ok(progress.served(served)),
+                Err(GroupError::Final(e)) => return Err(progress.error(e)),
+                Err(e) => errors.push(e),
             }
         }
+        Err(progress.error(final_error(errors)))
     }
 
-    /// The next fallback group for a failure of `class`, if any is left.
-    fn next_fallback(
+    /// The fallback groups for a failure of `class` in `routed` (the group
+    /// the router chose; `primary` is the one the client asked for).
+    fn fallback_list(
         &self,
-        primary: &ModelGroup,
+        routed: &str,
+        primary: &str,
         class: FailureClass,
         overrides: &Overrides,
-        tried: &[&str],
-        progress: &Progress,
-    ) -> Option<&ModelGroup> {
+    ) -> Vec<String> {
         let policy = &self.config.reliability;
-        if overrides.disable_fallbacks || progress.fallbacks as usize >= policy.max_fallbacks {
-            return None;
+        if overrides.disable_fallbacks {
+            return Vec::new();
         }
-        // The request's own list replaces the configured generic one; the
-        // class-specific lists still apply first.
+        let lookup = |map: &'_ std::collections::BTreeMap<String, Vec<String>>| {
+            map.get(routed).or_else(|| map.get(primary)).cloned()
+        };
+        // The class-specific lists come first; the request's own list
+        // replaces the configured generic one.
         let specific = match class {
-            FailureClass::ContextWindow => policy.context_window_fallbacks.get(&primary.name),
-            FailureClass::ContentPolicy => policy.content_policy_fallbacks.get(&primary.name),
+            FailureClass::ContextWindow => lookup(&policy.context_window_fallbacks),
+            FailureClass::ContentPolicy => lookup(&policy.content_policy_fallbacks),
             _ => None,
         };
-        let list = match (specific, &overrides.fallbacks) {
-            (Some(list), _) => list.as_slice(),
-            (None, Some(list)) => list.as_slice(),
-            (None, None) => policy.fallbacks_for(&primary.name, class),
-        };
-        list.iter()
-            .filter_map(|name| self.config.group(name))
-            .find(|g| !tried.contains(&g.name.as_str()))
+        specific
+            .or_else(|| overrides.fallbacks.clone())
+            .or_else(|| lookup(&policy.fallbacks))
+            .unwrap_or_else(|| policy.default_fallbacks.clone())
     }
 
     /// Serves `call` within one model group: the routed group's name, the
     /// deployment that answered and the body.
+    ///
+    /// A fallback group (`primary` false) is ordered by the router but not
+    /// redirected: a tier router would send it back to the tier that failed.
     async fn serve_group(
         &self,
         set: &Arc<ActiveSet>,
         group: &ModelGroup,
         call: &Call<'_>,
+        primary: bool,
         progress: &mut Progress,
     ) -> Result<(String, Arc<Deployment>, ServedBody), GroupError> {
         let route = match call.view {
             Some(view) => self
-                .route(set, group, view, call.caller)
+                .route(
+                    set,
+                    group,
+                    view,
+                    call.caller,
+                    call.estimated_tokens,
+                    primary,
+                )
                 .map_err(GroupError::Final)?,
             None => Route {
                 group: group.name.clone(),
@@ -257,8 +302,12 @@ impl Gateway {
         }
         let policy = &self.config.reliability;
         let mut retries = 0u32;
+        let mut attempts = 0u32;
         let mut next = 0usize;
         let mut last: Option<(Arc<Deployment>, Failure)> = None;
+        // Set after a backoff: the pick that follows is made without
+        // waiting again.
+        let mut waited = false;
         loop {
             let mut blocked = Blocked::default();
             let now = now_ms();
@@ -271,6 +320,7 @@ impl Gateway {
                         group: route.group,
                         deployment: d.id.clone(),
                         failure,
+                        attempts,
                     },
                     None => {
                         if fits.is_empty() {
@@ -289,9 +339,11 @@ impl Gateway {
                 });
             };
             let d = fits[i];
-            // Trying the deployment that just failed again: back off first.
+            // Trying the deployment that just failed again: back off first,
+            // then pick again (it may have cooled down or used its limit
+            // meanwhile, here or on another replica).
             let wait = match &last {
-                Some((prev, failure)) if prev.index == d.index => {
+                Some((prev, failure)) if !waited && prev.index == d.index => {
                     Some(backoff(retries, failure.retry_after(), policy.retry_after))
                 }
                 _ => None,
@@ -304,14 +356,19 @@ impl Gateway {
                         group: route.group,
                         deployment: d.id.clone(),
                         failure,
+                        attempts,
                     });
                 }
                 tracing::debug!(deployment = %d.id, wait_ms = wait.as_millis() as u64, "backing off before a retry");
                 tokio::time::sleep(wait).await;
                 // Waiting out a provider's backoff is not the gateway's own time.
                 progress.upstream_wait += wait;
+                waited = true;
+                continue;
             }
+            waited = false;
             progress.attempts += 1;
+            attempts += 1;
             let result = match call.stream {
                 Some(include_usage) => self
                     .try_stream(
@@ -342,14 +399,22 @@ impl Gateway {
                     let class = failure.class();
                     let summary = failure.summary();
                     tracing::warn!(deployment = %d.id, class = class.as_str(), error = %summary, "attempt failed");
-                    self.state
-                        .record_failure(d, class, failure.retry_after(), &summary, policy);
+                    if failure.is_deployments_fault() {
+                        self.state.record_failure(
+                            d,
+                            class,
+                            failure.retry_after(),
+                            &summary,
+                            policy,
+                        );
+                    }
                     let allowed = policy.retries_for(class, call.overrides.num_retries);
                     if retries >= allowed {
                         return Err(GroupError::Failed {
                             group: route.group,
                             deployment: d.id.clone(),
                             failure,
+                            attempts,
                         });
                     }
                     last = Some((d.clone(), failure));
@@ -392,7 +457,7 @@ impl Gateway {
             return false;
         }
         if let Some(limit) = d.tpm
-            && tpm + tokens > limit
+            && (tpm >= limit || tpm.saturating_add(tokens) > limit)
         {
             blocked.add(
                 next_minute,
@@ -409,11 +474,13 @@ impl Gateway {
 }
 
 /// The client's error once every group tried has failed.
-fn final_error(errors: Vec<GroupError>, attempts: u32) -> ApiError {
-    // A real failure (or an over-long prompt) says more than "busy".
+fn final_error(errors: Vec<GroupError>) -> ApiError {
+    // A real failure says more than an over-long prompt, and either says
+    // more than "busy".
     let mut unavailable = Blocked::default();
     let mut groups = Vec::new();
-    let mut decisive = None;
+    let mut failed = None;
+    let mut too_long = None;
     for e in errors {
         match e {
             GroupError::Unavailable { group, blocked } => {
@@ -423,14 +490,19 @@ fn final_error(errors: Vec<GroupError>, attempts: u32) -> ApiError {
                 unavailable.why.extend(blocked.why.into_iter().take(3));
                 groups.push(group);
             }
-            other => decisive = Some(other),
+            e @ GroupError::Failed { .. } => failed = Some(e),
+            e @ GroupError::TooLong { .. } => {
+                too_long.get_or_insert(e);
+            }
+            GroupError::Final(e) => return e,
         }
     }
-    match decisive {
+    match failed.or(too_long) {
         Some(GroupError::Failed {
             group,
             deployment,
             failure,
+            attempts,
         }) => exhausted(&deployment, &failure, &group, attempts),
         Some(GroupError::TooLong {
             group,
@@ -507,25 +579,19 @@ mod tests {
     fn all_cooling_is_a_429_when_rate_limited_with_retry_after() {
         let mut b = Blocked::default();
         b.add(Duration::from_millis(2500), true, "a is cooling".into());
-        let e = final_error(
-            vec![GroupError::Unavailable {
-                group: "g".into(),
-                blocked: b,
-            }],
-            0,
-        );
+        let e = final_error(vec![GroupError::Unavailable {
+            group: "g".into(),
+            blocked: b,
+        }]);
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.retry_after, Some(3));
         assert!(e.message.contains("retry in 3s"), "{}", e.message);
         let mut b = Blocked::default();
         b.add(Duration::from_secs(4), false, "a is cooling".into());
-        let e = final_error(
-            vec![GroupError::Unavailable {
-                group: "g".into(),
-                blocked: b,
-            }],
-            0,
-        );
+        let e = final_error(vec![GroupError::Unavailable {
+            group: "g".into(),
+            blocked: b,
+        }]);
         assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
     }
 
@@ -535,13 +601,10 @@ mod tests {
             why: vec!["least-busy: no deployment tagged asia or default".into()],
             ..Blocked::default()
         };
-        let e = final_error(
-            vec![GroupError::Unavailable {
-                group: "g".into(),
-                blocked: b,
-            }],
-            0,
-        );
+        let e = final_error(vec![GroupError::Unavailable {
+            group: "g".into(),
+            blocked: b,
+        }]);
         assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(e.retry_after, None);
         assert!(

@@ -70,7 +70,7 @@ impl Gateway {
             .usage
             .as_ref()
             .map_or(0, |u| u.input_tokens + u.output_tokens);
-        self.state.finish(d, started.elapsed(), None, tokens);
+        self.state.finish(d, Some(started.elapsed()), None, tokens);
         if let Some(usage) = &parsed.usage {
             let cost = super::cost::price(set, &self.config.plugins.cost_rules, d, usage, caller);
             tracing::info!(deployment = %d.id, input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, cost_usd = ?cost, "call completed");

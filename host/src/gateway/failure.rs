@@ -53,6 +53,12 @@ impl Failure {
         }
     }
 
+    /// Whether the failure says something about the deployment (a missing
+    /// or failing adapter plugin does not: it is the gateway's own side).
+    pub fn is_deployments_fault(&self) -> bool {
+        !matches!(self, Failure::Plugin(_) | Failure::NoAdapter(_))
+    }
+
     /// The provider's `Retry-After`, if it sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -77,9 +83,11 @@ impl Failure {
             Failure::Provider(e, retry_after) => {
                 // A provider's server error is a bad gateway to the client
                 // (Anthropic's 529 "overloaded" included); 504 stays a timeout.
+                // 504 stays a timeout; any other 5xx is a bad gateway, as is
+                // a status that is no error at all.
                 let status = match e.status {
                     504 => StatusCode::GATEWAY_TIMEOUT,
-                    s if s >= 500 => StatusCode::BAD_GATEWAY,
+                    s if !(400..500).contains(&s) => StatusCode::BAD_GATEWAY,
                     s => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY),
                 };
                 let mut err = ApiError::new(status, kind_for_status(e.status), e.message.clone());
@@ -158,18 +166,27 @@ pub fn time_left(deadline: Instant) -> Duration {
         .max(Duration::from_millis(1))
 }
 
-/// A `Retry-After` header: seconds (fractions allowed), or an HTTP date.
+/// The longest `Retry-After` believed: a provider asking for more would
+/// take a deployment out of rotation (on every replica) for that long.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` header: seconds (fractions allowed), or an HTTP date;
+/// at most [`MAX_RETRY_AFTER`].
 pub fn retry_after(headers: &[Header]) -> Option<Duration> {
     let value = headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("retry-after"))?
         .value
         .trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate(value)?;
-    Some(when.saturating_sub(Duration::from_millis(crate::state::now_ms())))
+    let wait = match value.parse::<f64>() {
+        Ok(secs) if secs >= 0.0 => Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_AFTER),
+        Ok(_) => return None,
+        Err(_) => {
+            let when = httpdate(value)?;
+            when.saturating_sub(Duration::from_millis(crate::state::now_ms()))
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as time since the epoch.
@@ -201,6 +218,15 @@ mod tests {
         assert_eq!(retry_after(&h("2")), Some(Duration::from_secs(2)));
         assert_eq!(retry_after(&h("0.5")), Some(Duration::from_millis(500)));
         assert_eq!(retry_after(&h("-1")), None);
+        assert_eq!(retry_after(&h("NaN")), None);
+        // Absurd waits are capped rather than believed (or overflowing).
+        assert_eq!(retry_after(&h("1e20")), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&h("inf")), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&h("31536000")), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after(&h("Fri, 01 Jan 2100 00:00:00 GMT")),
+            Some(MAX_RETRY_AFTER)
+        );
         assert_eq!(retry_after(&h("soon")), None);
         // A date in the past means "now".
         assert_eq!(

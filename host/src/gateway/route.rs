@@ -7,8 +7,9 @@ use std::sync::Arc;
 use crate::config::{Deployment, ModelGroup, Prices};
 use crate::plugins::bindings::router_api::{self, Health, RouteRequest};
 use crate::plugins::bindings::types::{self, Caller};
-use crate::plugins::{ActiveSet, RoutingTable, convert};
+use crate::plugins::{ActiveSet, RoutingTable};
 use crate::server::error::ApiError;
+use crate::state::now_ms;
 
 use super::Gateway;
 
@@ -63,9 +64,7 @@ impl Gateway {
             .map(|d| {
                 let s = self.state.snapshot(d);
                 let health = match (s.cooldown, s.health) {
-                    (Some(c), _) => {
-                        Health::CoolingDown(c.until_ms.saturating_sub(crate::state::now_ms()))
-                    }
+                    (Some(c), _) => Health::CoolingDown(c.until_ms.saturating_sub(now_ms())),
                     (None, crate::state::Health::Unhealthy { error, .. }) => {
                         Health::Unhealthy(error)
                     }
@@ -84,13 +83,16 @@ impl Gateway {
             .collect()
     }
 
-    /// Orders the deployments of `group` for this request.
+    /// Orders the deployments of `group` for this request. A router may
+    /// send the request to another group once, if `follow_redirect`.
     pub fn route(
         &self,
         set: &ActiveSet,
         group: &ModelGroup,
         request: &types::ChatRequest,
         caller: &Caller,
+        estimated_input_tokens: u64,
+        follow_redirect: bool,
     ) -> Result<Route, ApiError> {
         let mut group = group;
         let mut redirected = false;
@@ -114,7 +116,7 @@ impl Gateway {
                 request: request.clone(),
                 caller: caller.clone(),
                 candidates: self.candidates(group),
-                estimated_input_tokens: convert::estimate_tokens(request),
+                estimated_input_tokens,
                 seed: rand_seed(),
                 now_ms: now_ms(),
             };
@@ -130,6 +132,15 @@ impl Gateway {
             if let Some(next) = &decision.model_group
                 && next != &group.name
             {
+                if !follow_redirect {
+                    // A fallback group: keep it (a tier router would send
+                    // the request back to the tier that failed).
+                    return Ok(Route {
+                        group: group.name.clone(),
+                        order: group.deployments.clone(),
+                        reason: Some(format!("fallback group {}: configured order", group.name)),
+                    });
+                }
                 if redirected {
                     return Err(ApiError::internal(format!(
                         "router {} redirected twice (to {next:?}); one redirect is allowed",
@@ -182,13 +193,6 @@ fn model_info_extra(d: &Deployment) -> Vec<types::Field> {
             value: v.to_string(),
         })
         .collect()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A fresh random seed per request (routers stay deterministic given it).

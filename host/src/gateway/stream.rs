@@ -118,6 +118,7 @@ impl Relay {
     /// Ends the stream: the usage chunk if asked for, `[DONE]`, and the
     /// books.
     fn close(&mut self, error: Option<Value>) {
+        let broke = error.is_some();
         if let Some(err) = error {
             self.queue
                 .push_back(Bytes::from(format!("data: {err}\n\n")));
@@ -143,12 +144,11 @@ impl Relay {
             .usage
             .as_ref()
             .map_or(0, |u| u.input_tokens + u.output_tokens);
-        self.live.finish(
-            &self.deployment,
-            self.started.elapsed(),
-            Some(self.ttft),
-            tokens,
-        );
+        // A stream that broke off is no latency sample (a short one would
+        // make latency-based routing favour a deployment that fails fast).
+        let latency = (!broke).then(|| self.started.elapsed());
+        self.live
+            .finish(&self.deployment, latency, Some(self.ttft), tokens);
         if let Some(usage) = &self.usage {
             let cost = super::cost::price(
                 &self.set,

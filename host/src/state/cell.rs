@@ -88,9 +88,12 @@ struct Usage {
     /// This replica's own counts.
     requests: u64,
     tokens: u64,
-    /// This replica's counts not yet added to the shared totals.
+    /// This replica's counts not yet sent to Redis.
     unsynced_requests: u64,
     unsynced_tokens: u64,
+    /// Counts sent in the sync under way, not yet in the shared totals.
+    in_transit_requests: u64,
+    in_transit_tokens: u64,
     /// Every replica's totals at the last sync: (minute, requests, tokens).
     shared: Option<(u64, u64, u64)>,
 }
@@ -108,10 +111,17 @@ impl Usage {
     }
 
     fn used(&self, minute: u64) -> (u64, u64) {
+        // This replica's counts that the shared totals do not hold yet.
+        let (own_r, own_t) = if self.minute == minute {
+            (
+                self.unsynced_requests + self.in_transit_requests,
+                self.unsynced_tokens + self.in_transit_tokens,
+            )
+        } else {
+            (0, 0)
+        };
         match self.shared {
-            Some((m, r, t)) if m == minute => {
-                (r + self.unsynced_requests, t + self.unsynced_tokens)
-            }
+            Some((m, r, t)) if m == minute => (r + own_r, t + own_t),
             _ if self.minute == minute => (self.requests, self.tokens),
             _ => (0, 0),
         }
@@ -167,9 +177,11 @@ impl Cell {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
-    pub fn finish(&self, latency: Duration, ttft: Option<Duration>, tokens: u64) {
+    pub fn finish(&self, latency: Option<Duration>, ttft: Option<Duration>, tokens: u64) {
         let now = super::now_ms();
-        lock(&self.latency).add(latency.as_secs_f64() * 1000.0, now);
+        if let Some(latency) = latency {
+            lock(&self.latency).add(latency.as_secs_f64() * 1000.0, now);
+        }
         if let Some(t) = ttft {
             lock(&self.ttft).add(t.as_secs_f64() * 1000.0, now);
         }
@@ -242,28 +254,37 @@ impl Cell {
     }
 
     /// This replica's counts not yet shared: (minute, requests, tokens).
-    /// They count as shared from now on; [`Cell::unsync`] gives them back
-    /// if sending them failed.
+    /// They are in transit until [`Cell::set_shared`] (Redis has them) or
+    /// [`Cell::unsync`] (sending them failed).
     pub fn take_unsynced(&self) -> (u64, u64, u64) {
         let mut u = lock(&self.usage);
         let taken = (u.minute, u.unsynced_requests, u.unsynced_tokens);
+        u.in_transit_requests += u.unsynced_requests;
+        u.in_transit_tokens += u.unsynced_tokens;
         u.unsynced_requests = 0;
         u.unsynced_tokens = 0;
         taken
     }
 
-    /// Returns counts that could not be shared.
-    pub fn unsync(&self, minute: u64, requests: u64, tokens: u64) {
+    /// Counts in transit that could not be shared go back to unsynced.
+    pub fn unsync(&self, minute: u64) {
         let mut u = lock(&self.usage);
+        let (r, t) = (u.in_transit_requests, u.in_transit_tokens);
+        u.in_transit_requests = 0;
+        u.in_transit_tokens = 0;
         if u.minute == minute {
-            u.unsynced_requests += requests;
-            u.unsynced_tokens += tokens;
+            u.unsynced_requests += r;
+            u.unsynced_tokens += t;
         }
     }
 
-    /// Every replica's totals for `minute`, as Redis holds them.
+    /// Every replica's totals for `minute`, as Redis holds them (this
+    /// replica's counts in transit included).
     pub fn set_shared(&self, minute: u64, requests: u64, tokens: u64) {
-        lock(&self.usage).shared = Some((minute, requests, tokens));
+        let mut u = lock(&self.usage);
+        u.in_transit_requests = 0;
+        u.in_transit_tokens = 0;
+        u.shared = Some((minute, requests, tokens));
     }
 
     /// Forgets the shared totals (Redis is unreachable): own counts rule.
@@ -283,10 +304,15 @@ mod tests {
         let minute = minute_of(now);
         c.start();
         c.end();
-        c.finish(Duration::from_millis(5), None, 100);
+        c.finish(Some(Duration::from_millis(5)), None, 100);
         assert_eq!(c.snapshot(now, Duration::from_secs(60)).rpm_used, 1);
         let (m, r, t) = c.take_unsynced();
         assert_eq!((m, r, t), (minute, 1, 100));
+        // While the sync is under way the taken counts still count.
+        assert_eq!(c.snapshot(now, Duration::from_secs(60)).rpm_used, 1);
+        // A failed sync gives them back.
+        c.unsync(minute);
+        assert_eq!(c.take_unsynced(), (minute, 1, 100));
         // Another replica sent 4 requests and 900 tokens.
         c.set_shared(minute, 5, 1000);
         c.start();
@@ -300,7 +326,7 @@ mod tests {
     fn latency_samples_expire_after_the_ttl() {
         let c = Cell::default();
         c.finish(
-            Duration::from_millis(100),
+            Some(Duration::from_millis(100)),
             Some(Duration::from_millis(20)),
             0,
         );

@@ -105,7 +105,13 @@ impl State {
 
     /// Records a finished call's latency (and time to first token for
     /// streams) and its tokens.
-    pub fn finish(&self, d: &Deployment, latency: Duration, ttft: Option<Duration>, tokens: u64) {
+    pub fn finish(
+        &self,
+        d: &Deployment,
+        latency: Option<Duration>,
+        ttft: Option<Duration>,
+        tokens: u64,
+    ) {
         if let Some(c) = self.cell(d) {
             c.finish(latency, ttft, tokens);
         }
@@ -144,10 +150,15 @@ impl State {
         message: &str,
         policy: &Reliability,
     ) -> Option<Cooldown> {
+        // The request's fault (malformed, refused content, too long) says
+        // nothing about the deployment: not counted, not its last error.
+        if !class.blames_deployment() {
+            return None;
+        }
         let cell = self.cell(d)?;
         let now = now_ms();
         let fails = cell.count_failure(class, now, message);
-        if policy.disable_cooldowns || !class.blames_deployment() {
+        if policy.disable_cooldowns {
             return None;
         }
         let over = fails > policy.allowed_fails_for(class);
@@ -160,7 +171,7 @@ impl State {
             return None;
         }
         let cooldown = Cooldown {
-            until_ms: now + length.as_millis() as u64,
+            until_ms: now.saturating_add(u64::try_from(length.as_millis()).unwrap_or(u64::MAX)),
             class,
             reason: format!(
                 "{} {} this minute ({}): {}",

@@ -179,7 +179,7 @@ impl Shared {
                 .arg(tokens)
                 .ignore();
             pipe.cmd("EXPIRE").arg(&key).arg(180).ignore();
-            taken.push((i, m, requests, tokens));
+            taken.push((i, m));
         }
         pipe.cmd("HGETALL").arg(&usage_key);
         if !self.cooldown_keys.is_empty() {
@@ -198,8 +198,8 @@ impl Shared {
                     Ok(Err(e)) => e.to_string(),
                     _ => "timed out".to_string(),
                 };
-                for (i, m, r, t) in taken {
-                    cells[i].unsync(m, r, t);
+                for (i, m) in taken {
+                    cells[i].unsync(m);
                 }
                 for cell in cells {
                     cell.clear_shared();

@@ -829,3 +829,40 @@ fn a_garbled_answer_is_a_502_and_another_deployment_is_tried() {
     assert_eq!(header(&r, "x-switchyard-fallbacks"), "0");
     assert_eq!(a.count(), 3);
 }
+
+#[test]
+fn the_fallback_list_is_chosen_once_and_walked_to_its_end() {
+    let short = MockProvider::start(Flavor::OpenAi);
+    let long1 = MockProvider::start(Flavor::OpenAi);
+    let long2 = MockProvider::start(Flavor::Anthropic);
+    let other = MockProvider::start(Flavor::OpenAi);
+    long1.always(Behaviour::Status(503, String::new(), None));
+    let gw = gateway(
+        &[
+            dep_info(
+                "short",
+                "short",
+                "openai/m",
+                &short,
+                &[],
+                &["max_input_tokens: 50"],
+            ),
+            dep("long1", "long1", "openai/m", &long1, &[]),
+            dep("long2", "long2", "anthropic/claude-x", &long2, &[]),
+            dep("other", "other", "openai/m", &other, &[]),
+        ],
+        "  num_retries: 0\n  context_window_fallbacks: [{short: [long1, long2]}]\n  fallbacks: [{short: [other]}]\n",
+    );
+    let mut body = hello("short");
+    body["messages"][0]["content"] = json!("word ".repeat(400));
+    let r = gw.post("/v1/chat/completions", Some(KEY), &body);
+    // long1 fails with a server error: the context-window list goes on to
+    // long2 rather than switching to the generic list.
+    assert_eq!(text(&r), Flavor::Anthropic.answer_text());
+    assert_eq!(header(&r, "x-switchyard-model-group"), "long2");
+    assert_eq!(header(&r, "x-switchyard-fallbacks"), "2");
+    assert_eq!(
+        (short.count(), long1.count(), long2.count(), other.count()),
+        (0, 1, 1, 0)
+    );
+}

@@ -224,3 +224,38 @@ fn the_tier_router_picks_a_tier_from_the_request_and_says_why() {
         gw.log()
     );
 }
+
+#[test]
+fn a_tier_that_fails_falls_back_without_being_sent_back_to_it() {
+    let tiers = MockProvider::start(Flavor::OpenAi);
+    let local = MockProvider::start(Flavor::OpenAi);
+    tiers.always(Behaviour::Status(500, String::new(), None));
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugins_section(&dir.path().join("plugins"), &["tier-router", "openai"]);
+    let config = format!(
+        "{}{plugins}  router: tier-router\n  settings:\n    tier-router:\n      config:\n        tiers: {{\"1\": fast, \"2\": standard, \"3\": advanced, \"4\": premium}}\n",
+        config_with_settings(
+            &[
+                entry("fast", "fast-1", &tiers, &[], &[]),
+                entry("standard", "standard-1", &tiers, &[], &[]),
+                entry("advanced", "advanced-1", &tiers, &[], &[]),
+                entry("premium", "premium-1", &tiers, &[], &[]),
+                entry("local", "local-1", &local, &[], &[]),
+            ],
+            "router_settings:\n  num_retries: 0\n  allowed_fails: 100\n  model_group_alias: {assistant: standard}\n  fallbacks: [{advanced: [local]}]\n",
+        )
+    );
+    let gw = Gateway::start_in(dir, &config);
+    let r = ask(
+        &gw,
+        hello(
+            "assistant",
+            "The API integration returns an error from the endpoint",
+        ),
+    );
+    assert_eq!(r.header("x-switchyard-model-group"), Some("local"));
+    assert_eq!(r.header("x-switchyard-fallbacks"), Some("1"));
+    assert_eq!(r.header("x-switchyard-attempts"), Some("2"));
+    assert_eq!((tiers.count(), local.count()), (1, 1));
+    assert_eq!(tiers.requests()[0].body["model"], "advanced-1");
+}

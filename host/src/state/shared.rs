@@ -63,7 +63,8 @@ struct StoredCooldown {
 pub struct Shared {
     conn: ConnectionManager,
     prefix: String,
-    ids: Vec<String>,
+    /// Per deployment: its requests and tokens fields in the usage hash.
+    usage_fields: Vec<(String, String)>,
     cooldown_keys: Vec<String>,
     /// `None` until the first sync; then whether it reached Redis, and why not.
     status: Mutex<Option<Result<(), String>>>,
@@ -86,10 +87,14 @@ impl Shared {
             .iter()
             .map(|id| format!("{}:cooldown:{id}", settings.prefix))
             .collect();
+        let usage_fields = ids
+            .iter()
+            .map(|id| (format!("{id}:r"), format!("{id}:t")))
+            .collect();
         Ok(Arc::new(Shared {
             conn,
             prefix: settings.prefix.clone(),
-            ids,
+            usage_fields,
             cooldown_keys,
             status: Mutex::new(None),
         }))
@@ -166,16 +171,18 @@ impl Shared {
             if requests == 0 && tokens == 0 {
                 continue;
             }
+            let Some((r_field, t_field)) = self.usage_fields.get(i) else {
+                continue;
+            };
             let key = format!("{}:usage:{m}", self.prefix);
-            let id = &self.ids[i];
             pipe.cmd("HINCRBY")
                 .arg(&key)
-                .arg(format!("{id}:r"))
+                .arg(r_field)
                 .arg(requests)
                 .ignore();
             pipe.cmd("HINCRBY")
                 .arg(&key)
-                .arg(format!("{id}:t"))
+                .arg(t_field)
                 .arg(tokens)
                 .ignore();
             pipe.cmd("EXPIRE").arg(&key).arg(180).ignore();
@@ -208,10 +215,9 @@ impl Shared {
                 return;
             }
         };
-        for (i, cell) in cells.iter().enumerate() {
-            let id = &self.ids[i];
-            let get = |suffix: &str| usage.get(&format!("{id}:{suffix}")).copied().unwrap_or(0);
-            cell.set_shared(minute, get("r"), get("t"));
+        for (cell, (r_field, t_field)) in cells.iter().zip(&self.usage_fields) {
+            let get = |field: &String| usage.get(field).copied().unwrap_or(0);
+            cell.set_shared(minute, get(r_field), get(t_field));
         }
         for (i, stored) in cooldowns.iter().enumerate() {
             let Some(stored) = stored

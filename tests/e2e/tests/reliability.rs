@@ -47,6 +47,25 @@ fn hello(model: &str) -> Value {
     json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "Hello?"}]})
 }
 
+/// A chat request of about 500 tokens: too long for a 50-token window.
+fn too_long(model: &str) -> Value {
+    let mut body = hello(model);
+    body["messages"][0]["content"] = json!("word ".repeat(400));
+    body
+}
+
+/// The `short` deployment: a context window of 50 tokens.
+fn short_window(mock: &MockProvider) -> String {
+    dep_info(
+        "short",
+        "short",
+        "openai/m",
+        mock,
+        &[],
+        &["max_input_tokens: 50"],
+    )
+}
+
 fn stream(model: &str) -> Value {
     let mut b = hello(model);
     b["stream"] = json!(true);
@@ -380,22 +399,14 @@ fn context_window_fallbacks_before_and_after_the_call() {
     let other = MockProvider::start(Flavor::OpenAi);
     let gw = gateway(
         &[
-            dep_info(
-                "short",
-                "short",
-                "openai/m",
-                &short,
-                &[],
-                &["max_input_tokens: 50"],
-            ),
+            short_window(&short),
             dep("long", "long", "anthropic/claude-x", &long, &[]),
             dep("other", "other", "openai/m", &other, &[]),
         ],
         "  context_window_fallbacks: [{short: [long]}]\n  fallbacks: [{short: [other]}]\n",
     );
     // Known too long for `short` before any call: straight to `long`.
-    let mut body = hello("short");
-    body["messages"][0]["content"] = json!("word ".repeat(400));
+    let body = too_long("short");
     let r = gw.post("/v1/chat/completions", Some(KEY), &body);
     assert_eq!(text(&r), Flavor::Anthropic.answer_text());
     assert_eq!(header(&r, "x-switchyard-model-group"), "long");
@@ -422,8 +433,7 @@ fn a_prompt_too_long_for_every_deployment_is_a_400_without_a_call() {
         )],
         "",
     );
-    let mut body = hello("g");
-    body["messages"][0]["content"] = json!("word ".repeat(200));
+    let body = too_long("g");
     let r = gw.post("/v1/chat/completions", Some(KEY), &body);
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "context_length_exceeded");
@@ -839,22 +849,14 @@ fn the_fallback_list_is_chosen_once_and_walked_to_its_end() {
     long1.always(Behaviour::Status(503, String::new(), None));
     let gw = gateway(
         &[
-            dep_info(
-                "short",
-                "short",
-                "openai/m",
-                &short,
-                &[],
-                &["max_input_tokens: 50"],
-            ),
+            short_window(&short),
             dep("long1", "long1", "openai/m", &long1, &[]),
             dep("long2", "long2", "anthropic/claude-x", &long2, &[]),
             dep("other", "other", "openai/m", &other, &[]),
         ],
         "  num_retries: 0\n  context_window_fallbacks: [{short: [long1, long2]}]\n  fallbacks: [{short: [other]}]\n",
     );
-    let mut body = hello("short");
-    body["messages"][0]["content"] = json!("word ".repeat(400));
+    let body = too_long("short");
     let r = gw.post("/v1/chat/completions", Some(KEY), &body);
     // long1 fails with a server error: the context-window list goes on to
     // long2 rather than switching to the generic list.

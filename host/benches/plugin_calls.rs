@@ -9,22 +9,20 @@
 //! calls, the figures `docs/performance.md` records.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use std::hint::black_box;
 
 use criterion::Criterion;
-use switchyard::plugins::bindings::router_api::{Candidate, Deployment, Health, RouteRequest};
+use switchyard::plugins::bindings::router_api::{Candidate, Health, RouteRequest};
 use switchyard::plugins::bindings::sanitizer_api::{SanitizeInput, Stage};
-use switchyard::plugins::bindings::types::{Caller, Prices};
-use switchyard::plugins::{
-    Limits, LoadedPlugin, RoutingTable, Runtime, RuntimeOptions, Settings, convert,
-};
+use switchyard::plugins::bindings::types::Caller;
+use switchyard::plugins::{Limits, LoadedPlugin, Runtime, RuntimeOptions, Settings, convert};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::root;
 
 fn load(
     runtime: &Runtime,
@@ -47,7 +45,9 @@ fn load(
     match LoadedPlugin::load_file(runtime, &path, move |_| Settings {
         config: config.clone(),
         limits: limits.clone(),
-        deployments: table(),
+        // The table routers get once per instance: the bench's ten
+        // candidates are its first ten.
+        deployments: common::table(10),
     }) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -66,34 +66,6 @@ fn caller() -> Caller {
         tier: Some("vip".into()),
         metadata: vec![],
     }
-}
-
-/// Ten deployments of one group: the table routers get once per instance.
-fn table() -> RoutingTable {
-    (0..10)
-        .map(|i| Deployment {
-            id: format!("deployment-{i}"),
-            model_group: "gpt-4o".into(),
-            provider: if i % 2 == 0 { "openai" } else { "azure" }.into(),
-            model: "gpt-4o".into(),
-            rpm_limit: Some(1_000),
-            tpm_limit: Some(100_000),
-            prices: Prices {
-                input_per_token: Some(2.5e-6),
-                output_per_token: Some(1e-5),
-                cache_read_per_token: None,
-                cache_write_per_token: None,
-                reasoning_per_token: None,
-                per_request: None,
-                extra: vec![],
-            },
-            context_window: Some(128_000),
-            tags: vec!["prod".into()],
-            weight: Some(1.0 + (i % 3) as f64),
-            order: None,
-            extra: vec![],
-        })
-        .collect()
 }
 
 fn route_request() -> RouteRequest {

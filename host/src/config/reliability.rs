@@ -100,7 +100,7 @@ impl FailureClass {
 
 /// One optional value per failure class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ClassMap([Option<u32>; 7]);
+pub struct ClassMap([Option<u32>; FailureClass::ALL.len()]);
 
 impl ClassMap {
     pub fn get(&self, class: FailureClass) -> Option<u32> {
@@ -202,16 +202,31 @@ impl Reliability {
         }
     }
 
-    /// The fallback groups for `group` after a failure of `class`.
-    pub fn fallbacks_for(&self, group: &str, class: FailureClass) -> &[String] {
+    /// The fallback groups after a failure of `class` in `routed` (the
+    /// group the router chose) for a request to `asked` (the group the
+    /// client named): the class-specific list, else the request's own list
+    /// (`requested`), else `fallbacks`, else `default_fallbacks`. Lists are
+    /// looked up under `routed`, then `asked`.
+    pub fn fallbacks_for<'a>(
+        &'a self,
+        routed: &str,
+        asked: &str,
+        class: FailureClass,
+        requested: Option<&'a [String]>,
+    ) -> &'a [String] {
+        let lookup = |map: &'a BTreeMap<String, Vec<String>>| {
+            map.get(routed)
+                .or_else(|| map.get(asked))
+                .map(Vec::as_slice)
+        };
         let specific = match class {
-            FailureClass::ContextWindow => self.context_window_fallbacks.get(group),
-            FailureClass::ContentPolicy => self.content_policy_fallbacks.get(group),
+            FailureClass::ContextWindow => lookup(&self.context_window_fallbacks),
+            FailureClass::ContentPolicy => lookup(&self.content_policy_fallbacks),
             _ => None,
         };
         specific
-            .or_else(|| self.fallbacks.get(group))
-            .map(Vec::as_slice)
+            .or(requested)
+            .or_else(|| lookup(&self.fallbacks))
             .unwrap_or(&self.default_fallbacks)
     }
 
@@ -448,9 +463,33 @@ mod tests {
         .unwrap();
         assert_eq!(r.num_retries, 4);
         assert_eq!(r.cooldown_time, Duration::from_secs(30));
-        assert_eq!(r.fallbacks_for("a", FailureClass::Server), ["b", "c"]);
-        assert_eq!(r.fallbacks_for("a", FailureClass::ContextWindow), ["long"]);
-        assert_eq!(r.fallbacks_for("other", FailureClass::Server), ["z"]);
+        assert_eq!(
+            r.fallbacks_for("a", "a", FailureClass::Server, None),
+            ["b", "c"]
+        );
+        assert_eq!(
+            r.fallbacks_for("a", "a", FailureClass::ContextWindow, None),
+            ["long"]
+        );
+        assert_eq!(
+            r.fallbacks_for("other", "other", FailureClass::Server, None),
+            ["z"]
+        );
+        // Looked up under the routed group, then the one asked for.
+        assert_eq!(
+            r.fallbacks_for("tier-3", "a", FailureClass::Server, None),
+            ["b", "c"]
+        );
+        // The request's list replaces the generic one, not the specific one.
+        let mine = ["mine".to_string()];
+        assert_eq!(
+            r.fallbacks_for("a", "a", FailureClass::Server, Some(&mine)),
+            ["mine"]
+        );
+        assert_eq!(
+            r.fallbacks_for("a", "a", FailureClass::ContextWindow, Some(&mine)),
+            ["long"]
+        );
         assert_eq!(r.max_fallbacks, 2);
         assert_eq!(r.retries_for(FailureClass::RateLimit, None), 1);
         assert_eq!(r.retries_for(FailureClass::Server, None), 4);

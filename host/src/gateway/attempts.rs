@@ -194,20 +194,29 @@ impl Gateway {
         // its end (as LiteLLM does): a fallback failing in another way does
         // not switch lists halfway.
         let routed = first.group().unwrap_or(&primary.name).to_string();
-        let list = self.fallback_list(&routed, &primary.name, first.class(), call.overrides);
-        let mut tried = vec![primary.name.clone(), routed];
+        let list = if call.overrides.disable_fallbacks {
+            &[][..]
+        } else {
+            self.config.reliability.fallbacks_for(
+                &routed,
+                &primary.name,
+                first.class(),
+                call.overrides.fallbacks.as_deref(),
+            )
+        };
+        let mut tried = vec![primary.name.as_str(), routed.as_str()];
         let mut errors = vec![first];
         for name in list {
             if progress.fallbacks as usize >= self.config.reliability.max_fallbacks {
                 break;
             }
-            let Some(group) = self.config.group(&name) else {
+            let Some(group) = self.config.group(name) else {
                 continue;
             };
-            if tried.contains(&group.name) {
+            if tried.contains(&group.name.as_str()) {
                 continue;
             }
-            tried.push(group.name.clone());
+            tried.push(&group.name);
             progress.fallbacks += 1;
             tracing::info!(to = %group.name, "falling back");
             match self
@@ -220,35 +229,6 @@ impl Gateway {
             }
         }
         Err(progress.error(final_error(errors)))
-    }
-
-    /// The fallback groups for a failure of `class` in `routed` (the group
-    /// the router chose; `primary` is the one the client asked for).
-    fn fallback_list(
-        &self,
-        routed: &str,
-        primary: &str,
-        class: FailureClass,
-        overrides: &Overrides,
-    ) -> Vec<String> {
-        let policy = &self.config.reliability;
-        if overrides.disable_fallbacks {
-            return Vec::new();
-        }
-        let lookup = |map: &'_ std::collections::BTreeMap<String, Vec<String>>| {
-            map.get(routed).or_else(|| map.get(primary)).cloned()
-        };
-        // The class-specific lists come first; the request's own list
-        // replaces the configured generic one.
-        let specific = match class {
-            FailureClass::ContextWindow => lookup(&policy.context_window_fallbacks),
-            FailureClass::ContentPolicy => lookup(&policy.content_policy_fallbacks),
-            _ => None,
-        };
-        specific
-            .or_else(|| overrides.fallbacks.clone())
-            .or_else(|| lookup(&policy.fallbacks))
-            .unwrap_or_else(|| policy.default_fallbacks.clone())
     }
 
     /// Serves `call` within one model group: the routed group's name, the
@@ -281,7 +261,7 @@ impl Gateway {
                 reason: None,
             },
         };
-        progress.reason = route.reason.clone();
+        progress.reason.clone_from(&route.reason);
         let tokens = call.estimated_tokens;
         let fits: Vec<&Arc<Deployment>> = route
             .order
@@ -399,7 +379,7 @@ impl Gateway {
                     let class = failure.class();
                     let summary = failure.summary();
                     tracing::warn!(deployment = %d.id, class = class.as_str(), error = %summary, "attempt failed");
-                    if failure.is_deployments_fault() {
+                    if failure.blames_deployment() {
                         self.state.record_failure(
                             d,
                             class,

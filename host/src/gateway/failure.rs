@@ -53,10 +53,13 @@ impl Failure {
         }
     }
 
-    /// Whether the failure says something about the deployment (a missing
-    /// or failing adapter plugin does not: it is the gateway's own side).
-    pub fn is_deployments_fault(&self) -> bool {
+    /// Whether the failure counts against the deployment (towards its
+    /// cooldown, and as its last error). A missing or failing adapter plugin
+    /// is the gateway's own side; a malformed request, refused content or an
+    /// over-long prompt is the request's fault.
+    pub fn blames_deployment(&self) -> bool {
         !matches!(self, Failure::Plugin(_) | Failure::NoAdapter(_))
+            && self.class().blames_deployment()
     }
 
     /// The provider's `Retry-After`, if it sent one.

@@ -45,14 +45,35 @@ pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Resul
 }
 
 /// The body for `deployment`: the provider's model name, and the
-/// deployment's default params where the request sets none.
+/// deployment's default params where the request sets none. Written
+/// straight from the client's body: every attempt would otherwise copy the
+/// whole request (messages and all) just to change one field.
 pub fn for_deployment(body: &Map<String, Value>, deployment: &Deployment) -> String {
-    let mut body = body.clone();
-    body.insert("model".into(), Value::String(deployment.model.clone()));
-    for (k, v) in &deployment.defaults {
-        body.entry(k.clone()).or_insert_with(|| v.clone());
+    // Serialising JSON values under string keys cannot fail.
+    serde_json::to_string(&ForDeployment { body, deployment }).unwrap_or_default()
+}
+
+/// The client's body as one deployment receives it.
+struct ForDeployment<'a> {
+    body: &'a Map<String, Value>,
+    deployment: &'a Deployment,
+}
+
+impl serde::Serialize for ForDeployment<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("model", &self.deployment.model)?;
+        for (k, v) in self.body.iter().filter(|(k, _)| *k != "model") {
+            map.serialize_entry(k, v)?;
+        }
+        for (k, v) in &self.deployment.defaults {
+            if !self.body.contains_key(k) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
     }
-    Value::Object(body).to_string()
 }
 
 /// LiteLLM's per-request reliability params. They are for the gateway, not
@@ -134,6 +155,26 @@ mod tests {
             unreachable!()
         };
         Overrides::take(&mut m).map(|o| (o, Value::Object(m)))
+    }
+
+    #[test]
+    fn the_deployment_body_sets_the_model_and_fills_defaults() {
+        let config = crate::config::Config::parse(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/real, temperature: 0.1, max_tokens: 9}\n",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let Value::Object(body) =
+            json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
+        else {
+            unreachable!()
+        };
+        let sent: Value =
+            serde_json::from_str(&for_deployment(&body, &config.deployments[0])).unwrap();
+        assert_eq!(
+            sent,
+            json!({"model": "real", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "temperature": 0.1})
+        );
     }
 
     #[test]

@@ -45,7 +45,6 @@ impl Drop for InFlight {
 /// The state of every deployment of one config.
 pub struct State {
     cells: Vec<cell::Cell>,
-    ids: Vec<String>,
     latency_ttl: Duration,
     /// Set once, by [`State::share`], before the gateway serves.
     shared: OnceLock<Arc<shared::Shared>>,
@@ -61,7 +60,6 @@ impl State {
                 .iter()
                 .map(|_| cell::Cell::default())
                 .collect(),
-            ids: config.deployments.iter().map(|d| d.id.clone()).collect(),
             latency_ttl: config.latency_ttl,
             shared: OnceLock::new(),
         }
@@ -73,7 +71,8 @@ impl State {
         let Some(settings) = &config.redis else {
             return Ok(());
         };
-        let shared = shared::Shared::new(settings, self.ids.clone())?;
+        let ids = config.deployments.iter().map(|d| d.id.as_str());
+        let shared = shared::Shared::new(settings, ids)?;
         if self.shared.set(shared.clone()).is_err() {
             return Err("state is already shared".into());
         }
@@ -139,9 +138,10 @@ impl State {
         self.cell(d).and_then(|c| c.cooldown(now_ms()))
     }
 
-    /// Records a failure of `d` and cools it down when the policy says so:
-    /// more failures of this class this minute than allowed, or a
-    /// `Retry-After` on a rate limit. Returns the cooldown taken.
+    /// Records a failure that blames `d` (see `Failure::blames_deployment`)
+    /// and cools `d` down when the policy says so: more failures of this
+    /// class this minute than allowed, or a `Retry-After` on a rate limit.
+    /// Returns the cooldown taken.
     pub fn record_failure(
         &self,
         d: &Deployment,
@@ -150,11 +150,6 @@ impl State {
         message: &str,
         policy: &Reliability,
     ) -> Option<Cooldown> {
-        // The request's fault (malformed, refused content, too long) says
-        // nothing about the deployment: not counted, not its last error.
-        if !class.blames_deployment() {
-            return None;
-        }
         let cell = self.cell(d)?;
         let now = now_ms();
         let fails = cell.count_failure(class, now, message);

@@ -73,7 +73,10 @@ pub struct Shared {
 impl Shared {
     /// Prepares the connection (made lazily, so an unreachable Redis does
     /// not stop the gateway from starting). Must run inside a tokio runtime.
-    pub fn new(settings: &RedisSettings, ids: Vec<String>) -> Result<Arc<Shared>, String> {
+    pub fn new<'a>(
+        settings: &RedisSettings,
+        ids: impl Iterator<Item = &'a str> + Clone,
+    ) -> Result<Arc<Shared>, String> {
         let client =
             redis::Client::open(settings.url.as_str()).map_err(|e| format!("redis url: {e}"))?;
         let config = ConnectionManagerConfig::new()
@@ -84,11 +87,10 @@ impl Shared {
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| format!("redis: {e}"))?;
         let cooldown_keys = ids
-            .iter()
+            .clone()
             .map(|id| format!("{}:cooldown:{id}", settings.prefix))
             .collect();
         let usage_fields = ids
-            .iter()
             .map(|id| (format!("{id}:r"), format!("{id}:t")))
             .collect();
         Ok(Arc::new(Shared {

@@ -143,6 +143,11 @@ pub(crate) mod tests {
         route_ids_with(config, deps, seed, |_| {})
     }
 
+    /// A config with `strategy` and nothing else set.
+    pub fn strategy(strategy: Strategy) -> Config {
+        with(strategy, false)
+    }
+
     fn with(strategy: Strategy, tag_filtering: bool) -> Config {
         Config {
             strategy,

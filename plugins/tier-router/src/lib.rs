@@ -93,7 +93,10 @@ impl Plugin for TierRouter {
     }
 
     fn init(config: String) -> Result<(), PluginError> {
-        let setup = if config.trim() == "{}" {
+        // An empty object however written (the host sends `{}`).
+        let empty = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&config)
+            .is_ok_and(|m| m.is_empty());
+        let setup = if empty {
             Setup::Unconfigured
         } else {
             Setup::Ready(Box::new(config::parse(&config)?))

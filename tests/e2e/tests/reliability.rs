@@ -187,11 +187,17 @@ fn a_429_with_retry_after_cools_the_deployment_at_least_that_long() {
     assert_eq!(row["status"], "cooling_down");
     assert!(row["error"].as_str().unwrap().contains("429"), "{row}");
 
+    // Past cooldown_time (0.5 s) but within Retry-After (2 s): still skipped.
+    std::thread::sleep(Duration::from_millis(1000).saturating_sub(started.elapsed()));
+    let r = gw.post("/v1/chat/completions", Some(KEY), &hello("g"));
+    assert_eq!(header(&r, "x-switchyard-deployment"), "b");
+    assert_eq!((a.count(), b.count()), (1, 3));
+
     // Back in rotation once the cooldown is over.
     std::thread::sleep(Duration::from_millis(2100).saturating_sub(started.elapsed()));
     let r = gw.post("/v1/chat/completions", Some(KEY), &hello("g"));
     assert_eq!(header(&r, "x-switchyard-deployment"), "a");
-    assert_eq!((a.count(), b.count()), (2, 2));
+    assert_eq!((a.count(), b.count()), (2, 3));
 }
 
 #[test]

@@ -102,6 +102,8 @@ fn latency_based_routing_with_strategy_args_prefers_the_fast_deployment() {
     for _ in 0..10 {
         let r = ask(&gw, hello("g", "hi"));
         assert_eq!(r.header("x-switchyard-deployment"), Some("fast"));
+        let reason = r.header("x-switchyard-route-reason").unwrap();
+        assert!(reason.starts_with("latency-based-routing"), "{reason}");
     }
     assert_eq!((fast.count(), slow.count()), (before.0 + 10, before.1));
 }
@@ -172,24 +174,34 @@ fn model_group_alias_routes_to_its_group() {
     assert_eq!(r.header("x-switchyard-model-group"), Some("gpt-4o"));
 }
 
-#[test]
-fn the_tier_router_picks_a_tier_from_the_request_and_says_why() {
-    let m = MockProvider::start(Flavor::OpenAi);
+/// A gateway routing with `tier-router`: one deployment per tier group
+/// (`fast`, `standard`, `advanced`, `premium`, each `<group>-1` on `tiers`),
+/// clients asking for `assistant` (an alias of `standard`), plus `more`
+/// entries and `router_settings` lines.
+fn tier_gateway(tiers: &MockProvider, more: &[String], router_settings: &str) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let plugins = plugins_section(&dir.path().join("plugins"), &["tier-router", "openai"]);
+    let mut entries: Vec<String> = ["fast", "standard", "advanced", "premium"]
+        .iter()
+        .map(|g| entry(g, &format!("{g}-1"), tiers, &[], &[]))
+        .collect();
+    entries.extend_from_slice(more);
     let config = format!(
         "{}{plugins}  router: tier-router\n  settings:\n    tier-router:\n      config:\n        tiers: {{\"1\": fast, \"2\": standard, \"3\": advanced, \"4\": premium}}\n",
         config_with_settings(
-            &[
-                entry("fast", "fast-1", &m, &[], &[]),
-                entry("standard", "standard-1", &m, &[], &[]),
-                entry("advanced", "advanced-1", &m, &[], &[]),
-                entry("premium", "premium-1", &m, &[], &[]),
-            ],
-            "router_settings:\n  model_group_alias: {assistant: standard}\n",
+            &entries,
+            &format!(
+                "router_settings:\n  model_group_alias: {{assistant: standard}}\n{router_settings}"
+            ),
         )
     );
-    let gw = Gateway::start_in(dir, &config);
+    Gateway::start_in(dir, &config)
+}
+
+#[test]
+fn the_tier_router_picks_a_tier_from_the_request_and_says_why() {
+    let m = MockProvider::start(Flavor::OpenAi);
+    let gw = tier_gateway(&m, &[], "");
 
     let r = ask(&gw, hello("assistant", "Olá, bom dia!"));
     assert_eq!(r.header("x-switchyard-model-group"), Some("fast"));
@@ -230,22 +242,11 @@ fn a_tier_that_fails_falls_back_without_being_sent_back_to_it() {
     let tiers = MockProvider::start(Flavor::OpenAi);
     let local = MockProvider::start(Flavor::OpenAi);
     tiers.always(Behaviour::Status(500, String::new(), None));
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = plugins_section(&dir.path().join("plugins"), &["tier-router", "openai"]);
-    let config = format!(
-        "{}{plugins}  router: tier-router\n  settings:\n    tier-router:\n      config:\n        tiers: {{\"1\": fast, \"2\": standard, \"3\": advanced, \"4\": premium}}\n",
-        config_with_settings(
-            &[
-                entry("fast", "fast-1", &tiers, &[], &[]),
-                entry("standard", "standard-1", &tiers, &[], &[]),
-                entry("advanced", "advanced-1", &tiers, &[], &[]),
-                entry("premium", "premium-1", &tiers, &[], &[]),
-                entry("local", "local-1", &local, &[], &[]),
-            ],
-            "router_settings:\n  num_retries: 0\n  allowed_fails: 100\n  model_group_alias: {assistant: standard}\n  fallbacks: [{advanced: [local]}]\n",
-        )
+    let gw = tier_gateway(
+        &tiers,
+        &[entry("local", "local-1", &local, &[], &[])],
+        "  num_retries: 0\n  allowed_fails: 100\n  fallbacks: [{advanced: [local]}]\n",
     );
-    let gw = Gateway::start_in(dir, &config);
     let r = ask(
         &gw,
         hello(

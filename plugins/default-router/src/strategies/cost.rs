@@ -70,16 +70,12 @@ pub fn describe(out: &mut String, first: &Entry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, Strategy};
-    use crate::route::tests::route_ids;
+    use crate::config::Strategy;
+    use crate::route::tests::strategy;
     use crate::testutil::{Dep, cooling, dep};
 
     fn route(deps: &[Dep], seed: u64) -> (Vec<String>, String) {
-        let config = Config {
-            strategy: Strategy::CostBased,
-            ..Config::default()
-        };
-        route_ids(&config, deps, seed)
+        crate::route::tests::route_ids(&strategy(Strategy::CostBased), deps, seed)
     }
 
     #[test]

@@ -97,18 +97,12 @@ pub fn order(tier: &mut [Entry], basis: Basis, rng: &mut SplitMix64) {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, Strategy};
+    use crate::config::Strategy;
+    use crate::route::tests::strategy;
     use crate::testutil::{Dep, cooling, dep, unhealthy};
 
     fn route(deps: &[Dep], seed: u64) -> (Vec<String>, String) {
-        crate::route::tests::route_ids(
-            &Config {
-                strategy: Strategy::SimpleShuffle,
-                ..Config::default()
-            },
-            deps,
-            seed,
-        )
+        crate::route::tests::route_ids(&strategy(Strategy::SimpleShuffle), deps, seed)
     }
 
     fn first_share(deps: &[Dep], id: &str, runs: u64) -> f64 {

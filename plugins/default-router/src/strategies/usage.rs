@@ -96,14 +96,13 @@ mod tests {
     use super::*;
     use crate::config::{Config, Strategy};
     use crate::route::tests::route_ids_with;
+    use crate::route::tests::strategy;
     use crate::testutil::{Dep, cooling, dep};
 
     fn route(deps: &[Dep], tokens: u64, seed: u64) -> (Vec<String>, String) {
-        let config = Config {
-            strategy: Strategy::UsageBased,
-            ..Config::default()
-        };
-        route_ids_with(&config, deps, seed, |r| r.estimated_input_tokens = tokens)
+        route_ids_with(&strategy(Strategy::UsageBased), deps, seed, |r| {
+            r.estimated_input_tokens = tokens
+        })
     }
 
     #[test]

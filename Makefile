@@ -26,10 +26,15 @@ rust-plugins:
 	@for p in $(PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/plugins/$$p.wasm; done
 	@for p in $(TEST_PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/test-plugins/$$p.wasm; done
 
-python-plugins: target/plugins/prompt-guard.wasm
+python-plugins: target/plugins/prompt-guard.wasm target/test-plugins/noisy-py.wasm
 
 target/plugins/prompt-guard.wasm: $(wildcard plugins/prompt-guard/*.py) $(wildcard wit/*.wit) plugins/prompt-guard/build.sh
 	bash plugins/prompt-guard/build.sh $@
+
+# A test-only Python sanitiser that prints and raises (plugin output tests).
+target/test-plugins/noisy-py.wasm: tests/fixtures/noisy-py/app.py $(wildcard wit/*.wit)
+	@mkdir -p target/test-plugins
+	PYTHONDONTWRITEBYTECODE=1 componentize-py -d wit -w sanitizer-plugin componentize -p tests/fixtures/noisy-py app -o $@
 
 # Installs what a fresh machine lacks (the wasm target, componentize-py, the
 # Python test client). Idempotent.

@@ -47,14 +47,14 @@ impl LoadedPlugin {
         let mut slot = pool.checkout()?;
         let router = slot.bindings.switchyard_plugin_router();
         pool.arm(&mut slot.store);
-        router
-            .call_set_deployments(&mut slot.store, table)
-            .map_err(|e| pool.classify(&slot.store, e))?
+        let set = router.call_set_deployments(&mut slot.store, table);
+        pool.log_output(&slot.store);
+        set.map_err(|e| pool.classify(&slot.store, e))?
             .map_err(|e| CallError::from_plugin(self.name(), e))?;
         pool.arm(&mut slot.store);
-        let answer = router
-            .call_route(&mut slot.store, request)
-            .map_err(|e| pool.classify(&slot.store, e))?;
+        let answer = router.call_route(&mut slot.store, request);
+        pool.log_output(&slot.store);
+        let answer = answer.map_err(|e| pool.classify(&slot.store, e))?;
         self.check_decision(request, answer)
     }
 
@@ -186,8 +186,9 @@ impl LoadedPlugin {
             .bindings
             .switchyard_plugin_provider()
             .stream_decoder()
-            .call_constructor(&mut slot.store, input)
-            .map_err(|e| pool.classify(&slot.store, e))?;
+            .call_constructor(&mut slot.store, input);
+        pool.log_output(&slot.store);
+        let decoder = decoder.map_err(|e| pool.classify(&slot.store, e))?;
         Ok(StreamSession {
             plugin: self.clone(),
             slot: Some(slot),
@@ -283,7 +284,9 @@ impl StreamSession {
             });
         };
         pool.arm(&mut slot.store);
-        match f(self.decoder, &slot.bindings, &mut slot.store) {
+        let result = f(self.decoder, &slot.bindings, &mut slot.store);
+        pool.log_output(&slot.store);
+        match result {
             Ok(Ok(out)) => {
                 for chunk in &out.chunks {
                     if let Err(e) = check_json(&self.plugin, "stream chunk", chunk) {
@@ -314,7 +317,9 @@ impl Drop for StreamSession {
             return;
         };
         pool.arm(&mut slot.store);
-        if self.decoder.resource_drop(&mut slot.store).is_ok() {
+        let dropped = self.decoder.resource_drop(&mut slot.store);
+        pool.log_output(&slot.store);
+        if dropped.is_ok() {
             pool.checkin(slot);
         }
     }

@@ -11,6 +11,7 @@ use super::bindings::{cost, provider, router, sanitizer, types};
 use super::error::CallError;
 use super::limits::Limits;
 use super::loaded::RoutingTable;
+use super::output::OutputLog;
 use super::store::HostState;
 
 /// One world's generated bindings, seen generically so the pool code is
@@ -109,6 +110,8 @@ pub struct Pool<W: World> {
     limits: Limits,
     table: RoutingTable,
     idle: Mutex<Vec<Slot<W>>>,
+    /// Where the instances' stdout and stderr go.
+    output: OutputLog,
 }
 
 impl<W: World> Pool<W> {
@@ -128,6 +131,7 @@ impl<W: World> Pool<W> {
             limits,
             table,
             idle: Mutex::new(Vec::new()),
+            output: OutputLog::default(),
         }
     }
 
@@ -148,7 +152,9 @@ impl<W: World> Pool<W> {
         store.limiter(|s| s);
         store.epoch_deadline_callback(super::deadline::on_deadline);
         self.arm(&mut store);
-        let bindings = match W::instantiate(&self.pre, &mut store) {
+        let instantiated = W::instantiate(&self.pre, &mut store);
+        self.log_output(&store);
+        let bindings = match instantiated {
             Ok(b) => b,
             Err(e) => {
                 return Err(match self.classify(&store, e) {
@@ -182,7 +188,9 @@ impl<W: World> Pool<W> {
         step: &str,
         f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<(), types::PluginError>>,
     ) -> Result<(), CallError> {
-        match f(&slot.bindings, &mut slot.store) {
+        let result = f(&slot.bindings, &mut slot.store);
+        self.log_output(&slot.store);
+        match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(CallError::Instantiate {
                 plugin: self.name.to_string(),
@@ -230,12 +238,22 @@ impl<W: World> Pool<W> {
     ) -> Result<R, CallError> {
         let mut slot = self.checkout()?;
         self.arm(&mut slot.store);
-        match f(&slot.bindings, &mut slot.store) {
+        let result = f(&slot.bindings, &mut slot.store);
+        self.log_output(&slot.store);
+        match result {
             Ok(r) => {
                 self.checkin(slot);
                 Ok(r)
             }
             Err(e) => Err(self.classify(&slot.store, e)),
+        }
+    }
+
+    /// Sends what the last call on `store` wrote to stdout and stderr to
+    /// the log. Cheap when it wrote nothing.
+    pub fn log_output(&self, store: &Store<HostState>) {
+        if let Some(output) = store.data().output.take() {
+            self.output.log(&self.name, &output);
         }
     }
 

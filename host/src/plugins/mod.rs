@@ -21,6 +21,8 @@ pub mod inspect;
 pub mod instance;
 pub mod limits;
 pub mod loaded;
+pub mod nonblocking;
+pub mod output;
 pub mod registry;
 pub mod runtime;
 pub mod store;

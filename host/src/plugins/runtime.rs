@@ -97,6 +97,8 @@ impl Runtime {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding WASI to the linker: {e}"))?;
+        super::nonblocking::add_to_linker(&mut linker)
+            .map_err(|e| anyhow::anyhow!("adding non-blocking wasi:io to the linker: {e}"))?;
         super::bindings::log::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
             &mut linker,
             |s| s,

@@ -1,6 +1,6 @@
 //! What each plugin instance's store holds: a WASI context with nothing in it
-//! (no files, no network, no environment, a frozen clock), its memory limits,
-//! and the plugin's name for log lines.
+//! (no files, no network, no environment, a frozen clock, stdout and stderr
+//! captured), its memory limits, and the plugin's name for log lines.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::log::{Host as LogHost, Level};
+use super::output::{Captured, Stream};
 
 /// Longest log line a plugin may write; longer ones are cut.
 const MAX_LOG_LINE: usize = 4096;
@@ -24,14 +25,20 @@ pub struct HostState {
     pub(crate) memory_exceeded: bool,
     /// The running call's CPU budget (see `deadline`).
     pub(crate) clock: Option<super::deadline::CallClock>,
+    /// What the plugin wrote to stdout and stderr since the last call.
+    pub(crate) output: Captured,
     plugin: Arc<str>,
 }
 
 impl HostState {
     /// A store for `plugin` with a linear memory cap of `memory_bytes`.
     pub fn new(plugin: Arc<str>, memory_bytes: usize) -> HostState {
+        let output = Captured::default();
         // No clock and no entropy: the same input gives the same output.
+        // Output is captured, to be logged after each call.
         let wasi = WasiCtx::builder()
+            .stdout(output.pipe(Stream::Stdout))
+            .stderr(output.pipe(Stream::Stderr))
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
             .secure_random(wasmtime_wasi::Deterministic::new(vec![42; 32]))
@@ -43,6 +50,7 @@ impl HostState {
             memory_cap: memory_bytes,
             memory_exceeded: false,
             clock: None,
+            output,
             plugin,
         }
     }

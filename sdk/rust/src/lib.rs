@@ -62,6 +62,8 @@
 //! assert_eq!(order_ids(&decision, &table), ["b"]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod openai;
 pub mod util;
 

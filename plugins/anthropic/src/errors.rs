@@ -17,10 +17,8 @@
 //! | `overloaded_error` | 529 | `server-error` |
 
 use serde_json::Value;
+use switchyard_sdk::adapter::{body_text, class_for_status};
 use switchyard_sdk::provider::{ErrorClass, ProviderError};
-
-/// How much of a non-JSON error body is kept as the message.
-const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// The status Anthropic documents for an error type; used for errors that
 /// arrive without one (a stream's `error` event, an error in a 2xx body).
@@ -70,16 +68,8 @@ pub fn classify(status: u16, kind: Option<&str>, message: &str) -> ErrorClass {
         _ => None,
     };
     let class = by_type.unwrap_or_else(|| match status {
-        400 | 413 | 422 => ErrorClass::BadRequest,
-        401 => ErrorClass::Authentication,
         402 => ErrorClass::Other("billing_error".to_string()),
-        403 => ErrorClass::PermissionDenied,
-        404 => ErrorClass::NotFound,
-        408 | 504 => ErrorClass::Timeout,
-        429 => ErrorClass::RateLimit,
-        400..=499 => ErrorClass::BadRequest,
-        500..=599 => ErrorClass::ServerError,
-        _ => ErrorClass::Other(format!("unexpected_status_{status}")),
+        _ => class_for_status(status),
     });
     let invalid_request =
         kind == Some("invalid_request_error") || (kind.is_none() && status == 400);
@@ -120,27 +110,12 @@ fn error(status: u16, kind: Option<String>, message: String) -> ProviderError {
     }
 }
 
-/// The body as text, at most [`MAX_MESSAGE_CHARS`] characters.
-fn body_text(status: u16, body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
-    let s = s.trim();
-    if s.is_empty() {
-        return format!("anthropic answered HTTP {status} with an empty body");
-    }
-    if s.chars().nth(MAX_MESSAGE_CHARS).is_none() {
-        return s.to_string();
-    }
-    let mut cut: String = s.chars().take(MAX_MESSAGE_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
-
 /// The error for a non-2xx answer.
 pub fn from_response(status: u16, body: &[u8]) -> ProviderError {
     let parsed = serde_json::from_slice::<Value>(body).ok();
     match parsed.as_ref().and_then(details) {
         Some((kind, message)) => error(status, kind, message),
-        None => error(status, None, body_text(status, body)),
+        None => error(status, None, body_text("anthropic", status, body)),
     }
 }
 

@@ -30,9 +30,7 @@ use std::cell::RefCell;
 
 use config::Config;
 use switchyard_sdk::export_provider;
-use switchyard_sdk::provider::{
-    BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse, Target,
-};
+use switchyard_sdk::provider::{BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse};
 use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
 use switchyard_sdk::{Plugin, Provider};
 
@@ -45,12 +43,6 @@ thread_local! {
 
 fn with_config<T>(f: impl FnOnce(&Config) -> T) -> T {
     CONFIG.with(|c| f(&c.borrow()))
-}
-
-/// The `created` timestamp of answers and chunks: `target.params.created`
-/// when the host passes one, else 0 (the plugin has no clock).
-pub(crate) fn created(target: &Target) -> u64 {
-    switchyard_sdk::field::<u64>(&target.params, "created").unwrap_or(0)
 }
 
 pub struct Anthropic;
@@ -98,9 +90,8 @@ mod golden;
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use switchyard_sdk::provider::Operation;
+    use switchyard_sdk::provider::{Operation, Target};
     use switchyard_sdk::testing;
-    use switchyard_sdk::types::Field;
 
     pub fn target(model: &str) -> Target {
         Target {
@@ -137,16 +128,5 @@ pub(crate) mod tests {
         assert_eq!(body["max_tokens"], 77);
         assert!(Anthropic::init(r#"{"nope":1}"#.to_string()).is_err());
         Anthropic::init("{}".to_string()).unwrap();
-    }
-
-    #[test]
-    fn created_comes_from_params() {
-        let mut t = target("m");
-        assert_eq!(created(&t), 0);
-        t.params = vec![Field {
-            key: "created".into(),
-            value: "1750000000".into(),
-        }];
-        assert_eq!(created(&t), 1_750_000_000);
     }
 }

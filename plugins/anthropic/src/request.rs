@@ -39,6 +39,7 @@ pub mod messages;
 pub mod tools;
 
 use serde_json::{Map, Value, json};
+use switchyard_sdk::adapter;
 use switchyard_sdk::openai::ChatRequest;
 use switchyard_sdk::provider::{
     BuildInput, Framing, Header, HttpRequest, Operation, Outbound, Target,
@@ -81,11 +82,7 @@ pub fn build_request(input: &BuildInput, config: &Config) -> Result<Outbound, Pl
     match &input.operation {
         Operation::Chat => {}
         Operation::Embeddings => return Err(invalid("anthropic does not offer embeddings")),
-        Operation::Other(name) => {
-            return Err(invalid(format!(
-                "the anthropic adapter does not support the operation \"{name}\" (only chat)"
-            )));
-        }
+        Operation::Other(name) => return Err(adapter::unsupported("anthropic", name, "chat")),
     }
     let request: ChatRequest = serde_json::from_str(&input.body).map_err(|e| {
         invalid(format!(
@@ -187,14 +184,7 @@ fn stop_sequences(stop: Option<&Value>) -> Result<Option<Value>, PluginError> {
 /// the config's, else Anthropic's; a base that already ends in `/v1` or
 /// `/v1/messages` is completed rather than doubled.
 pub fn url(target: &Target, config: &Config) -> String {
-    let base = target
-        .api_base
-        .as_deref()
-        .map(str::trim)
-        .filter(|b| !b.is_empty())
-        .or_else(|| config.api_base.as_deref().map(str::trim))
-        .unwrap_or(DEFAULT_API_BASE)
-        .trim_end_matches('/');
+    let base = adapter::api_base(target, config.api_base.as_deref()).unwrap_or(DEFAULT_API_BASE);
     if base.ends_with("/v1/messages") {
         base.to_string()
     } else if base.ends_with("/v1") {
@@ -224,16 +214,7 @@ fn headers(target: &Target, config: &Config) -> Result<Vec<Header>, PluginError>
     if let Some(key) = target.api_key.as_deref().filter(|k| !k.is_empty()) {
         headers.push(header("x-api-key", key));
     }
-    if let Some(f) = target.params.iter().find(|f| f.key == "extra_headers") {
-        let map: Map<String, Value> = serde_json::from_str(&f.value)
-            .map_err(|e| invalid(format!("extra_headers must be an object of strings: {e}")))?;
-        for (name, value) in map {
-            let Value::String(value) = value else {
-                return Err(invalid(format!("extra_headers.{name} must be a string")));
-            };
-            headers.push(Header { name, value });
-        }
-    }
+    headers.extend(adapter::extra_headers(target)?);
     Ok(headers)
 }
 

@@ -17,6 +17,7 @@
 //!   contract's usage record.
 
 use serde_json::{Value, json};
+use switchyard_sdk::adapter::{self, snippet};
 use switchyard_sdk::provider::{
     BuildInput, HttpResponse, Operation, ParseError, ParsedResponse, Target,
 };
@@ -55,17 +56,14 @@ pub fn parse_response(
             )));
         }
         Operation::Other(name) => {
-            return Err(ParseError::Plugin(PluginError::InvalidInput(format!(
-                "the anthropic adapter does not support the operation \"{name}\" (only chat)"
-            ))));
+            return Err(ParseError::Plugin(adapter::unsupported(
+                "anthropic",
+                name,
+                "chat",
+            )));
         }
     }
-    let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        internal(format!(
-            "HTTP {status} body is not valid JSON ({e}): {}",
-            snippet(&String::from_utf8_lossy(&response.body))
-        ))
-    })?;
+    let value = adapter::body_json(status, &response.body)?;
     if let Some(err) = errors::from_embedded(&value) {
         return Err(ParseError::Provider(err));
     }
@@ -126,7 +124,7 @@ pub fn translate(
     let mut body = json!({
         "id": message.get("id").and_then(Value::as_str).unwrap_or(""),
         "object": "chat.completion",
-        "created": crate::created(target),
+        "created": adapter::created(target),
         "model": message.get("model").and_then(Value::as_str).unwrap_or(&target.model),
         "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": null}],
     });
@@ -147,18 +145,6 @@ fn tool_call(block: &Value) -> Value {
             "arguments": input.to_string(),
         },
     })
-}
-
-fn internal(message: String) -> ParseError {
-    ParseError::Plugin(PluginError::Internal(message))
-}
-
-/// The start of a body, for error messages.
-pub fn snippet(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -23,13 +23,14 @@ use std::cell::RefCell;
 
 use serde_json::{Value, json};
 use switchyard_sdk::StreamDecoder;
+use switchyard_sdk::adapter::{self, event_json, sse_event};
 use switchyard_sdk::provider::{
     BuildInput, ParseError, ProviderError, SseEvent, StreamInput, StreamOutput,
 };
-use switchyard_sdk::types::{PluginError, Usage};
+use switchyard_sdk::types::Usage;
 
 use crate::errors;
-use crate::response::{finish_reason, snippet};
+use crate::response::finish_reason;
 use crate::usage::AnthropicUsage;
 
 pub struct Decoder {
@@ -211,12 +212,7 @@ impl Decoder {
             state.done = true;
             return Ok(output(vec![], state.usage(), true));
         }
-        let value: Value = serde_json::from_str(data).map_err(|e| {
-            ParseError::Plugin(PluginError::Internal(format!(
-                "stream event is not JSON ({e}): {}",
-                snippet(data)
-            )))
-        })?;
+        let value = event_json(data)?;
         let kind = value
             .get("type")
             .and_then(Value::as_str)
@@ -236,7 +232,7 @@ impl StreamDecoder for Decoder {
             state: RefCell::new(State {
                 id: String::new(),
                 model: input.target.model.clone(),
-                created: crate::created(&input.target),
+                created: adapter::created(&input.target),
                 usage: None,
                 tools: Vec::new(),
                 done: false,
@@ -245,13 +241,7 @@ impl StreamDecoder for Decoder {
     }
 
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
-        match input {
-            StreamInput::Event(ev) => self.sse(ev),
-            StreamInput::Bytes(_) => Err(ParseError::Plugin(PluginError::InvalidInput(
-                "the anthropic adapter reads server-sent events (framing sse), not raw bytes"
-                    .to_string(),
-            ))),
-        }
+        self.sse(sse_event(input, "anthropic")?)
     }
 
     /// The stream's body ended. Usage went out with `message_stop`; a stream
@@ -268,6 +258,7 @@ mod tests {
     use super::*;
     use crate::tests::chat_input;
     use switchyard_sdk::provider::ErrorClass;
+    use switchyard_sdk::types::PluginError;
 
     fn decoder() -> Decoder {
         Decoder::new(chat_input(

@@ -16,15 +16,7 @@ pub struct Config {
 
 pub fn parse(config: &str) -> Result<Config, PluginError> {
     let config: Config = switchyard_sdk::parse_config(config)?;
-    if config
-        .api_base
-        .as_deref()
-        .is_some_and(|b| b.trim().is_empty())
-    {
-        return Err(PluginError::InvalidConfig(
-            "api_base must not be empty".to_string(),
-        ));
-    }
+    switchyard_sdk::adapter::check_api_base(config.api_base.as_deref())?;
     Ok(config)
 }
 

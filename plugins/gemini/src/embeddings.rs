@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use switchyard_sdk::adapter::{bad_answer, body_json, snippet};
 use switchyard_sdk::openai::EmbeddingRequest;
 use switchyard_sdk::provider::{
     BuildInput, Framing, HttpRequest, HttpResponse, Outbound, ParseError, ParsedResponse,
@@ -98,25 +99,15 @@ struct ContentEmbedding {
     values: Vec<f64>,
 }
 
-fn plugin(message: String) -> ParseError {
-    ParseError::Plugin(PluginError::Internal(message))
-}
-
 pub fn parse(input: &BuildInput, response: &HttpResponse) -> Result<ParsedResponse, ParseError> {
-    let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        plugin(format!(
-            "HTTP {} body is not valid JSON ({e}): {}",
-            response.status,
-            util::snippet(&String::from_utf8_lossy(&response.body))
-        ))
-    })?;
+    let value = body_json(response.status, &response.body)?;
     if let Some(e) = crate::errors::from_embedded(&value) {
         return Err(ParseError::Provider(e));
     }
     let r = BatchEmbedResponse::deserialize(&value).map_err(|e| {
-        plugin(format!(
+        bad_answer(format!(
             "the answer is not a batchEmbedContents response ({e}): {}",
-            util::snippet(&value.to_string())
+            snippet(&value.to_string())
         ))
     })?;
     let request: Value = serde_json::from_str(&input.body).unwrap_or(Value::Null);

@@ -1,6 +1,6 @@
 //! URLs and headers of Gemini calls.
 
-use serde_json::Value;
+use switchyard_sdk::adapter;
 use switchyard_sdk::provider::{Header, Target};
 use switchyard_sdk::types::PluginError;
 
@@ -9,14 +9,7 @@ use crate::config::{Config, DEFAULT_API_BASE};
 /// The `api_base`: the deployment's, else the config's, else Google AI
 /// Studio's. Trailing slashes are dropped.
 pub fn api_base<'a>(target: &'a Target, config: &'a Config) -> &'a str {
-    target
-        .api_base
-        .as_deref()
-        .filter(|b| !b.trim().is_empty())
-        .or(config.api_base.as_deref())
-        .unwrap_or(DEFAULT_API_BASE)
-        .trim()
-        .trim_end_matches('/')
+    adapter::api_base(target, config.api_base.as_deref()).unwrap_or(DEFAULT_API_BASE)
 }
 
 /// The model's resource name: `models/{model}`, or the name as given when it
@@ -62,19 +55,7 @@ pub fn headers(target: &Target) -> Result<Vec<Header>, PluginError> {
             value: key.to_string(),
         });
     }
-    if let Some(f) = target.params.iter().find(|f| f.key == "extra_headers") {
-        let map: serde_json::Map<String, Value> = serde_json::from_str(&f.value).map_err(|e| {
-            PluginError::InvalidInput(format!("extra_headers must be an object of strings: {e}"))
-        })?;
-        for (name, value) in map {
-            let Value::String(value) = value else {
-                return Err(PluginError::InvalidInput(format!(
-                    "extra_headers.{name} must be a string"
-                )));
-            };
-            headers.push(Header { name, value });
-        }
-    }
+    headers.extend(adapter::extra_headers(target)?);
     Ok(headers)
 }
 

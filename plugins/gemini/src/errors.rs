@@ -3,10 +3,8 @@
 //! code.
 
 use serde_json::Value;
+use switchyard_sdk::adapter::{body_text, class_for_status};
 use switchyard_sdk::provider::{ErrorClass, ProviderError};
-
-/// How much of a non-JSON error body is kept as the message.
-const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Message, HTTP code, gRPC status and `ErrorInfo` reasons of an error.
 struct Details {
@@ -110,9 +108,7 @@ pub fn classify(http: u16, status: Option<&str>, message: &str, reasons: &[Strin
         (404, _) | (_, "NOT_FOUND") => ErrorClass::NotFound,
         (429, _) | (_, "RESOURCE_EXHAUSTED") => ErrorClass::RateLimit,
         (408 | 504, _) | (_, "DEADLINE_EXCEEDED") => ErrorClass::Timeout,
-        (400..=499, _) => ErrorClass::BadRequest,
-        (500..=599, _) => ErrorClass::ServerError,
-        _ => ErrorClass::Other(format!("unexpected_status_{http}")),
+        _ => class_for_status(http),
     }
 }
 
@@ -133,28 +129,13 @@ fn error(http: u16, d: Details) -> ProviderError {
     }
 }
 
-/// The body as text, at most [`MAX_MESSAGE_CHARS`] characters.
-fn body_text(status: u16, body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
-    let s = s.trim();
-    if s.is_empty() {
-        return format!("Gemini answered HTTP {status} with an empty body");
-    }
-    if s.chars().nth(MAX_MESSAGE_CHARS).is_none() {
-        return s.to_string();
-    }
-    let mut cut: String = s.chars().take(MAX_MESSAGE_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
-
 /// The error for a non-2xx answer.
 pub fn from_response(http: u16, body: &[u8]) -> ProviderError {
     let parsed = serde_json::from_slice::<Value>(body).ok();
     let d = match parsed.as_ref().and_then(error_object) {
         Some(e) => details(e),
         None => Details {
-            message: body_text(http, body),
+            message: body_text("Gemini", http, body),
             code: None,
             status: None,
             reasons: vec![],

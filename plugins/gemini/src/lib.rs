@@ -87,9 +87,7 @@ impl Provider for Gemini {
 }
 
 fn unsupported(operation: &str) -> PluginError {
-    PluginError::InvalidInput(format!(
-        "the gemini adapter does not support the operation \"{operation}\" (only chat and embeddings)"
-    ))
+    switchyard_sdk::adapter::unsupported("gemini", operation, "chat and embeddings")
 }
 
 // Only a wasm build exports anything: the export names are not valid native

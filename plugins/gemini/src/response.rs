@@ -3,8 +3,9 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use switchyard_sdk::adapter::{self, bad_answer, snippet};
 use switchyard_sdk::provider::{BuildInput, HttpResponse, ParseError, ParsedResponse};
-use switchyard_sdk::types::{PluginError, Usage};
+use switchyard_sdk::types::Usage;
 
 use crate::errors;
 use crate::util;
@@ -190,10 +191,6 @@ pub fn pieces(candidate: &Candidate) -> Pieces<'_> {
     p
 }
 
-fn plugin(message: String) -> ParseError {
-    ParseError::Plugin(PluginError::Internal(message))
-}
-
 /// Reads a 2xx body as a `GenerateContentResponse`, turning an embedded
 /// error or a blocked prompt into the provider error it is.
 pub fn read(value: &Value) -> Result<GenerateContentResponse, ParseError> {
@@ -201,9 +198,9 @@ pub fn read(value: &Value) -> Result<GenerateContentResponse, ParseError> {
         return Err(ParseError::Provider(e));
     }
     let r = GenerateContentResponse::deserialize(value).map_err(|e| {
-        plugin(format!(
+        bad_answer(format!(
             "the answer is not a GenerateContentResponse ({e}): {}",
-            util::snippet(&value.to_string())
+            snippet(&value.to_string())
         ))
     })?;
     if r.candidates.is_empty()
@@ -224,13 +221,7 @@ pub fn read(value: &Value) -> Result<GenerateContentResponse, ParseError> {
 }
 
 pub fn parse(input: &BuildInput, response: &HttpResponse) -> Result<ParsedResponse, ParseError> {
-    let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        plugin(format!(
-            "HTTP {} body is not valid JSON ({e}): {}",
-            response.status,
-            util::snippet(&String::from_utf8_lossy(&response.body))
-        ))
-    })?;
+    let value = adapter::body_json(response.status, &response.body)?;
     let r = read(&value)?;
     if r.candidates.is_empty() {
         return Err(ParseError::Provider(
@@ -253,8 +244,7 @@ pub fn parse(input: &BuildInput, response: &HttpResponse) -> Result<ParsedRespon
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("date"))
         .and_then(|h| util::parse_http_date(&h.value))
-        .or_else(|| switchyard_sdk::field::<u64>(&input.target.params, "created"))
-        .unwrap_or(0);
+        .unwrap_or_else(|| adapter::created(&input.target));
     let id = r
         .response_id
         .clone()
@@ -311,6 +301,7 @@ mod tests {
     use crate::tests::{chat, fixture};
     use switchyard_sdk::provider::{ErrorClass, Header, ProviderError};
     use switchyard_sdk::testing::http_response;
+    use switchyard_sdk::types::PluginError;
 
     fn input() -> BuildInput {
         chat(json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}))

@@ -13,8 +13,8 @@ use std::collections::btree_map::Entry;
 
 use serde_json::{Value, json};
 use switchyard_sdk::StreamDecoder;
+use switchyard_sdk::adapter::{self, event_json, sse_event};
 use switchyard_sdk::provider::{BuildInput, ParseError, SseEvent, StreamInput, StreamOutput};
-use switchyard_sdk::types::PluginError;
 
 use crate::response::{self, UsageMetadata};
 use crate::util;
@@ -51,10 +51,6 @@ fn output(
     }
 }
 
-fn internal(message: String) -> ParseError {
-    ParseError::Plugin(PluginError::Internal(message))
-}
-
 impl State {
     fn chunk(&self, choices: Vec<Value>) -> Value {
         json!({
@@ -67,12 +63,7 @@ impl State {
     }
 
     fn event(&mut self, data: &str) -> Result<Vec<String>, ParseError> {
-        let value: Value = serde_json::from_str(data).map_err(|e| {
-            internal(format!(
-                "stream event is not JSON ({e}): {}",
-                util::snippet(data)
-            ))
-        })?;
+        let value = event_json(data)?;
         let r = response::read(&value)?;
         if self.id.is_none() {
             // Fixed by the first event, so every chunk carries the same id.
@@ -167,7 +158,7 @@ impl StreamDecoder for Decoder {
                     util::fnv1a(input.body.as_bytes())
                 ),
                 model: input.target.model.clone(),
-                created: switchyard_sdk::field::<u64>(&input.target.params, "created").unwrap_or(0),
+                created: adapter::created(&input.target),
                 include_usage,
                 candidates: BTreeMap::new(),
                 usage: None,
@@ -177,13 +168,7 @@ impl StreamDecoder for Decoder {
     }
 
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
-        match input {
-            StreamInput::Event(ev) => self.push_event(ev),
-            StreamInput::Bytes(_) => Err(ParseError::Plugin(PluginError::InvalidInput(
-                "the gemini adapter reads server-sent events (framing sse), not raw bytes"
-                    .to_string(),
-            ))),
-        }
+        self.push_event(sse_event(input, "gemini")?)
     }
 
     fn finish(&self) -> Result<StreamOutput, ParseError> {
@@ -210,6 +195,7 @@ mod tests {
     use super::*;
     use crate::tests::chat;
     use switchyard_sdk::provider::ErrorClass;
+    use switchyard_sdk::types::PluginError;
 
     fn decoder(body: Value) -> Decoder {
         Decoder::new(chat(body))

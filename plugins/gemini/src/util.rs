@@ -1,5 +1,5 @@
-//! Small helpers: MIME types, data URLs, HTTP dates, snippets; hashing and
-//! base64 come from the SDK.
+//! Small helpers: MIME types, data URLs, HTTP dates; hashing and base64
+//! come from the SDK.
 
 pub use switchyard_sdk::util::{base64, fnv1a};
 
@@ -79,14 +79,6 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
     Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 
-/// The start of a text, for error messages.
-pub fn snippet(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,11 +108,5 @@ mod tests {
             Some(1_835_438_400)
         );
         assert_eq!(parse_http_date("yesterday"), None);
-    }
-
-    #[test]
-    fn fnv_is_stable() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

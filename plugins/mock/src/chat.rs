@@ -3,14 +3,14 @@
 //! finish chunk, a usage chunk when `stream_options.include_usage` is set,
 //! then `data: [DONE]`).
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_sdk::openai::{ChatRequest, ChatResponse};
 use switchyard_sdk::provider::{BuildInput, Header, HttpResponse, ParseError, ParsedResponse};
 use switchyard_sdk::types::PluginError;
+use switchyard_sdk::util;
 
 use crate::config::Config;
-use crate::{tokens, util};
+use crate::tokens;
 
 /// The largest `n` answered (OpenAI's limit).
 const MAX_CHOICES: u64 = 128;
@@ -120,7 +120,7 @@ pub fn plan(input: &BuildInput, config: &Config) -> Result<(ChatRequest, Answer)
         choices,
         prompt_tokens: tokens::prompt(&request.messages),
         completion_tokens: completion * u64::from(choices),
-        created: switchyard_sdk::field::<u64>(&input.target.params, "created").unwrap_or(0),
+        created: switchyard_sdk::adapter::created(&input.target),
     };
     Ok((request, answer))
 }
@@ -247,23 +247,7 @@ pub fn respond(input: &BuildInput, config: &Config) -> Result<HttpResponse, Plug
 }
 
 pub fn parse(response: &HttpResponse) -> Result<ParsedResponse, ParseError> {
-    let text = String::from_utf8(response.body.clone()).map_err(|e| {
-        ParseError::Plugin(PluginError::Internal(format!(
-            "the answer is not UTF-8: {e}"
-        )))
-    })?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        ParseError::Plugin(PluginError::Internal(format!(
-            "the answer is not JSON ({e}): {}",
-            util::snippet(&text)
-        )))
-    })?;
-    let r = ChatResponse::deserialize(&value).map_err(|e| {
-        ParseError::Plugin(PluginError::Internal(format!(
-            "the answer is not a chat.completion ({e}): {}",
-            util::snippet(&text)
-        )))
-    })?;
+    let (text, r) = crate::read_answer::<ChatResponse>(response, "a chat.completion")?;
     Ok(ParsedResponse {
         usage: r.usage.as_ref().map(switchyard_sdk::usage_from_openai),
         body: text,

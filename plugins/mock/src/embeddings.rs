@@ -2,13 +2,13 @@
 //! the input, in OpenAI's embeddings shape. The same text always gets the
 //! same vector, so caching and similarity demos behave.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_sdk::openai::{EmbeddingRequest, EmbeddingResponse};
 use switchyard_sdk::provider::{BuildInput, Header, HttpResponse, ParseError, ParsedResponse};
 use switchyard_sdk::types::PluginError;
+use switchyard_sdk::util;
 
-use crate::{tokens, util};
+use crate::tokens;
 
 pub const DEFAULT_DIMENSIONS: u64 = 8;
 const MAX_DIMENSIONS: u64 = 8192;
@@ -113,21 +113,7 @@ pub fn respond(input: &BuildInput) -> Result<HttpResponse, PluginError> {
 }
 
 pub fn parse(response: &HttpResponse) -> Result<ParsedResponse, ParseError> {
-    let internal = |m: String| ParseError::Plugin(PluginError::Internal(m));
-    let text = String::from_utf8(response.body.clone())
-        .map_err(|e| internal(format!("the answer is not UTF-8: {e}")))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        internal(format!(
-            "the answer is not JSON ({e}): {}",
-            util::snippet(&text)
-        ))
-    })?;
-    let r = EmbeddingResponse::deserialize(&value).map_err(|e| {
-        internal(format!(
-            "the answer is not an embeddings list ({e}): {}",
-            util::snippet(&text)
-        ))
-    })?;
+    let (text, r) = crate::read_answer::<EmbeddingResponse>(response, "an embeddings list")?;
     Ok(ParsedResponse {
         usage: r.usage.as_ref().map(switchyard_sdk::usage_from_openai),
         body: text,

@@ -14,14 +14,14 @@ mod config;
 mod embeddings;
 mod stream;
 mod tokens;
-mod util;
 
 use std::cell::RefCell;
 
 use config::Config;
+use serde::de::DeserializeOwned;
+use switchyard_sdk::adapter::{self, bad_answer, snippet};
 use switchyard_sdk::provider::{
-    BuildInput, ErrorClass, HttpResponse, Operation, Outbound, ParseError, ParsedResponse,
-    ProviderError,
+    BuildInput, HttpResponse, Operation, Outbound, ParseError, ParsedResponse, ProviderError,
 };
 use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
 use switchyard_sdk::{Plugin, Provider};
@@ -86,9 +86,26 @@ impl Provider for Mock {
 }
 
 fn unsupported(operation: &str) -> PluginError {
-    PluginError::InvalidInput(format!(
-        "the mock adapter does not support the operation \"{operation}\" (only chat and embeddings)"
-    ))
+    adapter::unsupported("mock", operation, "chat and embeddings")
+}
+
+/// Reads a made-up answer back as `T` (`what` names it in errors), with its
+/// text, which passes through as the body.
+fn read_answer<T: DeserializeOwned>(
+    response: &HttpResponse,
+    what: &str,
+) -> Result<(String, T), ParseError> {
+    let text = String::from_utf8(response.body.clone())
+        .map_err(|e| bad_answer(format!("the answer is not UTF-8: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad_answer(format!("the answer is not JSON ({e}): {}", snippet(&text))))?;
+    let answer = T::deserialize(&value).map_err(|e| {
+        bad_answer(format!(
+            "the answer is not {what} ({e}): {}",
+            snippet(&text)
+        ))
+    })?;
+    Ok((text, answer))
 }
 
 /// A non-2xx answer (the mock makes none itself; this keeps `parse-response`
@@ -101,21 +118,11 @@ fn error(response: &HttpResponse) -> ProviderError {
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    let class = match response.status {
-        400 => ErrorClass::BadRequest,
-        401 => ErrorClass::Authentication,
-        403 => ErrorClass::PermissionDenied,
-        404 => ErrorClass::NotFound,
-        408 | 504 => ErrorClass::Timeout,
-        429 => ErrorClass::RateLimit,
-        500..=599 => ErrorClass::ServerError,
-        s => ErrorClass::Other(format!("unexpected_status_{s}")),
-    };
     ProviderError {
         status: response.status,
-        class,
+        class: adapter::class_for_status(response.status),
         message: text("message")
-            .unwrap_or_else(|| util::snippet(String::from_utf8_lossy(&response.body).trim())),
+            .unwrap_or_else(|| snippet(String::from_utf8_lossy(&response.body).trim())),
         code: text("code").or_else(|| text("type")),
     }
 }
@@ -129,7 +136,7 @@ switchyard_sdk::export_provider!(Mock);
 pub(crate) mod tests {
     use super::*;
     use serde_json::Value;
-    use switchyard_sdk::provider::Target;
+    use switchyard_sdk::provider::{ErrorClass, Target};
     use switchyard_sdk::testing;
     use switchyard_sdk::types::Field;
 

@@ -8,13 +8,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 use switchyard_sdk::StreamDecoder;
+use switchyard_sdk::adapter::{bad_answer, event_json, snippet, sse_event};
 use switchyard_sdk::openai::{ChatChunk, ChatRequest};
 use switchyard_sdk::provider::{BuildInput, ParseError, StreamInput, StreamOutput};
-use switchyard_sdk::types::{PluginError, Usage};
+use switchyard_sdk::types::Usage;
 
-use crate::{tokens, util};
+use crate::tokens;
 
 pub struct Decoder {
     state: RefCell<State>,
@@ -55,10 +55,6 @@ impl State {
     }
 }
 
-fn internal(message: String) -> ParseError {
-    ParseError::Plugin(PluginError::Internal(message))
-}
-
 impl StreamDecoder for Decoder {
     fn new(input: BuildInput) -> Self {
         let prompt_tokens = serde_json::from_str::<ChatRequest>(&input.body)
@@ -76,12 +72,7 @@ impl StreamDecoder for Decoder {
     }
 
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
-        let StreamInput::Event(ev) = input else {
-            return Err(ParseError::Plugin(PluginError::InvalidInput(
-                "the mock adapter reads server-sent events (framing sse), not raw bytes"
-                    .to_string(),
-            )));
-        };
+        let ev = sse_event(input, "mock")?;
         let mut state = self.state.borrow_mut();
         let data = ev.data.trim();
         let empty = |done| StreamOutput {
@@ -100,16 +91,11 @@ impl StreamDecoder for Decoder {
                 done: true,
             });
         }
-        let value: Value = serde_json::from_str(data).map_err(|e| {
-            internal(format!(
-                "stream event is not JSON ({e}): {}",
-                util::snippet(data)
-            ))
-        })?;
+        let value = event_json(data)?;
         let chunk = ChatChunk::deserialize(&value).map_err(|e| {
-            internal(format!(
+            bad_answer(format!(
                 "stream event is not a chat.completion.chunk ({e}): {}",
-                util::snippet(data)
+                snippet(data)
             ))
         })?;
         for c in &chunk.choices {
@@ -142,7 +128,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::tests::input;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use switchyard_sdk::provider::{Operation, SseEvent};
 
     fn events(sse: &str) -> Vec<StreamInput> {

@@ -77,19 +77,7 @@ fn param_headers(input: &BuildInput) -> Result<Vec<Header>, PluginError> {
             });
         }
     }
-    if let Some(f) = params.iter().find(|f| f.key == "extra_headers") {
-        let map: serde_json::Map<String, Value> = serde_json::from_str(&f.value).map_err(|e| {
-            PluginError::InvalidInput(format!("extra_headers must be an object of strings: {e}"))
-        })?;
-        for (name, value) in map {
-            let Value::String(value) = value else {
-                return Err(PluginError::InvalidInput(format!(
-                    "extra_headers.{name} must be a string"
-                )));
-            };
-            headers.push(Header { name, value });
-        }
-    }
+    headers.extend(switchyard_sdk::adapter::extra_headers(&input.target)?);
     Ok(headers)
 }
 

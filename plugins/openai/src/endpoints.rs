@@ -1,6 +1,7 @@
 //! The provider prefixes this adapter serves, their default `api_base`, and
 //! the URL and auth header of each operation.
 
+use switchyard_sdk::adapter::{self, percent_encode};
 use switchyard_sdk::provider::{Header, Operation, Target};
 use switchyard_sdk::types::PluginError;
 
@@ -83,9 +84,7 @@ fn path(operation: &Operation) -> Result<&'static str, PluginError> {
     match operation {
         Operation::Chat => Ok("chat/completions"),
         Operation::Embeddings => Ok("embeddings"),
-        Operation::Other(name) => Err(PluginError::InvalidInput(format!(
-            "the openai adapter does not support the operation \"{name}\" (only chat and embeddings)"
-        ))),
+        Operation::Other(name) => Err(adapter::unsupported("openai", name, "chat and embeddings")),
     }
 }
 
@@ -96,19 +95,17 @@ fn api_base<'a>(
     config: &'a Config,
     prefix: Option<&'static Prefix>,
 ) -> Result<&'a str, PluginError> {
-    let base = target
-        .api_base
-        .as_deref()
-        .filter(|b| !b.trim().is_empty())
-        .or_else(|| config.api_bases.get(&target.provider).map(String::as_str))
+    let otherwise = config
+        .api_bases
+        .get(&target.provider)
+        .map(String::as_str)
         .or_else(|| prefix.and_then(|p| p.default_base));
-    match base {
-        Some(b) => Ok(b.trim().trim_end_matches('/')),
-        None => Err(PluginError::InvalidInput(format!(
+    adapter::api_base(target, otherwise).ok_or_else(|| {
+        PluginError::InvalidInput(format!(
             "provider \"{}\" needs api_base: set litellm_params.api_base for model {}",
             target.provider, target.model
-        ))),
-    }
+        ))
+    })
 }
 
 /// The URL to call and the auth header to send, if a key is set.
@@ -139,8 +136,8 @@ pub fn endpoint(
             (
                 format!(
                     "{base}/openai/deployments/{}/{path}?api-version={}",
-                    encode_segment(&target.model),
-                    encode_segment(version)
+                    percent_encode(&target.model),
+                    percent_encode(version)
                 ),
                 key.map(|k| Header {
                     name: "api-key".to_string(),
@@ -149,19 +146,6 @@ pub fn endpoint(
             )
         }
     })
-}
-
-/// Percent-encodes what may not appear raw in a path segment or query value.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

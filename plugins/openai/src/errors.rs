@@ -2,16 +2,25 @@
 //! retries and fallbacks key on.
 
 use serde_json::Value;
+use switchyard_sdk::adapter::{body_text, class_for_status};
 use switchyard_sdk::provider::{ErrorClass, ProviderError};
-
-/// How much of a non-JSON error body is kept as the message.
-const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Message, code and the other code-like strings (`type`) of an error body.
 struct Details {
     message: String,
     code: Option<String>,
     type_: Option<String>,
+}
+
+impl Details {
+    /// The code, then the type: what the classification looks up.
+    fn codes(&self) -> Vec<&str> {
+        self.code
+            .iter()
+            .chain(self.type_.iter())
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -50,22 +59,6 @@ fn details(v: &Value) -> Option<Details> {
     })
 }
 
-/// The body as text, at most [`MAX_MESSAGE_CHARS`] characters (the last
-/// one an ellipsis when it was cut).
-fn body_text(status: u16, body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
-    let s = s.trim();
-    if s.is_empty() {
-        return format!("provider answered HTTP {status} with an empty body");
-    }
-    if s.chars().nth(MAX_MESSAGE_CHARS).is_none() {
-        return s.to_string();
-    }
-    let mut cut: String = s.chars().take(MAX_MESSAGE_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
-
 fn mentions_context_length(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
@@ -96,26 +89,16 @@ pub fn classify(status: u16, codes: &[&str], message: &str) -> ErrorClass {
     match status {
         400 | 413 | 422 if context => ErrorClass::ContextWindowExceeded,
         400 | 422 if content => ErrorClass::ContentPolicy,
-        401 => ErrorClass::Authentication,
         402 => ErrorClass::Other("payment_required".to_string()),
-        403 => ErrorClass::PermissionDenied,
-        404 => ErrorClass::NotFound,
-        408 => ErrorClass::Timeout,
-        429 => ErrorClass::RateLimit,
-        400..=499 => ErrorClass::BadRequest,
-        500..=599 => ErrorClass::ServerError,
-        _ => ErrorClass::Other(format!("unexpected_status_{status}")),
+        // The SDK (like the host) reads a bare 504 as a timeout; this adapter
+        // has always called it a server error, which retry policies key on.
+        504 => ErrorClass::ServerError,
+        _ => class_for_status(status),
     }
 }
 
 fn error(status: u16, d: Details) -> ProviderError {
-    let codes: Vec<&str> = d
-        .code
-        .iter()
-        .chain(d.type_.iter())
-        .map(String::as_str)
-        .collect();
-    let class = classify(status, &codes, &d.message);
+    let class = classify(status, &d.codes(), &d.message);
     ProviderError {
         status,
         class,
@@ -131,7 +114,7 @@ pub fn from_response(status: u16, body: &[u8]) -> ProviderError {
         .as_ref()
         .and_then(details)
         .unwrap_or_else(|| Details {
-            message: body_text(status, body),
+            message: body_text("provider", status, body),
             code: None,
             type_: None,
         });
@@ -186,15 +169,7 @@ pub fn from_embedded(v: &Value) -> Option<ProviderError> {
         return None;
     }
     let d = details(v)?;
-    let status = status_in_code(v).unwrap_or_else(|| {
-        let codes: Vec<&str> = d
-            .code
-            .iter()
-            .chain(d.type_.iter())
-            .map(String::as_str)
-            .collect();
-        status_for_code(&codes, &d.message)
-    });
+    let status = status_in_code(v).unwrap_or_else(|| status_for_code(&d.codes(), &d.message));
     Some(error(status, d))
 }
 
@@ -220,6 +195,7 @@ mod tests {
             (500, ErrorClass::ServerError),
             (502, ErrorClass::ServerError),
             (503, ErrorClass::ServerError),
+            (504, ErrorClass::ServerError),
         ];
         for (status, class) in cases {
             let e = err(status, json!({"error": {"message": "m", "type": "t"}}));

@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
+use switchyard_sdk::adapter::{bad_answer, body_json};
 use switchyard_sdk::openai::{ChatResponse, EmbeddingResponse};
 use switchyard_sdk::provider::{BuildInput, HttpResponse, Operation, ParseError, ParsedResponse};
-use switchyard_sdk::types::{PluginError, Usage};
+use switchyard_sdk::types::Usage;
 
 use crate::errors;
 use crate::shape::{Each, Text, is_object};
@@ -25,7 +26,7 @@ pub fn parse_response(
     }
     // Checks the bytes and keeps them: no copy.
     let text = String::from_utf8(response.body)
-        .map_err(|e| internal(format!("HTTP {status} body is not UTF-8: {e}")))?;
+        .map_err(|e| bad_answer(format!("HTTP {status} body is not UTF-8: {e}")))?;
     let usage = match answer_usage(&input.operation, &text) {
         Some(usage) => usage,
         None => checked_usage(&input.operation, status, &text)?,
@@ -105,12 +106,7 @@ fn checked_usage(
     status: u16,
     text: &str,
 ) -> Result<Option<Usage>, ParseError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        internal(format!(
-            "HTTP {status} body is not valid JSON ({e}): {}",
-            snippet(text)
-        ))
-    })?;
+    let value = body_json(status, text.as_bytes())?;
     let is_answer = value.get("choices").is_some() || value.get("data").is_some();
     if !is_answer && let Some(err) = errors::from_embedded(&value) {
         return Err(ParseError::Provider(err));
@@ -118,13 +114,13 @@ fn checked_usage(
     Ok(match operation {
         Operation::Chat => {
             let r = ChatResponse::deserialize(&value).map_err(|e| {
-                internal(format!("HTTP {status} body is not a chat.completion: {e}"))
+                bad_answer(format!("HTTP {status} body is not a chat.completion: {e}"))
             })?;
             r.usage.as_ref().map(crate::usage::convert)
         }
         Operation::Embeddings => {
             let r = EmbeddingResponse::deserialize(&value).map_err(|e| {
-                internal(format!("HTTP {status} body is not an embeddings list: {e}"))
+                bad_answer(format!("HTTP {status} body is not an embeddings list: {e}"))
             })?;
             r.usage.as_ref().map(crate::usage::convert)
         }
@@ -141,18 +137,6 @@ fn usage_of(value: &Value) -> Option<Usage> {
         .map(crate::usage::convert)
 }
 
-fn internal(message: String) -> ParseError {
-    ParseError::Plugin(PluginError::Internal(message))
-}
-
-/// The start of a body, for error messages.
-pub fn snippet(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +144,7 @@ mod tests {
     use serde_json::json;
     use switchyard_sdk::provider::ErrorClass;
     use switchyard_sdk::testing::{build_input, http_response};
+    use switchyard_sdk::types::PluginError;
 
     fn chat() -> BuildInput {
         build_input(

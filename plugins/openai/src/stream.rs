@@ -6,14 +6,13 @@ use std::cell::Cell;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::Value;
 use switchyard_sdk::StreamDecoder;
+use switchyard_sdk::adapter::{bad_answer, event_json, snippet, sse_event};
 use switchyard_sdk::openai::ChatChunk;
 use switchyard_sdk::provider::{BuildInput, ParseError, SseEvent, StreamInput, StreamOutput};
-use switchyard_sdk::types::{PluginError, Usage};
+use switchyard_sdk::types::Usage;
 
 use crate::errors;
-use crate::parse::snippet;
 use crate::shape::{Each, Text, is_object};
 use crate::usage::Wire;
 
@@ -102,12 +101,7 @@ struct GroqHead {
 
 /// The usage of an event that is not plainly a chunk, or the error it is.
 fn checked_usage(ev: &SseEvent, data: &str) -> Result<Option<Usage>, ParseError> {
-    let value: Value = serde_json::from_str(data).map_err(|e| {
-        ParseError::Plugin(PluginError::Internal(format!(
-            "stream event is not JSON ({e}): {}",
-            snippet(data)
-        )))
-    })?;
+    let value = event_json(data)?;
     if let Some(err) = errors::from_embedded(&value) {
         return Err(ParseError::Provider(err));
     }
@@ -118,10 +112,10 @@ fn checked_usage(ev: &SseEvent, data: &str) -> Result<Option<Usage>, ParseError>
         )));
     }
     let chunk = ChatChunk::deserialize(&value).map_err(|e| {
-        ParseError::Plugin(PluginError::Internal(format!(
+        bad_answer(format!(
             "stream event is not a chat.completion.chunk ({e}): {}",
             snippet(data)
-        )))
+        ))
     })?;
     Ok(chunk
         .usage
@@ -147,13 +141,7 @@ impl StreamDecoder for Decoder {
     }
 
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
-        match input {
-            StreamInput::Event(ev) => self.event(ev),
-            StreamInput::Bytes(_) => Err(ParseError::Plugin(PluginError::InvalidInput(
-                "the openai adapter reads server-sent events (framing sse), not raw bytes"
-                    .to_string(),
-            ))),
-        }
+        self.event(sse_event(input, "openai")?)
     }
 
     fn finish(&self) -> Result<StreamOutput, ParseError> {
@@ -168,6 +156,7 @@ mod tests {
     use serde_json::json;
     use switchyard_sdk::provider::{ErrorClass, Operation};
     use switchyard_sdk::testing::build_input;
+    use switchyard_sdk::types::PluginError;
 
     fn decoder() -> Decoder {
         Decoder::new(build_input(

@@ -46,21 +46,175 @@ pub trait Router: Plugin {
 }
 
 /// A sanitiser: allows, denies or rewrites a request or an answer.
+///
+/// ```
+/// use switchyard_sdk::sanitizer::{SanitizeInput, Stage, Verdict};
+/// use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind, Role};
+/// use switchyard_sdk::{Plugin, Sanitizer, export_sanitizer, message_text};
+///
+/// struct NoSecrets;
+///
+/// impl Plugin for NoSecrets {
+///     fn describe() -> PluginInfo {
+///         switchyard_sdk::info("no-secrets", "0.1.0", PluginKind::Sanitizer)
+///     }
+/// }
+///
+/// impl Sanitizer for NoSecrets {
+///     fn sanitize(input: SanitizeInput) -> Result<Verdict, PluginError> {
+///         let leaks = input.request.messages.iter().any(|m| message_text(m).contains("sk-"));
+///         Ok(if leaks { Verdict::Deny("the prompt holds an API key".into()) } else { Verdict::Allow })
+///     }
+/// }
+///
+/// export_sanitizer!(NoSecrets);
+///
+/// use switchyard_sdk::testing::{caller, chat_request, text};
+/// let input = SanitizeInput {
+///     stage: Stage::Request,
+///     request: chat_request("gpt-4o", vec![text(Role::User, "my key is sk-123")]),
+///     caller: caller(),
+///     response: vec![],
+/// };
+/// assert!(matches!(NoSecrets::sanitize(input), Ok(Verdict::Deny(_))));
+/// ```
 pub trait Sanitizer: Plugin {
+    /// The verdict on one request (or answer, by `input.stage`): allow,
+    /// deny with a reason the client sees, or the rewritten messages.
     fn sanitize(input: SanitizeInput) -> Result<Verdict, PluginError>;
 }
 
 /// A cost rule: prices a call, or has no opinion.
+///
+/// ```
+/// use switchyard_sdk::cost::{CostAnswer, CostInput};
+/// use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
+/// use switchyard_sdk::{CostRule, Plugin, export_cost_rule};
+///
+/// /// Ten percent on top of whatever the earlier rules reached.
+/// struct Markup;
+///
+/// impl Plugin for Markup {
+///     fn describe() -> PluginInfo {
+///         switchyard_sdk::info("markup", "0.1.0", PluginKind::Cost)
+///     }
+/// }
+///
+/// impl CostRule for Markup {
+///     fn cost(input: CostInput) -> Result<CostAnswer, PluginError> {
+///         Ok(match input.previous {
+///             Some(usd) => CostAnswer::Usd(usd * 1.1),
+///             None => CostAnswer::NoOpinion,
+///         })
+///     }
+/// }
+///
+/// export_cost_rule!(Markup);
+/// ```
 pub trait CostRule: Plugin {
+    /// The price of one call in US dollars, or no opinion, so that the next
+    /// rule in the chain decides.
     fn cost(input: CostInput) -> Result<CostAnswer, PluginError>;
 }
 
 /// A provider adapter: translates requests, answers and streams.
+///
+/// The host does every HTTP call; the adapter only builds the request and
+/// reads the answer. [`crate::adapter`] has what most adapters need. A
+/// pass-through adapter for an OpenAI-compatible server:
+///
+/// ```
+/// use switchyard_sdk::provider::*;
+/// use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
+/// use switchyard_sdk::{Plugin, Provider, StreamDecoder, adapter, export_provider};
+///
+/// struct Passthrough;
+///
+/// impl Plugin for Passthrough {
+///     fn describe() -> PluginInfo {
+///         let mut info = switchyard_sdk::info("passthrough", "0.1.0", PluginKind::Provider);
+///         info.provider_prefixes = vec!["passthrough".into()];
+///         info
+///     }
+/// }
+///
+/// impl Provider for Passthrough {
+///     type Decoder = Chunks;
+///
+///     fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
+///         let base = adapter::api_base(&input.target, None)
+///             .ok_or_else(|| PluginError::InvalidInput("set api_base".into()))?;
+///         let mut headers = vec![Header { name: "content-type".into(), value: "application/json".into() }];
+///         headers.extend(adapter::extra_headers(&input.target)?);
+///         Ok(Outbound::Send(HttpRequest {
+///             method: "POST".into(),
+///             url: format!("{base}/chat/completions"),
+///             headers,
+///             body: input.body.into_bytes(),
+///             framing: Framing::Sse,
+///         }))
+///     }
+///
+///     fn parse_response(_input: BuildInput, response: HttpResponse) -> Result<ParsedResponse, ParseError> {
+///         let status = response.status;
+///         if !(200..=299).contains(&status) {
+///             return Err(ParseError::Provider(ProviderError {
+///                 status,
+///                 class: adapter::class_for_status(status),
+///                 message: adapter::body_text("passthrough", status, &response.body),
+///                 code: None,
+///             }));
+///         }
+///         let answer = adapter::body_json(status, &response.body)?;
+///         Ok(ParsedResponse { body: answer.to_string(), usage: None })
+///     }
+/// }
+///
+/// /// Each event's data is already an OpenAI chunk.
+/// struct Chunks;
+///
+/// impl StreamDecoder for Chunks {
+///     fn new(_input: BuildInput) -> Self {
+///         Chunks
+///     }
+///     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
+///         let event = adapter::sse_event(input, "passthrough")?;
+///         let done = event.data.trim() == "[DONE]";
+///         let chunks = if done { vec![] } else { vec![event.data] };
+///         Ok(StreamOutput { chunks, usage: None, done })
+///     }
+///     fn finish(&self) -> Result<StreamOutput, ParseError> {
+///         Ok(StreamOutput { chunks: vec![], usage: None, done: true })
+///     }
+/// }
+///
+/// export_provider!(Passthrough);
+///
+/// // A native test.
+/// use switchyard_sdk::testing::{build_input, http_response, target};
+/// let mut t = target("passthrough", "llama3");
+/// t.api_base = Some("http://localhost:8000/v1/".into());
+/// let input = build_input(Operation::Chat, serde_json::json!({"model": "llama3", "messages": []}), t);
+/// let Ok(Outbound::Send(request)) = Passthrough::build_request(input.clone()) else {
+///     panic!("expected a request to send");
+/// };
+/// assert_eq!(request.url, "http://localhost:8000/v1/chat/completions");
+/// let Err(ParseError::Provider(e)) = Passthrough::parse_response(input, http_response(429, "slow down")) else {
+///     panic!("expected a provider error");
+/// };
+/// assert_eq!((e.class, e.message.as_str()), (ErrorClass::RateLimit, "slow down"));
+/// ```
 pub trait Provider: Plugin {
     /// The per-stream decoder.
     type Decoder: StreamDecoder;
 
+    /// The provider's HTTP request for an OpenAI-format request, which the
+    /// host sends (or, for an adapter that calls no one, the answer itself).
     fn build_request(input: BuildInput) -> Result<Outbound, PluginError>;
+
+    /// The OpenAI-format answer and its usage for the provider's HTTP
+    /// answer to a whole (not streamed) request; a provider error for a
+    /// non-2xx answer, so the host can retry or fall back by its class.
     fn parse_response(
         input: BuildInput,
         response: HttpResponse,
@@ -70,8 +224,16 @@ pub trait Provider: Plugin {
 /// Decodes one streamed answer. One value lives for the whole stream, so it
 /// may keep state (an id, tool call indices, usage so far) in `RefCell`s.
 pub trait StreamDecoder: 'static {
+    /// A decoder for the stream that answers `input` (the request as
+    /// [`Provider::build_request`] got it, for ids, the model and options).
     fn new(input: BuildInput) -> Self;
+
+    /// The OpenAI chunks for one unit of the stream, as the host framed it
+    /// (an SSE event, or bytes); `done` once the provider says it is over.
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError>;
+
+    /// Called once when the provider's body ends: whatever is left to send
+    /// (held-back chunks, usage the stream never reported on its own).
     fn finish(&self) -> Result<StreamOutput, ParseError>;
 }
 
@@ -87,7 +249,21 @@ pub fn info(name: &str, version: &str, kind: PluginKind) -> PluginInfo {
     }
 }
 
-/// Parses a config section into `T`, naming the problem on failure.
+/// Parses a config section into `T`, naming the problem on failure, so
+/// `init` refuses a config it does not understand instead of guessing.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config {
+///     #[serde(default)]
+///     echo: bool,
+/// }
+///
+/// let config: Config = switchyard_sdk::parse_config(r#"{"echo": true}"#).unwrap();
+/// assert!(config.echo);
+/// assert!(switchyard_sdk::parse_config::<Config>(r#"{"ecko": true}"#).is_err());
+/// ```
 pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, PluginError> {
     serde_json::from_str(config).map_err(|e| PluginError::InvalidConfig(e.to_string()))
 }

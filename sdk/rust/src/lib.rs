@@ -14,6 +14,9 @@
 //!   with its table entry,
 //! - serde types for the OpenAI wire format ([`openai`]) that keep unknown
 //!   fields, so an adapter never drops what it does not understand,
+//! - [`adapter`]: what every provider adapter needs (the deployment's
+//!   `api_base` and `extra_headers`, the class of an HTTP status, errors for
+//!   an unreadable answer), so adapters agree where providers do not differ,
 //! - [`log`], which writes to the gateway's log (stderr in native tests),
 //! - [`testing`]: builders for the contract's records, for native tests.
 //!
@@ -59,9 +62,13 @@
 //! assert_eq!(order_ids(&decision, &table), ["b"]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod openai;
 pub mod util;
 
+#[cfg(feature = "bindings")]
+pub mod adapter;
 #[cfg(feature = "bindings")]
 mod bindings;
 #[cfg(feature = "bindings")]

@@ -1,81 +1,203 @@
-//! `os.environ/NAME` references: replaced anywhere in the file by the
-//! variable's value, from the process environment or the file's own
-//! `environment_variables` section. A missing variable is an error naming it
-//! and where it was used.
+//! Environment references in string values, from the process environment
+//! or the file's own `environment_variables` section (the process wins):
+//!
+//! - `os.environ/NAME`, LiteLLM's spelling: the whole value is the
+//!   variable's.
+//! - `${NAME}` anywhere in a string (`https://${HOST}:${PORT}/v1`), as
+//!   users write in Docker and Kubernetes files; `${NAME:-default}` gives
+//!   the default when `NAME` is unset or empty. The default is taken as
+//!   written (no references inside it), and a value read from a variable is
+//!   not expanded again.
+//!
+//! A missing variable (with no default) is an error naming it and where it
+//! was used. A `${` with no closing `}` or no valid name is an error too:
+//! it is far likelier a typo than a literal.
 
 use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
+use super::error::{ConfigError, KeyPath};
+use super::notes::Notes;
+
 const PREFIX: &str = "os.environ/";
 
-/// Replaces every `os.environ/NAME` string in `value`.
-pub fn resolve(value: &mut Value, file_vars: &BTreeMap<String, String>) -> Result<(), String> {
-    walk(value, "", file_vars)
+/// Replaces every reference in the string values of `value`.
+pub fn expand(
+    value: &mut Value,
+    file_vars: &BTreeMap<String, String>,
+    notes: &mut Notes,
+) -> Result<(), ConfigError> {
+    walk(value, &KeyPath::root(), file_vars, notes)
 }
 
-fn walk(value: &mut Value, path: &str, vars: &BTreeMap<String, String>) -> Result<(), String> {
+fn walk(
+    value: &mut Value,
+    path: &KeyPath,
+    vars: &BTreeMap<String, String>,
+    notes: &mut Notes,
+) -> Result<(), ConfigError> {
     match value {
         Value::String(s) => {
-            if let Some(name) = s.strip_prefix(PREFIX) {
-                let name = name.trim();
-                let found = std::env::var(name).ok().or_else(|| vars.get(name).cloned());
-                match found {
-                    Some(v) => *s = v,
-                    None => {
-                        return Err(format!(
-                            "{path}: environment variable {name} is not set (referenced as os.environ/{name})"
-                        ));
-                    }
-                }
+            if let Some(expanded) = expand_str(s, path, vars)? {
+                *s = expanded;
+                notes.env_value(path.clone());
             }
             Ok(())
         }
-        Value::Sequence(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                walk(item, &format!("{path}[{i}]"), vars)?;
-            }
-            Ok(())
-        }
-        Value::Mapping(map) => {
-            for (k, v) in map.iter_mut() {
-                let key = k
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{k:?}"));
-                let here = if path.is_empty() {
-                    key
-                } else {
-                    format!("{path}.{key}")
-                };
-                walk(v, &here, vars)?;
-            }
-            Ok(())
-        }
-        Value::Tagged(t) => walk(&mut t.value, path, vars),
+        Value::Sequence(items) => items
+            .iter_mut()
+            .enumerate()
+            .try_for_each(|(i, item)| walk(item, &path.index(i), vars, notes)),
+        Value::Mapping(map) => map.iter_mut().try_for_each(|(k, v)| {
+            let key = k
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| super::values::show(k));
+            walk(v, &path.key(&key), vars, notes)
+        }),
+        Value::Tagged(t) => walk(&mut t.value, path, vars, notes),
         _ => Ok(()),
     }
+}
+
+/// `s` with its references replaced, or `None` when it has none.
+fn expand_str(
+    s: &str,
+    path: &KeyPath,
+    vars: &BTreeMap<String, String>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(name) = s.strip_prefix(PREFIX) {
+        let name = name.trim();
+        return lookup(name, vars)
+            .map(Some)
+            .ok_or_else(|| unset(path, name, format!("{PREFIX}{name}")));
+    }
+    if !s.contains("${") {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| ConfigError::invalid(path.clone(), "`${` without a closing `}`"))?;
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        if !is_name(name) {
+            return Err(ConfigError::invalid(
+                path.clone(),
+                format!("`${{{inner}}}`: {name:?} is not an environment variable name"),
+            ));
+        }
+        let value = match (lookup(name, vars), default) {
+            (Some(v), Some(d)) if v.is_empty() => d.to_string(),
+            (Some(v), _) => v,
+            (None, Some(d)) => d.to_string(),
+            (None, None) => return Err(unset(path, name, format!("${{{inner}}}"))),
+        };
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(Some(out))
+}
+
+fn lookup(name: &str, vars: &BTreeMap<String, String>) -> Option<String> {
+    std::env::var(name).ok().or_else(|| vars.get(name).cloned())
+}
+
+fn unset(path: &KeyPath, name: &str, written: String) -> ConfigError {
+    ConfigError::UnsetVariable {
+        path: path.clone(),
+        name: name.to_string(),
+        written,
+    }
+}
+
+/// A shell variable name: a letter or `_`, then letters, digits or `_`.
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn expand_yaml(yaml: &str, file_vars: &[(&str, &str)]) -> Result<(Value, Notes), ConfigError> {
+        let mut v: Value = serde_yaml::from_str(yaml).unwrap();
+        let mut notes = Notes::default();
+        expand(&mut v, &vars(file_vars), &mut notes)?;
+        Ok((v, notes))
+    }
+
     #[test]
     fn references_resolve_from_file_vars_and_missing_ones_are_named() {
-        let mut v: Value = serde_yaml::from_str(
-            "model_list:\n  - litellm_params: {api_key: os.environ/SWITCHYARD_TEST_KEY_X}\n",
-        )
-        .unwrap();
-        let mut vars = BTreeMap::new();
-        let err = resolve(&mut v.clone(), &vars).unwrap_err();
+        let yaml = "model_list:\n  - litellm_params: {api_key: os.environ/SWITCHYARD_TEST_KEY_X}\n";
+        let err = expand_yaml(yaml, &[]).unwrap_err().to_string();
         assert!(err.contains("SWITCHYARD_TEST_KEY_X"), "{err}");
         assert!(
             err.contains("model_list[0].litellm_params.api_key"),
             "{err}"
         );
-        vars.insert("SWITCHYARD_TEST_KEY_X".to_string(), "sk-1".to_string());
-        resolve(&mut v, &vars).unwrap();
+        let (v, notes) = expand_yaml(yaml, &[("SWITCHYARD_TEST_KEY_X", "sk-1")]).unwrap();
         assert_eq!(v["model_list"][0]["litellm_params"]["api_key"], "sk-1");
+        let at = KeyPath::root()
+            .key("model_list")
+            .index(0)
+            .key("litellm_params")
+            .key("api_key");
+        assert!(notes.is_from_env(&at));
+    }
+
+    #[test]
+    fn braced_references_expand_anywhere_in_a_string_with_defaults() {
+        let (v, _) = expand_yaml(
+            "a: https://${SY_TEST_HOST}:${SY_TEST_PORT:-8080}/v1\nb: ${SY_TEST_EMPTY:-fallback}\nc: pa$$word ${SY_TEST_HOST}\nd: ${SY_TEST_UNSET:-}\ne: os.environ/SY_TEST_HOST\nf: no references\n",
+            &[("SY_TEST_HOST", "h.internal"), ("SY_TEST_EMPTY", "")],
+        )
+        .unwrap();
+        assert_eq!(v["a"], "https://h.internal:8080/v1");
+        assert_eq!(v["b"], "fallback");
+        assert_eq!(v["c"], "pa$$word h.internal");
+        assert_eq!(v["d"], "");
+        assert_eq!(v["e"], "h.internal");
+        assert_eq!(v["f"], "no references");
+    }
+
+    #[test]
+    fn a_missing_or_malformed_braced_reference_is_an_error_naming_its_path() {
+        let err = expand_yaml(
+            "router_settings: {redis_host: \"${SY_TEST_SURELY_UNSET}\"}",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "router_settings.redis_host: environment variable SY_TEST_SURELY_UNSET is not set (referenced as ${SY_TEST_SURELY_UNSET})"
+        );
+        let err = expand_yaml("a: [\"${SY_TEST_HOST\"]", &[]).unwrap_err();
+        assert_eq!(err.to_string(), "a[0]: `${` without a closing `}`");
+        let err = expand_yaml("a: \"${1X}\"", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a: `${1X}`: \"1X\" is not an environment variable name"
+        );
     }
 }

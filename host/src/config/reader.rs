@@ -1,0 +1,132 @@
+//! From text to typed sections: YAML, environment references, misplaced
+//! keys, then each section read into its serde type (quirks mended), with
+//! one warning per key no section reads.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde_yaml::{Mapping, Value};
+
+use super::error::{ConfigError, KeyPath};
+use super::notes::Notes;
+use super::plugins::PluginsSection;
+use super::raw::{RawEntry, RawGeneral, RawLitellm, RawReliability, RawRoot, RawRouter};
+use super::{env, mend, placement};
+
+/// The file's sections, typed, before the checks that span sections.
+#[derive(Debug)]
+pub struct RawConfig {
+    pub general: RawGeneral,
+    pub router: RawRouter,
+    pub litellm: RawLitellm,
+    /// Reliability keys from `router_settings`, then from
+    /// `litellm_settings`: the first to set a key wins, as in LiteLLM.
+    pub reliability: [(KeyPath, RawReliability); 2],
+    pub model_list: Vec<RawEntry>,
+    pub plugins: PluginsSection,
+}
+
+/// Reads `text`; `notes` gathers the warnings.
+pub fn read(text: &str, notes: &mut Notes) -> Result<RawConfig, ConfigError> {
+    let mut root: Value = serde_yaml::from_str(text)?;
+    if root.is_null() {
+        root = Value::Mapping(Mapping::new());
+    }
+    if !root.is_mapping() {
+        return Err(ConfigError::NotSections);
+    }
+    let top = KeyPath::root();
+    let mut vars_v = root
+        .get("environment_variables")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let file_vars: BTreeMap<String, String> =
+        section(&mut vars_v, &top.key("environment_variables"), notes)?;
+    env::expand(&mut root, &file_vars, notes)?;
+    placement::relocate(&mut root, notes);
+
+    let sections: RawRoot = mend::read(&mut root, &top, notes)?;
+    ignored(&top, [&sections.unknown], notes);
+    let value = |v: Option<Value>| v.unwrap_or(Value::Null);
+
+    let general_at = top.key("general_settings");
+    let mut general_v = value(sections.general_settings);
+    let general: RawGeneral = section(&mut general_v, &general_at, notes)?;
+    ignored(&general_at, [&general.unknown], notes);
+
+    let router_at = top.key("router_settings");
+    let mut router_v = value(sections.router_settings);
+    let router: RawRouter = section(&mut router_v, &router_at, notes)?;
+    let router_reliability: RawReliability = section(&mut router_v, &router_at, notes)?;
+    ignored(
+        &router_at,
+        [&router.unknown, &router_reliability.unknown],
+        notes,
+    );
+    if let Some(args) = &router.routing_strategy_args {
+        ignored(
+            &router_at.key("routing_strategy_args"),
+            [&args.unknown],
+            notes,
+        );
+    }
+
+    let litellm_at = top.key("litellm_settings");
+    let mut litellm_v = value(sections.litellm_settings);
+    let litellm: RawLitellm = section(&mut litellm_v, &litellm_at, notes)?;
+    let litellm_reliability: RawReliability = section(&mut litellm_v, &litellm_at, notes)?;
+    ignored(
+        &litellm_at,
+        [&litellm.unknown, &litellm_reliability.unknown],
+        notes,
+    );
+
+    let list_at = top.key("model_list");
+    let mut list_v = value(sections.model_list);
+    let model_list: Vec<RawEntry> = section(&mut list_v, &list_at, notes)?;
+    for (i, entry) in model_list.iter().enumerate() {
+        ignored(&list_at.index(i), [&entry.unknown], notes);
+    }
+
+    let mut plugins_v = value(sections.plugins);
+    let plugins: PluginsSection = section(&mut plugins_v, &top.key("plugins"), notes)?;
+
+    Ok(RawConfig {
+        general,
+        router,
+        litellm,
+        reliability: [
+            (router_at, router_reliability),
+            (litellm_at, litellm_reliability),
+        ],
+        model_list,
+        plugins,
+    })
+}
+
+/// Reads the section `value`, found at `at`; `null` (or absent) is empty.
+fn section<T: DeserializeOwned + Default>(
+    value: &mut Value,
+    at: &KeyPath,
+    notes: &mut Notes,
+) -> Result<T, ConfigError> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    mend::read(value, at, notes)
+}
+
+/// One warning per key that every part of a section leaves unread.
+fn ignored<const N: usize>(at: &KeyPath, parts: [&BTreeMap<String, Value>; N], notes: &mut Notes) {
+    let Some((first, others)) = parts.split_first() else {
+        return;
+    };
+    for key in first.keys() {
+        if others.iter().all(|p| p.contains_key(key)) {
+            notes.warn(format!(
+                "{} is not used by Switchyard and is ignored",
+                at.key(key)
+            ));
+        }
+    }
+}

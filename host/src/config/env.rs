@@ -1,5 +1,6 @@
 //! Environment references in string values, from the process environment
-//! or the file's own `environment_variables` section (the process wins):
+//! or the file's own `environment_variables` section (the process wins; the
+//! caller composes the two into one lookup):
 //!
 //! - `os.environ/NAME`, LiteLLM's spelling: the whole value is the
 //!   variable's.
@@ -7,13 +8,11 @@
 //!   users write in Docker and Kubernetes files; `${NAME:-default}` gives
 //!   the default when `NAME` is unset or empty. The default is taken as
 //!   written (no references inside it), and a value read from a variable is
-//!   not expanded again.
+//!   not expanded again. `$${` is a literal `${`.
 //!
 //! A missing variable (with no default) is an error naming it and where it
 //! was used. A `${` with no closing `}` or no valid name is an error too:
 //! it is far likelier a typo than a literal.
-
-use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
@@ -22,19 +21,18 @@ use super::notes::Notes;
 
 const PREFIX: &str = "os.environ/";
 
+/// A variable's value, if it is set.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Replaces every reference in the string values of `value`.
-pub fn expand(
-    value: &mut Value,
-    file_vars: &BTreeMap<String, String>,
-    notes: &mut Notes,
-) -> Result<(), ConfigError> {
-    walk(value, &KeyPath::root(), file_vars, notes)
+pub fn expand(value: &mut Value, vars: Lookup, notes: &mut Notes) -> Result<(), ConfigError> {
+    walk(value, &KeyPath::root(), vars, notes)
 }
 
 fn walk(
     value: &mut Value,
     path: &KeyPath,
-    vars: &BTreeMap<String, String>,
+    vars: Lookup,
     notes: &mut Notes,
 ) -> Result<(), ConfigError> {
     match value {
@@ -62,14 +60,10 @@ fn walk(
 }
 
 /// `s` with its references replaced, or `None` when it has none.
-fn expand_str(
-    s: &str,
-    path: &KeyPath,
-    vars: &BTreeMap<String, String>,
-) -> Result<Option<String>, ConfigError> {
+fn expand_str(s: &str, path: &KeyPath, vars: Lookup) -> Result<Option<String>, ConfigError> {
     if let Some(name) = s.strip_prefix(PREFIX) {
         let name = name.trim();
-        return lookup(name, vars)
+        return vars(name)
             .map(Some)
             .ok_or_else(|| unset(path, name, format!("{PREFIX}{name}")));
     }
@@ -79,6 +73,13 @@ fn expand_str(
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
+        if let Some(before) = rest[..start].strip_suffix('$') {
+            // `$${`: a literal `${`.
+            out.push_str(before);
+            out.push_str("${");
+            rest = &rest[start + 2..];
+            continue;
+        }
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after
@@ -95,7 +96,7 @@ fn expand_str(
                 format!("`${{{inner}}}`: {name:?} is not an environment variable name"),
             ));
         }
-        let value = match (lookup(name, vars), default) {
+        let value = match (vars(name), default) {
             (Some(v), Some(d)) if v.is_empty() => d.to_string(),
             (Some(v), _) => v,
             (None, Some(d)) => d.to_string(),
@@ -106,10 +107,6 @@ fn expand_str(
     }
     out.push_str(rest);
     Ok(Some(out))
-}
-
-fn lookup(name: &str, vars: &BTreeMap<String, String>) -> Option<String> {
-    std::env::var(name).ok().or_else(|| vars.get(name).cloned())
 }
 
 fn unset(path: &KeyPath, name: &str, written: String) -> ConfigError {
@@ -133,22 +130,20 @@ fn is_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn expand_yaml(yaml: &str, file_vars: &[(&str, &str)]) -> Result<(Value, Notes), ConfigError> {
+    fn expand_yaml(yaml: &str, vars: &[(&str, &str)]) -> Result<(Value, Notes), ConfigError> {
         let mut v: Value = serde_yaml::from_str(yaml).unwrap();
         let mut notes = Notes::default();
-        expand(&mut v, &vars(file_vars), &mut notes)?;
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        expand(&mut v, &lookup, &mut notes)?;
         Ok((v, notes))
     }
 
     #[test]
-    fn references_resolve_from_file_vars_and_missing_ones_are_named() {
+    fn references_resolve_and_missing_ones_are_named() {
         let yaml = "model_list:\n  - litellm_params: {api_key: os.environ/SWITCHYARD_TEST_KEY_X}\n";
         let err = expand_yaml(yaml, &[]).unwrap_err().to_string();
         assert!(err.contains("SWITCHYARD_TEST_KEY_X"), "{err}");
@@ -169,13 +164,13 @@ mod tests {
     #[test]
     fn braced_references_expand_anywhere_in_a_string_with_defaults() {
         let (v, _) = expand_yaml(
-            "a: https://${SY_TEST_HOST}:${SY_TEST_PORT:-8080}/v1\nb: ${SY_TEST_EMPTY:-fallback}\nc: pa$$word ${SY_TEST_HOST}\nd: ${SY_TEST_UNSET:-}\ne: os.environ/SY_TEST_HOST\nf: no references\n",
+            "a: https://${SY_TEST_HOST}:${SY_TEST_PORT:-8080}/v1\nb: ${SY_TEST_EMPTY:-fallback}\nc: pa$$word $${SY_TEST_HOST} ${SY_TEST_HOST}\nd: ${SY_TEST_UNSET:-}\ne: os.environ/SY_TEST_HOST\nf: no references\n",
             &[("SY_TEST_HOST", "h.internal"), ("SY_TEST_EMPTY", "")],
         )
         .unwrap();
         assert_eq!(v["a"], "https://h.internal:8080/v1");
         assert_eq!(v["b"], "fallback");
-        assert_eq!(v["c"], "pa$$word h.internal");
+        assert_eq!(v["c"], "pa$$word ${SY_TEST_HOST} h.internal");
         assert_eq!(v["d"], "");
         assert_eq!(v["e"], "h.internal");
         assert_eq!(v["f"], "no references");

@@ -100,8 +100,18 @@ impl Config {
 
     /// Parses config text; `base` anchors relative paths.
     pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with_env(text, base, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse`] with `env` in place of the process environment
+    /// (tests need no process-wide variables).
+    pub fn parse_with_env(
+        text: &str,
+        base: &Path,
+        env: env::Lookup,
+    ) -> Result<Config, ConfigError> {
         let mut notes = notes::Notes::default();
-        let raw = reader::read(text, &mut notes)?;
+        let raw = reader::read(text, env, &mut notes)?;
         Config::build(raw, base, notes.warnings)
     }
 
@@ -119,108 +129,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LITELLM_FILE: &str = r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_key: os.environ/SWITCHYARD_TEST_OPENAI_KEY
-      rpm: 100
-      temperature: 0.2
-    model_info:
-      input_cost_per_token: 0.0000025
-      output_cost_per_token: 0.00001
-      max_input_tokens: 128000
-  - model_name: gpt-4o
-    litellm_params:
-      model: azure/gpt-4o-eu
-      api_base: https://example.openai.azure.com
-      api_key: azure-key
-      api_version: "2024-10-21"
-      weight: 2
-  - model_name: claude
-    litellm_params:
-      model: anthropic/claude-sonnet-4-5
-      api_key: sk-ant
-router_settings:
-  routing_strategy: simple-shuffle
-  model_group_alias: {gpt4: gpt-4o}
-  redis_host: localhost
-  redis_password: "p/w#"
-  provider_budget_config: {}
-litellm_settings:
-  drop_params: true
-  set_verbose: false
-general_settings:
-  master_key: sk-1234
-  database_url: postgres://x
-environment_variables:
-  SWITCHYARD_TEST_OPENAI_KEY: sk-from-file
-"#;
-
-    #[test]
-    fn a_litellm_file_loads_with_one_warning_per_unused_key() {
-        let c = Config::parse(LITELLM_FILE, Path::new(".")).unwrap();
-        assert_eq!(c.groups.len(), 2);
-        let g = &c.groups["gpt-4o"];
-        assert_eq!(g.deployments.len(), 2);
-        let d = &g.deployments[0];
-        assert_eq!(
-            (d.provider.as_str(), d.model.as_str()),
-            ("openai", "gpt-4o")
-        );
-        assert_eq!(d.api_key.as_deref(), Some("sk-from-file"));
-        assert_eq!(d.rpm, Some(100));
-        assert_eq!(d.defaults["temperature"], 0.2);
-        assert_eq!(d.prices.input_per_token, Some(0.0000025));
-        assert_eq!(d.max_input_tokens, Some(128000));
-        assert_eq!(g.deployments[1].weight, Some(2.0));
-        assert_eq!(c.group("gpt4").unwrap().name, "gpt-4o");
-        assert_eq!(c.master_key.as_deref(), Some("sk-1234"));
-        let w = c.warnings.join("\n");
-        assert_eq!(
-            c.redis,
-            Some(RedisSettings {
-                url: "redis://:p%2Fw%23@localhost:6379".into(),
-                prefix: "switchyard".into()
-            })
-        );
-        for key in [
-            "router_settings.provider_budget_config",
-            "litellm_settings.drop_params",
-            "litellm_settings.set_verbose",
-            "general_settings.database_url",
-        ] {
-            assert_eq!(w.matches(key).count(), 1, "{key} in {w}");
-        }
-        assert!(!w.contains("master_key"), "{w}");
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let err = Config::parse("model_list:\n  - model_name: x\n", Path::new("."))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("model_list[0]") && err.contains("litellm_params"),
-            "{err}"
-        );
-        let err = Config::parse(
-            "model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, rpm: lots}\n",
-            Path::new("."),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("model_list[0].litellm_params.rpm"), "{err}");
-        let err = Config::parse(
-            "router_settings: {model_group_alias: {a: nope}}\n",
-            Path::new("."),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("nope"), "{err}");
-    }
-}
+mod tests;

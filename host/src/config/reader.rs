@@ -26,8 +26,9 @@ pub struct RawConfig {
     pub plugins: PluginsSection,
 }
 
-/// Reads `text`; `notes` gathers the warnings.
-pub fn read(text: &str, notes: &mut Notes) -> Result<RawConfig, ConfigError> {
+/// Reads `text`, taking variables from `process` and then the file's
+/// `environment_variables`; `notes` gathers the warnings.
+pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawConfig, ConfigError> {
     let mut root: Value = serde_yaml::from_str(text)?;
     if root.is_null() {
         root = Value::Mapping(Mapping::new());
@@ -42,7 +43,8 @@ pub fn read(text: &str, notes: &mut Notes) -> Result<RawConfig, ConfigError> {
         .unwrap_or(Value::Null);
     let file_vars: BTreeMap<String, String> =
         section(&mut vars_v, &top.key("environment_variables"), notes)?;
-    env::expand(&mut root, &file_vars, notes)?;
+    let vars = |name: &str| process(name).or_else(|| file_vars.get(name).cloned());
+    env::expand(&mut root, &vars, notes)?;
     placement::relocate(&mut root, notes);
 
     let sections: RawRoot = mend::read(&mut root, &top, notes)?;

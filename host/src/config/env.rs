@@ -11,8 +11,12 @@
 //!   not expanded again. `$${` is a literal `${`.
 //!
 //! A missing variable (with no default) is an error naming it and where it
-//! was used. A `${` with no closing `}` or no valid name is an error too:
+//! was used, unless the key is one Switchyard does not read (its value
+//! never matters: `database_url: os.environ/DATABASE_URL` must not stop a
+//! gateway that keeps no database). A `${` with no closing `}` or no valid name is an error too:
 //! it is far likelier a typo than a literal.
+
+use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 
@@ -24,38 +28,51 @@ const PREFIX: &str = "os.environ/";
 /// A variable's value, if it is set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// Replaces every reference in the string values of `value`.
-pub fn expand(value: &mut Value, vars: Lookup, notes: &mut Notes) -> Result<(), ConfigError> {
-    walk(value, &KeyPath::root(), vars, notes)
-}
-
-fn walk(
+/// Replaces every reference in the string values of `value`, but for the
+/// keys in `skip`. Paths are named as the file wrote them.
+pub fn expand(
     value: &mut Value,
-    path: &KeyPath,
     vars: Lookup,
+    skip: &BTreeSet<KeyPath>,
     notes: &mut Notes,
 ) -> Result<(), ConfigError> {
-    match value {
-        Value::String(s) => {
-            if let Some(expanded) = expand_str(s, path, vars)? {
-                *s = expanded;
-                notes.env_value(path.clone());
-            }
-            Ok(())
+    Walk { vars, skip, notes }.walk(value, &KeyPath::root())
+}
+
+struct Walk<'a, 'b> {
+    vars: Lookup<'a>,
+    skip: &'a BTreeSet<KeyPath>,
+    notes: &'b mut Notes,
+}
+
+impl Walk<'_, '_> {
+    fn walk(&mut self, value: &mut Value, path: &KeyPath) -> Result<(), ConfigError> {
+        if self.skip.contains(path) {
+            return Ok(());
         }
-        Value::Sequence(items) => items
-            .iter_mut()
-            .enumerate()
-            .try_for_each(|(i, item)| walk(item, &path.index(i), vars, notes)),
-        Value::Mapping(map) => map.iter_mut().try_for_each(|(k, v)| {
-            let key = k
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| super::values::show(k));
-            walk(v, &path.key(&key), vars, notes)
-        }),
-        Value::Tagged(t) => walk(&mut t.value, path, vars, notes),
-        _ => Ok(()),
+        match value {
+            Value::String(s) => {
+                let written = self.notes.written(path);
+                if let Some(expanded) = expand_str(s, &written, self.vars)? {
+                    *s = expanded;
+                    self.notes.env_value(written);
+                }
+                Ok(())
+            }
+            Value::Sequence(items) => items
+                .iter_mut()
+                .enumerate()
+                .try_for_each(|(i, item)| self.walk(item, &path.index(i))),
+            Value::Mapping(map) => map.iter_mut().try_for_each(|(k, v)| {
+                let key = k
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| super::values::show(k));
+                self.walk(v, &path.key(&key))
+            }),
+            Value::Tagged(t) => self.walk(&mut t.value, path),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -138,7 +155,7 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         };
-        expand(&mut v, &lookup, &mut notes)?;
+        expand(&mut v, &lookup, &BTreeSet::new(), &mut notes)?;
         Ok((v, notes))
     }
 

@@ -1,8 +1,8 @@
 //! Configuration: LiteLLM's proxy `config.yaml` (so an existing user can
 //! point Switchyard at their file) plus Switchyard's own `plugins:` section.
 //!
-//! Loading goes: YAML ([`reader`]) → environment references ([`env`]) →
-//! keys at the wrong level moved to where they belong ([`placement`]) →
+//! Loading goes: YAML ([`reader`]) → keys at the wrong level moved to
+//! where they belong ([`placement`]) → environment references ([`env`]) →
 //! each section read into its serde type ([`raw`]), real files' quirks
 //! mended on the way ([`mend`]) → the runtime [`Config`], with the checks
 //! that span sections ([`build`]). Each key Switchyard does not act on, and
@@ -128,5 +128,7 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod real_files;
 #[cfg(test)]
 mod tests;

@@ -9,13 +9,15 @@
 //! Which level reads a key is asked of the section types themselves
 //! ([`Part::reads`]), so there is no list to keep in step.
 
+use std::collections::BTreeSet;
+
 use serde_yaml::Value;
 
 use super::error::KeyPath;
 use super::notes::Notes;
 use super::raw::{
     Part, RawEntry, RawGeneral, RawLitellm, RawModelInfo, RawParams, RawReliability, RawRoot,
-    RawRouter,
+    RawRouter, RawStrategyArgs,
 };
 
 type Reads = fn(&str) -> bool;
@@ -35,6 +37,26 @@ pub fn relocate(root: &mut Value, notes: &mut Notes) {
     }
 }
 
+/// Every key no level reads (after [`relocate`]): its value never matters,
+/// so, for one, an environment variable it names need not be set.
+pub fn unread(root: &Value) -> BTreeSet<KeyPath> {
+    levels(root)
+        .into_iter()
+        .flat_map(|level| {
+            let keys: Vec<String> = level
+                .at
+                .get(root)
+                .and_then(Value::as_mapping)
+                .into_iter()
+                .flat_map(|m| m.keys().filter_map(Value::as_str))
+                .filter(|k| !(level.reads)(k))
+                .map(str::to_string)
+                .collect();
+            keys.into_iter().map(move |k| level.at.key(&k))
+        })
+        .collect()
+}
+
 fn levels(root: &Value) -> Vec<Level> {
     let top = KeyPath::root();
     let settings: [(KeyPath, Reads); 3] = [
@@ -51,6 +73,11 @@ fn levels(root: &Value) -> Vec<Level> {
         reads: RawRoot::reads,
         homes: settings.to_vec(),
     }];
+    levels.push(Level {
+        at: top.key("router_settings").key("routing_strategy_args"),
+        reads: RawStrategyArgs::reads,
+        homes: Vec::new(),
+    });
     for (i, (at, reads)) in settings.iter().enumerate() {
         let homes = settings
             .iter()

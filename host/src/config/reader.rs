@@ -1,5 +1,5 @@
-//! From text to typed sections: YAML, environment references, misplaced
-//! keys, then each section read into its serde type (quirks mended), with
+//! From text to typed sections: YAML, misplaced keys, environment
+//! references, then each section read into its serde type (quirks mended), with
 //! one warning per key no section reads.
 
 use std::collections::BTreeMap;
@@ -43,9 +43,10 @@ pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawCo
         .unwrap_or(Value::Null);
     let file_vars: BTreeMap<String, String> =
         section(&mut vars_v, &top.key("environment_variables"), notes)?;
-    let vars = |name: &str| process(name).or_else(|| file_vars.get(name).cloned());
-    env::expand(&mut root, &vars, notes)?;
     placement::relocate(&mut root, notes);
+    let vars = |name: &str| process(name).or_else(|| file_vars.get(name).cloned());
+    let unread = placement::unread(&root);
+    env::expand(&mut root, &vars, &unread, notes)?;
 
     let sections: RawRoot = mend::read(&mut root, &top, notes)?;
     ignored(&top, [&sections.unknown], notes);

@@ -492,3 +492,28 @@ fn every_value_without_a_sensible_reading_is_an_error_naming_its_path() {
     }
     assert_eq!(cases.len(), 27);
 }
+
+#[test]
+fn a_reference_under_a_key_switchyard_ignores_need_not_be_set() {
+    let c = ok(
+        "general_settings:\n  database_url: os.environ/SY_SURELY_UNSET_DB\n  alerting_args: {webhook: \"${SY_SURELY_UNSET_HOOK}\"}\nlitellm_settings:\n  cache_params: {password: os.environ/SY_SURELY_UNSET_PW}\n",
+    );
+    assert_eq!(
+        c.warnings,
+        [
+            "general_settings.alerting_args is not used by Switchyard and is ignored",
+            "general_settings.database_url is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params is not used by Switchyard and is ignored",
+        ]
+    );
+    // A key that is read (here after a move) must have its variable.
+    let e = load(
+        "litellm_settings:\n  master_key: os.environ/SY_SURELY_UNSET_MK\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "litellm_settings.master_key: environment variable SY_SURELY_UNSET_MK is not set (referenced as os.environ/SY_SURELY_UNSET_MK)"
+    );
+}

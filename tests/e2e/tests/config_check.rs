@@ -153,12 +153,21 @@ fn check_fixture(name: &str, vars: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
+/// A fixture file, the variables its deployment sets, lines `config check`
+/// prints for what it serves, and how many warnings it gives.
+struct Fixture {
+    file: &'static str,
+    vars: &'static [(&'static str, &'static str)],
+    serves: &'static [&'static str],
+    warnings: usize,
+}
+
 #[test]
 fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
-    let fixtures: &[(&str, &[(&str, &str)], &[&str], usize)] = &[
-        (
-            "support-chat.yaml",
-            &[
+    let fixtures = [
+        Fixture {
+            file: "support-chat.yaml",
+            vars: &[
                 ("OPENROUTER_API_KEY", "sk-or-e2e"),
                 ("ANTHROPIC_API_KEY_PRIMARY", "sk-ant-e2e-1"),
                 ("ANTHROPIC_API_KEY_SECONDARY", "sk-ant-e2e-2"),
@@ -168,47 +177,53 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
                 ("REDIS_PASSWORD", "redis-e2e"),
                 ("LITELLM_MASTER_KEY", "sk-master-e2e"),
             ],
-            &[
+            serves: &[
                 "triage (1 deployment)",
                 "support-answer (2 deployments)",
                 "long-context (1 deployment)",
             ],
-            11,
-        ),
-        (
-            "platform-team.yaml",
-            &[
+            warnings: 11,
+        },
+        Fixture {
+            file: "platform-team.yaml",
+            vars: &[
                 ("AZURE_EASTUS_API_KEY", "azure-east-e2e"),
                 ("AZURE_SWEDEN_API_KEY", "azure-sweden-e2e"),
                 ("OPENAI_API_KEY", "sk-openai-e2e"),
                 ("REDIS_URL", "redis://redis.platform.internal:6379/2"),
                 ("LITELLM_MASTER_KEY", "sk-master-e2e"),
             ],
-            &[
+            serves: &[
                 "gpt-4o (3 deployments)",
                 "gpt-4o-mini (1 deployment)",
                 "o3-mini (1 deployment)",
                 "text-embedding-3-large (1 deployment)",
                 "alias gpt-4 -> gpt-4o",
             ],
-            22,
-        ),
-        (
-            "hobbyist.yaml",
-            &[("GROQ_API_KEY", "gsk-e2e")],
-            &[
+            warnings: 22,
+        },
+        Fixture {
+            file: "hobbyist.yaml",
+            vars: &[("GROQ_API_KEY", "gsk-e2e")],
+            serves: &[
                 "llama3 (1 deployment)",
                 "qwen-coder (1 deployment)",
                 "fast (2 deployments)",
                 "llama3/0: ollama_chat/llama3.1:8b at http://localhost:11434",
             ],
-            18,
-        ),
+            warnings: 18,
+        },
     ];
-    for (name, vars, serves, warnings) in fixtures {
+    for Fixture {
+        file: name,
+        vars,
+        serves,
+        warnings,
+    } in fixtures
+    {
         let (code, stdout, stderr) = check_fixture(name, vars);
         assert_eq!(code, 0, "{name}: stdout: {stdout}\nstderr: {stderr}");
-        for line in *serves {
+        for line in serves {
             assert!(stdout.contains(line), "{name} serves {line}: {stdout}");
         }
         assert!(
@@ -220,7 +235,7 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
             .skip_while(|l| !l.starts_with("warnings ("))
             .skip(1)
             .count();
-        assert_eq!(listed, *warnings, "{name}: {stdout}");
+        assert_eq!(listed, warnings, "{name}: {stdout}");
         for (_, secret) in vars
             .iter()
             .filter(|(k, _)| k.contains("KEY") || k.contains("PASSWORD"))

@@ -18,7 +18,7 @@ impl Config {
     pub(super) fn build(
         raw: RawConfig,
         base: &Path,
-        warnings: Vec<String>,
+        mut warnings: Vec<String>,
     ) -> Result<Config, ConfigError> {
         let top = KeyPath::root();
         let RawConfig {
@@ -74,7 +74,16 @@ impl Config {
             deployments,
             groups,
         } = model_list::build(model_list, &top.key("model_list"))?;
-        let aliases: BTreeMap<String, String> = router.model_group_alias.unwrap_or_default();
+        let mut aliases = BTreeMap::new();
+        for (alias, target) in router.model_group_alias.unwrap_or_default() {
+            if target.hidden {
+                warnings.push(format!(
+                    "{} is not used by Switchyard and is ignored (the alias is listed in /v1/models)",
+                    router_at.key("model_group_alias").key(&alias).key("hidden")
+                ));
+            }
+            aliases.insert(alias, target.group);
+        }
         for (alias, group) in &aliases {
             if !groups.contains_key(group) {
                 return Err(ConfigError::invalid(

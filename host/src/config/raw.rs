@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use serde_yaml::{Mapping, Value};
 
-use super::values::{Count, Fallbacks, NonNegative, Port, Positive, Seconds, SecondsOrZero};
+use super::values::{
+    AliasTarget, Count, Fallbacks, NonNegative, Port, Positive, Seconds, SecondsOrZero,
+};
 
 /// The file's sections, each still YAML (each is read on its own, with its
 /// own path).
@@ -50,7 +52,7 @@ pub struct RawRouter {
     pub routing_strategy: Option<String>,
     pub routing_strategy_args: Option<RawStrategyArgs>,
     pub enable_tag_filtering: Option<bool>,
-    pub model_group_alias: Option<BTreeMap<String, String>>,
+    pub model_group_alias: Option<BTreeMap<String, AliasTarget>>,
     pub timeout: Option<Seconds>,
     pub stream_timeout: Option<Seconds>,
     pub redis_url: Option<String>,

@@ -517,3 +517,18 @@ fn a_reference_under_a_key_switchyard_ignores_need_not_be_set() {
         "litellm_settings.master_key: environment variable SY_SURELY_UNSET_MK is not set (referenced as os.environ/SY_SURELY_UNSET_MK)"
     );
 }
+
+#[test]
+fn an_alias_may_be_litellm_s_item_and_hidden_is_named_as_ignored() {
+    let c = ok(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\nrouter_settings:\n  model_group_alias:\n    old: a\n    legacy: {model: a, hidden: true}\n",
+    );
+    assert_eq!(c.group("legacy").map(|g| g.name.as_str()), Some("a"));
+    assert_eq!(c.group("old").map(|g| g.name.as_str()), Some("a"));
+    assert_eq!(
+        c.warnings,
+        [
+            "router_settings.model_group_alias.legacy.hidden is not used by Switchyard and is ignored (the alias is listed in /v1/models)"
+        ]
+    );
+}

@@ -189,6 +189,48 @@ impl<'de> Deserialize<'de> for RuleMap {
     }
 }
 
+/// What a `model_group_alias` entry names: a group, as a string or as
+/// LiteLLM's `{model: group, hidden: true}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasTarget {
+    pub group: String,
+    /// Whether LiteLLM would leave the alias out of `/v1/models`.
+    pub hidden: bool,
+}
+
+impl<'de> Deserialize<'de> for AliasTarget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Item {
+            model: String,
+            #[serde(default)]
+            hidden: bool,
+        }
+        struct Target;
+        impl<'de> Visitor<'de> for Target {
+            type Value = AliasTarget;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a model group name, or {model: group, hidden: true}")
+            }
+            fn visit_str<E: de::Error>(self, group: &str) -> Result<AliasTarget, E> {
+                Ok(AliasTarget {
+                    group: group.to_string(),
+                    hidden: false,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AliasTarget, A::Error> {
+                let item = Item::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(AliasTarget {
+                    group: item.model,
+                    hidden: item.hidden,
+                })
+            }
+        }
+        d.deserialize_any(Target)
+    }
+}
+
 /// Reads a YAML value and converts it, or fails with
 /// "expected {what}, got {value}".
 fn checked<'de, D: Deserializer<'de>, T>(
@@ -244,6 +286,16 @@ mod tests {
         assert_eq!(read::<Port>("\"6380\"").unwrap(), Port(6380));
         assert_eq!(read::<Port>("6380").unwrap(), Port(6380));
         assert!(read::<Port>("70000").is_err());
+    }
+
+    #[test]
+    fn an_alias_names_its_group_as_a_string_or_as_litellm_s_item() {
+        let a = read::<AliasTarget>("gpt-4o").unwrap();
+        assert_eq!((a.group.as_str(), a.hidden), ("gpt-4o", false));
+        let a = read::<AliasTarget>("{model: gpt-4o, hidden: true}").unwrap();
+        assert_eq!((a.group.as_str(), a.hidden), ("gpt-4o", true));
+        assert!(read::<AliasTarget>("{hidden: true}").is_err());
+        assert!(read::<AliasTarget>("[gpt-4o, x]").is_err());
     }
 
     #[test]

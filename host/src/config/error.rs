@@ -104,6 +104,13 @@ impl KeyPath {
         }
     }
 
+    /// This path and each path it is under, longest first.
+    pub(crate) fn prefixes(&self) -> impl Iterator<Item = KeyPath> + '_ {
+        (0..=self.0.len())
+            .rev()
+            .map(|n| KeyPath(self.0[..n].to_vec()))
+    }
+
     /// This path with `from` at its start replaced by `to`.
     pub(crate) fn replace_prefix(&self, from: &KeyPath, to: &KeyPath) -> Option<KeyPath> {
         self.0

@@ -3,15 +3,15 @@
 //! name the key where the user wrote it), and which values came from the
 //! environment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::KeyPath;
 
 #[derive(Debug, Default)]
 pub struct Notes {
     pub warnings: Vec<String>,
-    /// `(where it was moved, where it was written)`.
-    moved: Vec<(KeyPath, KeyPath)>,
+    /// Where a key was moved -> where it was written.
+    moved: BTreeMap<KeyPath, KeyPath>,
     /// Values that were, or held, an environment reference (as written).
     from_env: BTreeSet<KeyPath>,
 }
@@ -23,7 +23,7 @@ impl Notes {
 
     /// Records that the key written at `from` is read at `to`.
     pub fn moved(&mut self, from: KeyPath, to: KeyPath) {
-        self.moved.push((to, from));
+        self.moved.insert(to, from);
     }
 
     pub fn env_value(&mut self, written: KeyPath) {
@@ -38,9 +38,11 @@ impl Notes {
 
     /// `path` as the file wrote it, before a misplaced key was moved.
     pub fn written(&self, path: &KeyPath) -> KeyPath {
-        self.moved
-            .iter()
-            .find_map(|(to, from)| path.replace_prefix(to, from))
+        path.prefixes()
+            .find_map(|to| {
+                let from = self.moved.get(&to)?;
+                path.replace_prefix(&to, from)
+            })
             .unwrap_or_else(|| path.clone())
     }
 }

@@ -86,9 +86,14 @@ pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawCo
 
     let list_at = top.key("model_list");
     let mut list_v = value(sections.model_list);
-    let model_list: Vec<RawEntry> = section(&mut list_v, &list_at, notes)?;
-    for (i, entry) in model_list.iter().enumerate() {
-        ignored(&list_at.index(i), [&entry.unknown], notes);
+    // Entry by entry, so that mending one entry re-reads only that one.
+    let items: Vec<Value> = section(&mut list_v, &list_at, notes)?;
+    let mut model_list = Vec::with_capacity(items.len());
+    for (i, mut item) in items.into_iter().enumerate() {
+        let at = list_at.index(i);
+        let entry: RawEntry = mend::read(&mut item, &at, notes)?;
+        ignored(&at, [&entry.unknown], notes);
+        model_list.push(entry);
     }
 
     let mut plugins_v = value(sections.plugins);

@@ -273,9 +273,9 @@ fn a_hobbyist_file_loads_with_references_strings_and_odd_levels() {
             "litellm_settings.set_verbose is not used by Switchyard and is ignored",
             "model_list[0].litellm_params.timeout: the string \"120\" is read as the number 120",
             "model_list[0].litellm_params.rpm: the string \"30\" is read as the number 30",
+            "model_list[0].keep_alive is not used by Switchyard and is ignored",
             "model_list[2].litellm_params.tpm: the string \"6000\" is read as the number 6000",
             "model_list[3].litellm_params.api_base: the list [\"https://api.groq.com/openai/v1\"] is read as the string \"https://api.groq.com/openai/v1\"",
-            "model_list[0].keep_alive is not used by Switchyard and is ignored",
         ]
     );
     let [llama, qwen, fast_small, fast_big] = &c.deployments[..] else {

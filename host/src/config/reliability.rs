@@ -252,27 +252,6 @@ impl Reliability {
             }
         }
     }
-
-    /// Every group a fallback list names, with where, for checking.
-    pub fn named_groups(&self) -> Vec<(String, &str)> {
-        let mut out = Vec::new();
-        for (key, map) in [
-            ("fallbacks", &self.fallbacks),
-            ("context_window_fallbacks", &self.context_window_fallbacks),
-            ("content_policy_fallbacks", &self.content_policy_fallbacks),
-        ] {
-            for (from, to) in map {
-                out.push((format!("{key}.{from}"), from.as_str()));
-                for g in to {
-                    out.push((format!("{key}.{from}"), g.as_str()));
-                }
-            }
-        }
-        for g in &self.default_fallbacks {
-            out.push(("default_fallbacks".to_string(), g.as_str()));
-        }
-        out
-    }
 }
 
 /// A model group named in a fallback list, with where, for checking.

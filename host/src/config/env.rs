@@ -30,7 +30,7 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Replaces every reference in the string values of `value`, but for the
 /// keys in `skip`. Paths are named as the file wrote them.
-pub fn expand(
+pub(crate) fn expand(
     value: &mut Value,
     vars: Lookup,
     skip: &BTreeSet<KeyPath>,

@@ -30,6 +30,8 @@ pub struct RawConfig {
 /// `environment_variables`; `notes` gathers the warnings.
 pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawConfig, ConfigError> {
     let mut root: Value = serde_yaml::from_str(text)?;
+    // `<<: *anchor` merge keys, which PyYAML (hence LiteLLM) applies.
+    root.apply_merge()?;
     if root.is_null() {
         root = Value::Mapping(Mapping::new());
     }

@@ -532,3 +532,30 @@ fn an_alias_may_be_litellm_s_item_and_hidden_is_named_as_ignored() {
         ]
     );
 }
+
+#[test]
+fn yaml_merge_keys_apply_as_pyyaml_applies_them() {
+    let c = ok(r#"
+x-defaults: &groq
+  api_key: gsk-1
+  rpm: 30
+model_list:
+  - model_name: fast
+    litellm_params:
+      <<: *groq
+      model: groq/llama-3.1-8b-instant
+  - model_name: fast
+    litellm_params:
+      <<: *groq
+      model: groq/llama-3.3-70b-versatile
+      rpm: 10
+"#);
+    assert_eq!(
+        c.warnings,
+        ["x-defaults is not used by Switchyard and is ignored"]
+    );
+    let fast = &c.groups["fast"].deployments;
+    assert_eq!(fast[0].api_key.as_deref(), Some("gsk-1"));
+    assert_eq!((fast[0].rpm, fast[1].rpm), (Some(30), Some(10)));
+    assert!(fast[0].params.is_empty(), "{:?}", fast[0].params);
+}

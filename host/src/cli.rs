@@ -204,10 +204,11 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
     );
     println!("  sanitizers: [{}]", p.sanitizers.join(", "));
     println!("  cost rules: [{}]", p.cost_rules.join(", "));
+    // Keys it ignores, and values it read otherwise than written.
     if config.warnings.is_empty() {
-        println!("ignored keys: none");
+        println!("warnings: none");
     } else {
-        println!("ignored keys ({}):", config.warnings.len());
+        println!("warnings ({}):", config.warnings.len());
         for w in &config.warnings {
             println!("  {w}");
         }

@@ -22,11 +22,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::error::{ConfigError, KeyPath};
 use crate::plugins::registry::SettingsFn;
 use crate::plugins::{Limits, Settings};
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
 pub struct PluginsSection {
     pub dir: Option<PathBuf>,
     /// The active router, by name (default: `default-router` when loaded).
@@ -70,13 +71,14 @@ impl Default for PluginsSection {
 impl PluginsSection {
     /// Checks every per-plugin entry up front, so a typo fails at start-up
     /// with the plugin's name rather than at load time.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let at = KeyPath::root().key("plugins");
         self.defaults
             .validate()
-            .map_err(|e| format!("plugins.defaults: {e}"))?;
+            .map_err(|e| ConfigError::invalid(at.key("defaults"), e))?;
         for name in self.settings.keys() {
             self.settings_for(name)
-                .map_err(|e| format!("plugins.settings.{name}: {e}"))?;
+                .map_err(|e| ConfigError::invalid(at.key("settings").key(name), e))?;
         }
         Ok(())
     }
@@ -153,7 +155,7 @@ mod tests {
     fn unknown_limit_key_is_named() {
         let section: PluginsSection =
             serde_yaml::from_str("settings:\n  a: {timeout: 5}\n").unwrap();
-        let err = section.validate().unwrap_err();
+        let err = section.validate().unwrap_err().to_string();
         assert!(
             err.contains("plugins.settings.a") && err.contains("timeout"),
             "{err}"

@@ -19,7 +19,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_yaml::{Mapping, Value};
+use super::error::{ConfigError, KeyPath};
+use super::raw::RawReliability;
+use super::values::Count;
 
 /// The classes of failure that retry and cooldown policies key on, as
 /// LiteLLM names them in `retry_policy` and `allowed_fails_policy`.
@@ -250,125 +252,96 @@ impl Reliability {
             }
         }
     }
+}
 
-    /// Every group a fallback list names, with where, for checking.
-    pub fn named_groups(&self) -> Vec<(String, &str)> {
-        let mut out = Vec::new();
-        for (key, map) in [
-            ("fallbacks", &self.fallbacks),
-            ("context_window_fallbacks", &self.context_window_fallbacks),
-            ("content_policy_fallbacks", &self.content_policy_fallbacks),
+/// A model group named in a fallback list, with where, for checking.
+pub(crate) type NamedGroup = (KeyPath, String);
+
+impl Reliability {
+    /// The policy from the reliability keys of `router_settings` and
+    /// `litellm_settings` (in that order: the first to set a key wins, as in
+    /// LiteLLM's proxy), and every group the fallback lists name.
+    pub(crate) fn from_raw(
+        parts: [(KeyPath, RawReliability); 2],
+    ) -> Result<(Reliability, Vec<NamedGroup>), ConfigError> {
+        let [(router_at, router), (litellm_at, litellm)] = parts;
+        // The first section's value of a key, with its path.
+        macro_rules! first {
+            ($key:ident) => {
+                router
+                    .$key
+                    .map(|v| (v, router_at.key(stringify!($key))))
+                    .or_else(|| litellm.$key.map(|v| (v, litellm_at.key(stringify!($key)))))
+            };
+        }
+        let mut r = Reliability::default();
+        let mut named = Vec::new();
+        if let Some((n, _)) = first!(num_retries) {
+            r.num_retries = n.0;
+        }
+        if let Some((map, at)) = first!(retry_policy) {
+            r.retry_policy = class_map(map, &at, "Retries")?;
+        }
+        if let Some((s, _)) = first!(retry_after) {
+            r.retry_after = s.0;
+        }
+        if let Some((n, _)) = first!(allowed_fails) {
+            r.allowed_fails = n.0;
+        }
+        if let Some((map, at)) = first!(allowed_fails_policy) {
+            r.allowed_fails_policy = class_map(map, &at, "AllowedFails")?;
+        }
+        if let Some((s, _)) = first!(cooldown_time) {
+            r.cooldown_time = s.0;
+        }
+        if let Some((on, _)) = first!(disable_cooldowns) {
+            r.disable_cooldowns = on;
+        }
+        for (target, found) in [
+            (&mut r.fallbacks, first!(fallbacks)),
+            (
+                &mut r.context_window_fallbacks,
+                first!(context_window_fallbacks),
+            ),
+            (
+                &mut r.content_policy_fallbacks,
+                first!(content_policy_fallbacks),
+            ),
         ] {
-            for (from, to) in map {
-                out.push((format!("{key}.{from}"), from.as_str()));
-                for g in to {
-                    out.push((format!("{key}.{from}"), g.as_str()));
+            if let Some((rules, at)) = found {
+                for rule in &rules.0 {
+                    let at = at.join(&rule.at);
+                    named.push((at.clone(), rule.group.clone()));
+                    named.extend(rule.to.iter().map(|g| (at.clone(), g.clone())));
                 }
+                *target = rules.to_map();
             }
         }
-        for g in &self.default_fallbacks {
-            out.push(("default_fallbacks".to_string(), g.as_str()));
+        if let Some((groups, at)) = first!(default_fallbacks) {
+            named.extend(
+                groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| (at.index(i), g.clone())),
+            );
+            r.default_fallbacks = groups;
         }
-        out
+        if let Some((n, _)) = first!(max_fallbacks) {
+            r.max_fallbacks = n.0 as usize;
+        }
+        Ok((r, named))
     }
-}
-
-/// Keys of `router_settings` (and `litellm_settings`) read here.
-pub const KEYS: &[&str] = &[
-    "num_retries",
-    "retry_policy",
-    "retry_after",
-    "allowed_fails",
-    "allowed_fails_policy",
-    "cooldown_time",
-    "disable_cooldowns",
-    "fallbacks",
-    "default_fallbacks",
-    "context_window_fallbacks",
-    "content_policy_fallbacks",
-    "max_fallbacks",
-];
-
-/// Reads the policy; `router_settings` wins over `litellm_settings` where
-/// both set a key, as in LiteLLM's proxy.
-pub fn parse(router: &Mapping, litellm: &Mapping) -> Result<Reliability, String> {
-    let get = |key: &str| -> Option<(&Value, String)> {
-        router
-            .get(key)
-            .filter(|v| !v.is_null())
-            .map(|v| (v, format!("router_settings.{key}")))
-            .or_else(|| {
-                litellm
-                    .get(key)
-                    .filter(|v| !v.is_null())
-                    .map(|v| (v, format!("litellm_settings.{key}")))
-            })
-    };
-    let mut r = Reliability::default();
-    if let Some((v, at)) = get("num_retries") {
-        r.num_retries = count(v, &at)?;
-    }
-    if let Some((v, at)) = get("retry_policy") {
-        r.retry_policy = class_map(v, &at, "Retries")?;
-    }
-    if let Some((v, at)) = get("retry_after") {
-        r.retry_after = seconds_or_zero(v, &at)?;
-    }
-    if let Some((v, at)) = get("allowed_fails") {
-        r.allowed_fails = count(v, &at)?;
-    }
-    if let Some((v, at)) = get("allowed_fails_policy") {
-        r.allowed_fails_policy = class_map(v, &at, "AllowedFails")?;
-    }
-    if let Some((v, at)) = get("cooldown_time") {
-        r.cooldown_time = seconds_or_zero(v, &at)?;
-    }
-    if let Some((v, at)) = get("disable_cooldowns") {
-        r.disable_cooldowns = v.as_bool().ok_or(format!("{at}: expected true or false"))?;
-    }
-    if let Some((v, at)) = get("fallbacks") {
-        r.fallbacks = fallback_map(v, &at)?;
-    }
-    if let Some((v, at)) = get("context_window_fallbacks") {
-        r.context_window_fallbacks = fallback_map(v, &at)?;
-    }
-    if let Some((v, at)) = get("content_policy_fallbacks") {
-        r.content_policy_fallbacks = fallback_map(v, &at)?;
-    }
-    if let Some((v, at)) = get("default_fallbacks") {
-        r.default_fallbacks = string_list(v, &at)?;
-    }
-    if let Some((v, at)) = get("max_fallbacks") {
-        r.max_fallbacks = count(v, &at)? as usize;
-    }
-    Ok(r)
-}
-
-fn count(v: &Value, at: &str) -> Result<u32, String> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or(format!("{at}: expected a whole number, got {}", show(v)))
-}
-
-fn seconds_or_zero(v: &Value, at: &str) -> Result<Duration, String> {
-    v.as_f64()
-        .filter(|s| *s >= 0.0)
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or(format!(
-            "{at}: expected seconds (a number >= 0), got {}",
-            show(v)
-        ))
 }
 
 /// `{RateLimitErrorRetries: 3, ...}` into a class map; an unknown key is an
 /// error naming the accepted ones.
-fn class_map(v: &Value, at: &str, suffix: &str) -> Result<ClassMap, String> {
-    let map = v
-        .as_mapping()
-        .ok_or(format!("{at}: expected a mapping of error class to count"))?;
+fn class_map(
+    map: BTreeMap<String, Count<u32>>,
+    at: &KeyPath,
+    suffix: &str,
+) -> Result<ClassMap, ConfigError> {
     let mut out = ClassMap::default();
-    for (k, n) in map {
-        let key = k.as_str().unwrap_or_default();
+    for (key, n) in map {
         let class = FailureClass::ALL
             .into_iter()
             .find(|c| format!("{}{suffix}", c.litellm_name()) == key)
@@ -377,83 +350,38 @@ fn class_map(v: &Value, at: &str, suffix: &str) -> Result<ClassMap, String> {
                     .iter()
                     .map(|c| format!("{}{suffix}", c.litellm_name()))
                     .collect();
-                format!(
-                    "{at}.{}: unknown error class; accepted: {}",
-                    show(k),
-                    accepted.join(", ")
+                ConfigError::invalid(
+                    at.key(&key),
+                    format!("unknown error class; accepted: {}", accepted.join(", ")),
                 )
             })?;
-        out.set(class, count(n, &format!("{at}.{key}"))?);
+        out.set(class, n.0);
     }
     Ok(out)
-}
-
-/// LiteLLM's fallback lists: `[{group: [fallback, ...]}, ...]` (a plain
-/// mapping is accepted too).
-fn fallback_map(v: &Value, at: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let mut out = BTreeMap::new();
-    let mut add = |map: &Mapping, at: &str| -> Result<(), String> {
-        for (k, list) in map {
-            let group = k
-                .as_str()
-                .ok_or(format!("{at}: a model group name must be a string"))?;
-            out.insert(
-                group.to_string(),
-                string_list(list, &format!("{at}.{group}"))?,
-            );
-        }
-        Ok(())
-    };
-    match v {
-        Value::Sequence(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let map = item.as_mapping().ok_or(format!(
-                    "{at}[{i}]: expected {{model group: [fallback groups]}}"
-                ))?;
-                add(map, &format!("{at}[{i}]"))?;
-            }
-        }
-        Value::Mapping(map) => add(map, at)?,
-        _ => {
-            return Err(format!(
-                "{at}: expected a list of {{model group: [fallback groups]}}"
-            ));
-        }
-    }
-    Ok(out)
-}
-
-fn string_list(v: &Value, at: &str) -> Result<Vec<String>, String> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Sequence(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .ok_or(format!("{at}: expected model group names, got {}", show(i)))
-            })
-            .collect(),
-        _ => Err(format!("{at}: expected a list of model group names")),
-    }
-}
-
-fn show(v: &Value) -> String {
-    serde_yaml::to_string(v)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| format!("{v:?}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
+    /// The reliability policy of a config with these two sections (and
+    /// model groups for every name the tests use).
     fn parse_yaml(router: &str, litellm: &str) -> Result<Reliability, String> {
-        let r: Mapping = serde_yaml::from_str(router).unwrap();
-        let l: Mapping = serde_yaml::from_str(litellm).unwrap();
-        parse(&r, &l)
+        let indent = |s: &str| s.lines().map(|l| format!("  {l}\n")).collect::<String>();
+        let groups: String = ["a", "b", "c", "z", "long", "other", "tier-3"]
+            .iter()
+            .map(|g| format!("  - model_name: {g}\n    litellm_params: {{model: openai/x}}\n"))
+            .collect();
+        let text = format!(
+            "model_list:\n{groups}router_settings:\n{}litellm_settings:\n{}",
+            indent(router),
+            indent(litellm)
+        );
+        Config::parse(&text, std::path::Path::new("."))
+            .map(|c| c.reliability)
+            .map_err(|e| e.to_string())
     }
-
     #[test]
     fn litellm_keys_are_read_with_router_settings_first() {
         let r = parse_yaml(

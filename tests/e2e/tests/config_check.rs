@@ -1,6 +1,6 @@
 //! `switchyard config check FILE`: a LiteLLM file with keys Switchyard does
 //! not use passes with one warning per key; a broken file fails naming the
-//! key.
+//! key; three real users' files (`tests/fixtures/configs/`) pass.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -134,4 +134,116 @@ fn a_broken_file_fails_naming_the_key() {
     let (code, _, stderr) = check("model_list: [\n");
     assert_ne!(code, 0);
     assert!(stderr.contains("config.yaml"), "{stderr}");
+}
+
+/// Runs `config check` on a fixture with `vars` as the only variables it
+/// could name.
+fn check_fixture(name: &str, vars: &[(&str, &str)]) -> (i32, String, String) {
+    let path = root().join("tests/fixtures/configs").join(name);
+    let mut cmd = Command::new(binary());
+    cmd.args(["config", "check"]).arg(&path).env_clear();
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fixture file, the variables its deployment sets, lines `config check`
+/// prints for what it serves, and how many warnings it gives.
+struct Fixture {
+    file: &'static str,
+    vars: &'static [(&'static str, &'static str)],
+    serves: &'static [&'static str],
+    warnings: usize,
+}
+
+#[test]
+fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
+    let fixtures = [
+        Fixture {
+            file: "support-chat.yaml",
+            vars: &[
+                ("OPENROUTER_API_KEY", "sk-or-e2e"),
+                ("ANTHROPIC_API_KEY_PRIMARY", "sk-ant-e2e-1"),
+                ("ANTHROPIC_API_KEY_SECONDARY", "sk-ant-e2e-2"),
+                ("GEMINI_API_KEY", "gemini-e2e"),
+                ("REDIS_HOST", "redis.acme.internal"),
+                ("REDIS_PORT", "6380"),
+                ("REDIS_PASSWORD", "redis-e2e"),
+                ("LITELLM_MASTER_KEY", "sk-master-e2e"),
+            ],
+            serves: &[
+                "triage (1 deployment)",
+                "support-answer (2 deployments)",
+                "long-context (1 deployment)",
+            ],
+            warnings: 11,
+        },
+        Fixture {
+            file: "platform-team.yaml",
+            vars: &[
+                ("AZURE_EASTUS_API_KEY", "azure-east-e2e"),
+                ("AZURE_SWEDEN_API_KEY", "azure-sweden-e2e"),
+                ("OPENAI_API_KEY", "sk-openai-e2e"),
+                ("REDIS_URL", "redis://redis.platform.internal:6379/2"),
+                ("LITELLM_MASTER_KEY", "sk-master-e2e"),
+            ],
+            serves: &[
+                "gpt-4o (3 deployments)",
+                "gpt-4o-mini (1 deployment)",
+                "o3-mini (1 deployment)",
+                "text-embedding-3-large (1 deployment)",
+                "alias gpt-4 -> gpt-4o",
+            ],
+            warnings: 22,
+        },
+        Fixture {
+            file: "hobbyist.yaml",
+            vars: &[("GROQ_API_KEY", "gsk-e2e")],
+            serves: &[
+                "llama3 (1 deployment)",
+                "qwen-coder (1 deployment)",
+                "fast (2 deployments)",
+                "llama3/0: ollama_chat/llama3.1:8b at http://localhost:11434",
+            ],
+            warnings: 18,
+        },
+    ];
+    for Fixture {
+        file: name,
+        vars,
+        serves,
+        warnings,
+    } in fixtures
+    {
+        let (code, stdout, stderr) = check_fixture(name, vars);
+        assert_eq!(code, 0, "{name}: stdout: {stdout}\nstderr: {stderr}");
+        for line in serves {
+            assert!(stdout.contains(line), "{name} serves {line}: {stdout}");
+        }
+        assert!(
+            stdout.contains(&format!("warnings ({warnings}):")),
+            "{name}: {warnings} warnings: {stdout}"
+        );
+        let listed = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("warnings ("))
+            .skip(1)
+            .count();
+        assert_eq!(listed, warnings, "{name}: {stdout}");
+        for (_, secret) in vars
+            .iter()
+            .filter(|(k, _)| k.contains("KEY") || k.contains("PASSWORD"))
+        {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{name} shows {secret}"
+            );
+        }
+    }
 }

@@ -1,0 +1,188 @@
+//! Typed sections into the runtime [`Config`]: defaults, and every check
+//! that spans keys or sections (aliases and fallbacks naming real groups,
+//! Redis URLs, plugin settings), in one place.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::{ConfigError, KeyPath};
+use super::raw::RawRouter;
+use super::reader::RawConfig;
+use super::reliability::Reliability;
+use super::{Config, RedisSettings, model_list};
+
+impl Config {
+    /// Builds the config from its sections; `base` anchors relative paths
+    /// in `plugins:`.
+    pub(super) fn build(
+        raw: RawConfig,
+        base: &Path,
+        mut warnings: Vec<String>,
+    ) -> Result<Config, ConfigError> {
+        let top = KeyPath::root();
+        let RawConfig {
+            general,
+            router,
+            litellm,
+            reliability,
+            model_list,
+            mut plugins,
+        } = raw;
+        let router_at = top.key("router_settings");
+
+        let master_key = general.master_key;
+        let max_body_bytes = general
+            .max_request_size_mb
+            .map_or(32 << 20, |mb| (mb.0 * 1024.0 * 1024.0) as usize);
+        let health_checks = match general.background_health_checks {
+            Some(true) => Some(
+                general
+                    .health_check_interval
+                    .map_or(Duration::from_secs(300), |s| s.0),
+            ),
+            _ => None,
+        };
+
+        let default_timeout = router
+            .timeout
+            .or(litellm.request_timeout)
+            .map_or(Duration::from_secs(600), |s| s.0);
+        let default_stream_timeout = router.stream_timeout.map(|s| s.0);
+        let routing_strategy = router
+            .routing_strategy
+            .clone()
+            .unwrap_or_else(|| "simple-shuffle".into());
+        let mut router_defaults = serde_json::Map::new();
+        router_defaults.insert("strategy".into(), routing_strategy.clone().into());
+        let mut latency_ttl = Duration::from_secs(3600);
+        if let Some(args) = &router.routing_strategy_args {
+            if let Some(b) = args.lowest_latency_buffer {
+                router_defaults.insert("lowest_latency_buffer".into(), b.0.into());
+            }
+            if let Some(ttl) = args.ttl {
+                latency_ttl = ttl.0;
+                router_defaults.insert("ttl".into(), latency_ttl.as_secs_f64().into());
+            }
+        }
+        if let Some(on) = router.enable_tag_filtering {
+            router_defaults.insert("enable_tag_filtering".into(), on.into());
+        }
+        let redis = redis_settings(&router, &router_at)?;
+
+        let model_list::ModelList {
+            deployments,
+            groups,
+        } = model_list::build(model_list, &top.key("model_list"))?;
+        let mut aliases = BTreeMap::new();
+        for (alias, target) in router.model_group_alias.unwrap_or_default() {
+            if target.hidden {
+                warnings.push(format!(
+                    "{} is not used by Switchyard and is ignored (the alias is listed in /v1/models)",
+                    router_at.key("model_group_alias").key(&alias).key("hidden")
+                ));
+            }
+            aliases.insert(alias, target.group);
+        }
+        for (alias, group) in &aliases {
+            if !groups.contains_key(group) {
+                return Err(ConfigError::invalid(
+                    router_at.key("model_group_alias").key(alias),
+                    format!("model group {group:?} is not in model_list"),
+                ));
+            }
+        }
+        let (mut reliability, named) = Reliability::from_raw(reliability)?;
+        for (at, group) in named {
+            if !groups.contains_key(&group) && !aliases.contains_key(&group) {
+                return Err(ConfigError::invalid(
+                    at,
+                    format!("model group {group:?} is not in model_list"),
+                ));
+            }
+        }
+        reliability.resolve_aliases(&aliases);
+
+        for dir in [&mut plugins.dir, &mut plugins.cache_dir]
+            .into_iter()
+            .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        plugins.validate()?;
+
+        Ok(Config {
+            groups,
+            deployments,
+            aliases,
+            master_key,
+            plugins,
+            routing_strategy,
+            router_defaults,
+            latency_ttl,
+            reliability,
+            redis,
+            health_checks,
+            default_timeout,
+            default_stream_timeout,
+            max_body_bytes,
+            warnings,
+        })
+    }
+}
+
+/// `redis_url`, else `redis_host` (+ `redis_port`, `redis_password`).
+fn redis_settings(router: &RawRouter, at: &KeyPath) -> Result<Option<RedisSettings>, ConfigError> {
+    let prefix = router
+        .redis_key_prefix
+        .clone()
+        .unwrap_or_else(|| "switchyard".into());
+    if let Some(url) = &router.redis_url {
+        let at = at.key("redis_url");
+        if url.starts_with("rediss://") {
+            return Err(ConfigError::invalid(
+                at,
+                "TLS (rediss://) is not supported yet; use redis:// on a private network",
+            ));
+        }
+        if !url.starts_with("redis://") {
+            // Not echoed: the URL may hold a password.
+            return Err(ConfigError::invalid(
+                at,
+                "expected redis://[:password@]host:port[/db]",
+            ));
+        }
+        return Ok(Some(RedisSettings {
+            url: url.clone(),
+            prefix,
+        }));
+    }
+    let Some(host) = &router.redis_host else {
+        return Ok(None);
+    };
+    let port = router.redis_port.map_or(6379, |p| p.0);
+    let auth = match &router.redis_password {
+        Some(p) if !p.is_empty() => format!(":{}@", percent_encode(p)),
+        _ => String::new(),
+    };
+    Ok(Some(RedisSettings {
+        url: format!("redis://{auth}{host}:{port}"),
+        prefix,
+    }))
+}
+
+/// `s` with every byte but RFC 3986's unreserved ones percent-encoded, for
+/// a password inside a URL.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

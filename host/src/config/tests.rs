@@ -1,0 +1,561 @@
+//! Whole files through `Config::parse`: what is read, warned about and refused.
+
+use super::*;
+
+const LITELLM_FILE: &str = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/SWITCHYARD_TEST_OPENAI_KEY
+      rpm: 100
+      temperature: 0.2
+    model_info:
+      input_cost_per_token: 0.0000025
+      output_cost_per_token: 0.00001
+      max_input_tokens: 128000
+  - model_name: gpt-4o
+    litellm_params:
+      model: azure/gpt-4o-eu
+      api_base: https://example.openai.azure.com
+      api_key: azure-key
+      api_version: "2024-10-21"
+      weight: 2
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_key: sk-ant
+router_settings:
+  routing_strategy: simple-shuffle
+  model_group_alias: {gpt4: gpt-4o}
+  redis_host: localhost
+  redis_password: "p/w#"
+  provider_budget_config: {}
+litellm_settings:
+  drop_params: true
+  set_verbose: false
+general_settings:
+  master_key: sk-1234
+  database_url: postgres://x
+environment_variables:
+  SWITCHYARD_TEST_OPENAI_KEY: sk-from-file
+"#;
+
+#[test]
+fn a_litellm_file_loads_with_one_warning_per_unused_key() {
+    let c = Config::parse(LITELLM_FILE, Path::new(".")).unwrap();
+    assert_eq!(c.groups.len(), 2);
+    let g = &c.groups["gpt-4o"];
+    assert_eq!(g.deployments.len(), 2);
+    let d = &g.deployments[0];
+    assert_eq!(
+        (d.provider.as_str(), d.model.as_str()),
+        ("openai", "gpt-4o")
+    );
+    assert_eq!(d.api_key.as_deref(), Some("sk-from-file"));
+    assert_eq!(d.rpm, Some(100));
+    assert_eq!(d.defaults["temperature"], 0.2);
+    assert_eq!(d.prices.input_per_token, Some(0.0000025));
+    assert_eq!(d.max_input_tokens, Some(128000));
+    assert_eq!(g.deployments[1].weight, Some(2.0));
+    assert_eq!(c.group("gpt4").unwrap().name, "gpt-4o");
+    assert_eq!(c.master_key.as_deref(), Some("sk-1234"));
+    let w = c.warnings.join("\n");
+    assert_eq!(
+        c.redis,
+        Some(RedisSettings {
+            url: "redis://:p%2Fw%23@localhost:6379".into(),
+            prefix: "switchyard".into()
+        })
+    );
+    for key in [
+        "router_settings.provider_budget_config",
+        "litellm_settings.drop_params",
+        "litellm_settings.set_verbose",
+        "general_settings.database_url",
+    ] {
+        assert_eq!(w.matches(key).count(), 1, "{key} in {w}");
+    }
+    assert!(!w.contains("master_key"), "{w}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let err = Config::parse("model_list:\n  - model_name: x\n", Path::new("."))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model_list[0]") && err.contains("litellm_params"),
+        "{err}"
+    );
+    let err = Config::parse(
+        "model_list:\n  - model_name: x\n    litellm_params: {model: openai/x, rpm: lots}\n",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("model_list[0].litellm_params.rpm"), "{err}");
+    let err = Config::parse(
+        "router_settings: {model_group_alias: {a: nope}}\n",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nope"), "{err}");
+}
+
+/// Parses `yaml` with `vars` as the whole process environment.
+fn load(yaml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
+    Config::parse_with_env(yaml, Path::new("."), &env)
+}
+
+fn ok(yaml: &str) -> Config {
+    load(yaml, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn each_scalar_quirk_is_read_with_one_warning_naming_the_path() {
+    let c = ok(r#"
+general_settings:
+  master_key: 1234
+  background_health_checks: "on"
+  health_check_interval: "60"
+router_settings:
+  enable_tag_filtering: "true"
+  num_retries: "3"
+  disable_cooldowns: yes
+  default_fallbacks: "3"
+model_list:
+  - model_name: 3
+    litellm_params:
+      model: azure/gpt-4o
+      api_base: [https://x.openai.azure.com]
+      api_key: 12345
+      api_version: 2024-10-21
+      rpm: "100"
+      tpm: 5000.0
+      timeout: "30"
+      tags: premium
+      weight: "2"
+"#);
+    assert_eq!(
+        c.warnings,
+        [
+            "general_settings.master_key: a number is read as a string",
+            "general_settings.background_health_checks: the string \"on\" is read as true",
+            "general_settings.health_check_interval: the string \"60\" is read as the number 60",
+            "router_settings.enable_tag_filtering: the string \"true\" is read as true",
+            "router_settings.num_retries: the string \"3\" is read as the number 3",
+            "router_settings.disable_cooldowns: the string \"yes\" is read as true",
+            "router_settings.default_fallbacks: the string \"3\" is read as the list [\"3\"]",
+            "model_list[0].model_name: the number 3 is read as the string \"3\"",
+            "model_list[0].litellm_params.api_base: the list [\"https://x.openai.azure.com\"] is read as the string \"https://x.openai.azure.com\"",
+            "model_list[0].litellm_params.api_key: a number is read as a string",
+            "model_list[0].litellm_params.rpm: the string \"100\" is read as the number 100",
+            "model_list[0].litellm_params.timeout: the string \"30\" is read as the number 30",
+            "model_list[0].litellm_params.tags: the string \"premium\" is read as the list [\"premium\"]",
+            "model_list[0].litellm_params.weight: the string \"2\" is read as the number 2",
+        ]
+    );
+    assert_eq!(c.master_key.as_deref(), Some("1234"));
+    assert_eq!(c.health_checks, Some(Duration::from_secs(60)));
+    assert_eq!(c.router_defaults["enable_tag_filtering"], true);
+    assert_eq!(c.reliability.num_retries, 3);
+    assert!(c.reliability.disable_cooldowns);
+    assert_eq!(c.reliability.default_fallbacks, ["3"]);
+    let d = &c.groups["3"].deployments[0];
+    assert_eq!(d.api_base.as_deref(), Some("https://x.openai.azure.com"));
+    assert_eq!(d.api_key.as_deref(), Some("12345"));
+    // YAML 1.2 reads an unquoted date as a string: nothing to mend.
+    assert_eq!(d.api_version.as_deref(), Some("2024-10-21"));
+    assert_eq!((d.rpm, d.tpm), (Some(100), Some(5000)));
+    assert_eq!(d.timeout, Some(Duration::from_secs(30)));
+    assert_eq!(d.tags, ["premium"]);
+    assert_eq!(d.weight, Some(2.0));
+}
+
+#[test]
+fn null_means_absent_without_a_warning() {
+    let c = ok(r#"
+general_settings:
+router_settings:
+  stream_timeout: null
+  routing_strategy: ~
+model_list:
+  - model_name: a
+    litellm_params: {model: openai/a, api_base: null, rpm: null, tags: null}
+    model_info: null
+plugins:
+  sanitizers: null
+  settings: {pii-redactor: null}
+"#);
+    assert_eq!(c.warnings, Vec::<String>::new());
+    assert_eq!(c.default_stream_timeout, None);
+    assert_eq!(c.routing_strategy, "simple-shuffle");
+    let d = &c.deployments[0];
+    assert_eq!((d.api_base.as_deref(), d.rpm), (None, None));
+    assert!(d.tags.is_empty() && d.params.is_empty());
+    assert!(c.plugins.sanitizers.is_empty());
+    assert!(c.plugins.settings["pii-redactor"].is_empty());
+}
+
+#[test]
+fn keys_at_the_wrong_level_are_used_where_they_belong() {
+    let c = ok(r#"
+litellm_settings:
+  master_key: sk-misplaced
+  redis_host: redis.internal
+  redis_port: "6380"
+general_settings:
+  num_retries: 4
+  fallbacks: [{a: [b]}]
+model_list:
+  - model_name: a
+    api_key: sk-a
+    api_base: https://a.example
+    rpm: 10
+    litellm_params: {model: openai/a}
+    model_info: {rpm: 99, tpm: 2000}
+  - model_name: b
+    litellm_params: {model: openai/b, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
+"#);
+    assert_eq!(
+        c.warnings,
+        [
+            "general_settings.num_retries belongs at router_settings.num_retries; used there",
+            "general_settings.fallbacks belongs at router_settings.fallbacks; used there",
+            "litellm_settings.master_key belongs at general_settings.master_key; used there",
+            "litellm_settings.redis_host belongs at router_settings.redis_host; used there",
+            "litellm_settings.redis_port belongs at router_settings.redis_port; used there",
+            "model_list[0].api_key belongs at model_list[0].litellm_params.api_key; used there",
+            "model_list[0].api_base belongs at model_list[0].litellm_params.api_base; used there",
+            "model_list[0].rpm belongs at model_list[0].litellm_params.rpm; used there",
+            "model_list[0].model_info.rpm belongs at model_list[0].litellm_params.rpm, which is also set; model_list[0].model_info.rpm is ignored",
+            "model_list[0].model_info.tpm belongs at model_list[0].litellm_params.tpm; used there",
+            "model_list[1].litellm_params.input_cost_per_token belongs at model_list[1].model_info.input_cost_per_token; used there",
+            "model_list[1].litellm_params.output_cost_per_token belongs at model_list[1].model_info.output_cost_per_token; used there",
+        ]
+    );
+    assert_eq!(c.master_key.as_deref(), Some("sk-misplaced"));
+    assert_eq!(c.reliability.num_retries, 4);
+    assert_eq!(c.reliability.fallbacks["a"], ["b"]);
+    assert_eq!(
+        c.redis.map(|r| r.url).as_deref(),
+        Some("redis://redis.internal:6380")
+    );
+    let a = &c.groups["a"].deployments[0];
+    assert_eq!(a.api_key.as_deref(), Some("sk-a"));
+    assert_eq!(a.api_base.as_deref(), Some("https://a.example"));
+    assert_eq!((a.rpm, a.tpm), (Some(10), Some(2000)));
+    let b = &c.groups["b"].deployments[0];
+    assert_eq!(b.prices.input_per_token, Some(0.000001));
+    assert_eq!(b.prices.output_per_token, Some(0.000002));
+    // Prices are not passed to the adapter as provider params.
+    assert!(b.params.is_empty(), "{:?}", b.params);
+    assert_eq!(b.model_info["input_cost_per_token"], 0.000001);
+}
+
+#[test]
+fn a_moved_key_is_named_where_it_was_written() {
+    let c = ok(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n    model_info: {rpm: \"5\"}\n",
+    );
+    assert_eq!(
+        c.warnings,
+        [
+            "model_list[0].model_info.rpm belongs at model_list[0].litellm_params.rpm; used there",
+            "model_list[0].model_info.rpm: the string \"5\" is read as the number 5",
+        ]
+    );
+    assert_eq!(c.deployments[0].rpm, Some(5));
+    let e = load("general_settings: {num_retries: many}\n", &[]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "general_settings.num_retries: expected a whole number, got \"many\""
+    );
+}
+
+#[test]
+fn references_expand_from_the_environment_then_the_file() {
+    let yaml = r#"
+environment_variables:
+  GROQ_BASE: https://api.groq.com/openai/v1
+  SY_PORT: 11434
+model_list:
+  - model_name: local
+    litellm_params:
+      model: ollama/llama3
+      api_base: http://${SY_HOST:-localhost}:${SY_PORT}
+      rpm: ${SY_RPM}
+      timeout: os.environ/SY_TIMEOUT
+  - model_name: fast
+    litellm_params:
+      model: groq/llama-3.1-8b-instant
+      api_base: os.environ/GROQ_BASE
+      api_key: ${GROQ_API_KEY}
+"#;
+    let c = load(
+        yaml,
+        &[
+            ("SY_RPM", "60"),
+            ("SY_TIMEOUT", "12.5"),
+            ("GROQ_API_KEY", "gsk-1"),
+            ("GROQ_BASE", "https://proxy.example/v1"),
+        ],
+    )
+    .unwrap();
+    let local = &c.groups["local"].deployments[0];
+    assert_eq!(local.api_base.as_deref(), Some("http://localhost:11434"));
+    assert_eq!(local.rpm, Some(60));
+    assert_eq!(local.timeout, Some(Duration::from_millis(12_500)));
+    let fast = &c.groups["fast"].deployments[0];
+    // The process environment wins over the file's.
+    assert_eq!(fast.api_base.as_deref(), Some("https://proxy.example/v1"));
+    assert_eq!(fast.api_key.as_deref(), Some("gsk-1"));
+    // Only the file's own number is a quirk; values from variables are
+    // strings by nature.
+    assert_eq!(
+        c.warnings,
+        ["environment_variables.SY_PORT: the number 11434 is read as the string \"11434\""]
+    );
+    let e = load(yaml, &[("SY_RPM", "60"), ("SY_TIMEOUT", "1")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "model_list[1].litellm_params.api_key: environment variable GROQ_API_KEY is not set (referenced as ${GROQ_API_KEY})"
+    );
+    assert_eq!(
+        e.path().map(ToString::to_string).as_deref(),
+        Some("model_list[1].litellm_params.api_key")
+    );
+}
+
+#[test]
+fn keys_switchyard_does_not_act_on_get_one_warning_each() {
+    let c = ok(r#"
+model_list: []
+litellm_settings:
+  cache: true
+  cache_params: {type: redis, host: localhost}
+  callbacks: [otel]
+  success_callback: [langfuse]
+  max_budget: 100
+general_settings:
+  database_url: postgres://u@h/db
+  alerting: [slack]
+  store_model_in_db: true
+router_settings:
+  provider_budget_config: {openai: {budget_limit: 10}}
+  routing_strategy_args: {ttl: 60, cooldown: 3}
+guardrails: []
+callback_settings: {otel: {message_logging: false}}
+"#);
+    assert_eq!(
+        c.warnings,
+        [
+            "callback_settings is not used by Switchyard and is ignored",
+            "guardrails is not used by Switchyard and is ignored",
+            "general_settings.alerting is not used by Switchyard and is ignored",
+            "general_settings.database_url is not used by Switchyard and is ignored",
+            "general_settings.store_model_in_db is not used by Switchyard and is ignored",
+            "router_settings.provider_budget_config is not used by Switchyard and is ignored",
+            "router_settings.routing_strategy_args.cooldown is not used by Switchyard and is ignored",
+            "litellm_settings.cache is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params is not used by Switchyard and is ignored",
+            "litellm_settings.callbacks is not used by Switchyard and is ignored",
+            "litellm_settings.max_budget is not used by Switchyard and is ignored",
+            "litellm_settings.success_callback is not used by Switchyard and is ignored",
+        ]
+    );
+    assert_eq!(c.latency_ttl, Duration::from_secs(60));
+}
+
+#[test]
+fn every_value_without_a_sensible_reading_is_an_error_naming_its_path() {
+    let entry = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a";
+    let cases: Vec<(String, &str)> = vec![
+        ("[1, 2]".into(), "the config must be a mapping of sections"),
+        (
+            "model_list:\n  - litellm_params: {model: openai/a}\n".into(),
+            "model_list[0].model_name: required (the model group name clients use)",
+        ),
+        (
+            "model_list:\n  - model_name: a\n".into(),
+            "model_list[0].litellm_params: required (with at least `model`)",
+        ),
+        (
+            "model_list:\n  - model_name: a\n    litellm_params: {api_base: http://h}\n".into(),
+            "model_list[0].litellm_params.model: required, as provider/model (for example openai/gpt-4o)",
+        ),
+        (
+            format!("{entry}, rpm: lots}}\n"),
+            "model_list[0].litellm_params.rpm: expected a whole number, got \"lots\"",
+        ),
+        (
+            format!("{entry}, timeout: -2}}\n"),
+            "model_list[0].litellm_params.timeout: expected seconds (a positive number), got -2",
+        ),
+        (
+            format!("{entry}, weight: heavy}}\n"),
+            "model_list[0].litellm_params.weight: expected a non-negative number, got \"heavy\"",
+        ),
+        (
+            format!("{entry}, api_base: [a, b]}}\n"),
+            "model_list[0].litellm_params.api_base: invalid type: sequence, expected a string",
+        ),
+        (
+            format!("{entry}}}\n    model_info: {{input_cost_per_token: -1}}\n"),
+            "model_list[0].model_info.input_cost_per_token: expected a non-negative number, got -1",
+        ),
+        (
+            format!(
+                "{entry}}}\n    model_info: {{id: x}}\n  - model_name: b\n    litellm_params: {{model: openai/b}}\n    model_info: {{id: x}}\n"
+            ),
+            "model_list[1].model_info.id: \"x\" is used twice",
+        ),
+        (
+            "general_settings:\n  max_request_size_mb: -3\n".into(),
+            "general_settings.max_request_size_mb: expected a positive number, got -3",
+        ),
+        (
+            "general_settings: {background_health_checks: maybe}\n".into(),
+            "general_settings.background_health_checks: invalid type: string \"maybe\", expected a boolean",
+        ),
+        (
+            "general_settings: [a, b]\n".into(),
+            "general_settings: invalid type: sequence, expected a mapping",
+        ),
+        (
+            "router_settings: {routing_strategy_args: {ttl: 0}}\n".into(),
+            "router_settings.routing_strategy_args.ttl: expected seconds (a positive number), got 0",
+        ),
+        (
+            "router_settings: {timeout: soon}\n".into(),
+            "router_settings.timeout: expected seconds (a positive number), got \"soon\"",
+        ),
+        (
+            "litellm_settings: {request_timeout: 0}\n".into(),
+            "litellm_settings.request_timeout: expected seconds (a positive number), got 0",
+        ),
+        (
+            "router_settings: {redis_port: 70000, redis_host: h}\n".into(),
+            "router_settings.redis_port: expected a port number, got 70000",
+        ),
+        (
+            "router_settings: {redis_url: \"rediss://h:6380\"}\n".into(),
+            "router_settings.redis_url: TLS (rediss://) is not supported yet; use redis:// on a private network",
+        ),
+        (
+            "router_settings: {redis_url: \"http://:secret@h\"}\n".into(),
+            "router_settings.redis_url: expected redis://[:password@]host:port[/db]",
+        ),
+        (
+            format!("{entry}}}\nrouter_settings:\n  model_group_alias: {{y: missing}}\n"),
+            "router_settings.model_group_alias.y: model group \"missing\" is not in model_list",
+        ),
+        (
+            format!("{entry}}}\nrouter_settings:\n  fallbacks: [{{a: [nope]}}]\n"),
+            "router_settings.fallbacks[0].a: model group \"nope\" is not in model_list",
+        ),
+        (
+            format!("{entry}}}\nlitellm_settings:\n  default_fallbacks: [a, gone]\n"),
+            "litellm_settings.default_fallbacks[1]: model group \"gone\" is not in model_list",
+        ),
+        (
+            "router_settings: {allowed_fails_policy: {TimeoutErrorAllowedFails: -1}}\n".into(),
+            "router_settings.allowed_fails_policy.TimeoutErrorAllowedFails: expected a whole number, got -1",
+        ),
+        (
+            "environment_variables: {A: {b: c}}\n".into(),
+            "environment_variables.A: invalid type: map, expected a string",
+        ),
+        (
+            format!("{entry}, api_key: os.environ/SY_SURELY_UNSET}}\n"),
+            "model_list[0].litellm_params.api_key: environment variable SY_SURELY_UNSET is not set (referenced as os.environ/SY_SURELY_UNSET)",
+        ),
+        (
+            "plugins: {routers: [x]}\n".into(),
+            "plugins.routers: unknown field `routers`, expected one of `dir`, `router`, `sanitizers`, `cost_rules`, `cache_dir`, `watch`, `defaults`, `settings`",
+        ),
+        (
+            "plugins: {settings: {a: {timeout_ms: 0}}}\n".into(),
+            "plugins.settings.a: timeout_ms must be at least 1",
+        ),
+    ];
+    for (yaml, expected) in &cases {
+        let e = load(yaml, &[]).expect_err(yaml);
+        assert_eq!(e.to_string(), *expected, "{yaml}");
+    }
+    assert_eq!(cases.len(), 27);
+}
+
+#[test]
+fn a_reference_under_a_key_switchyard_ignores_need_not_be_set() {
+    let c = ok(
+        "general_settings:\n  database_url: os.environ/SY_SURELY_UNSET_DB\n  alerting_args: {webhook: \"${SY_SURELY_UNSET_HOOK}\"}\nlitellm_settings:\n  cache_params: {password: os.environ/SY_SURELY_UNSET_PW}\n",
+    );
+    assert_eq!(
+        c.warnings,
+        [
+            "general_settings.alerting_args is not used by Switchyard and is ignored",
+            "general_settings.database_url is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params is not used by Switchyard and is ignored",
+        ]
+    );
+    // A key that is read (here after a move) must have its variable.
+    let e = load(
+        "litellm_settings:\n  master_key: os.environ/SY_SURELY_UNSET_MK\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "litellm_settings.master_key: environment variable SY_SURELY_UNSET_MK is not set (referenced as os.environ/SY_SURELY_UNSET_MK)"
+    );
+}
+
+#[test]
+fn an_alias_may_be_litellm_s_item_and_hidden_is_named_as_ignored() {
+    let c = ok(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\nrouter_settings:\n  model_group_alias:\n    old: a\n    legacy: {model: a, hidden: true}\n",
+    );
+    assert_eq!(c.group("legacy").map(|g| g.name.as_str()), Some("a"));
+    assert_eq!(c.group("old").map(|g| g.name.as_str()), Some("a"));
+    assert_eq!(
+        c.warnings,
+        [
+            "router_settings.model_group_alias.legacy.hidden is not used by Switchyard and is ignored (the alias is listed in /v1/models)"
+        ]
+    );
+}
+
+#[test]
+fn yaml_merge_keys_apply_as_pyyaml_applies_them() {
+    let c = ok(r#"
+x-defaults: &groq
+  api_key: gsk-1
+  rpm: 30
+model_list:
+  - model_name: fast
+    litellm_params:
+      <<: *groq
+      model: groq/llama-3.1-8b-instant
+  - model_name: fast
+    litellm_params:
+      <<: *groq
+      model: groq/llama-3.3-70b-versatile
+      rpm: 10
+"#);
+    assert_eq!(
+        c.warnings,
+        ["x-defaults is not used by Switchyard and is ignored"]
+    );
+    let fast = &c.groups["fast"].deployments;
+    assert_eq!(fast[0].api_key.as_deref(), Some("gsk-1"));
+    assert_eq!((fast[0].rpm, fast[1].rpm), (Some(30), Some(10)));
+    assert!(fast[0].params.is_empty(), "{:?}", fast[0].params);
+}

@@ -165,45 +165,41 @@ mod tests {
         Overrides::take(&mut m).map(|o| (o, Value::Object(m)))
     }
 
-    #[test]
-    fn the_deployment_body_sets_the_model_and_fills_defaults() {
+    /// What a deployment with `litellm_params: {model: openai/real, PARAMS}`
+    /// receives for `body`.
+    fn sent(params: &str, body: Value) -> Value {
         let config = crate::config::Config::parse(
-            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/real, temperature: 0.1, max_tokens: 9}\n",
+            &format!("model_list:\n  - model_name: g\n    litellm_params: {{model: openai/real, {params}}}\n"),
             std::path::Path::new("."),
         )
         .unwrap();
-        let Value::Object(body) =
-            json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
-        else {
+        let Value::Object(body) = body else {
             unreachable!()
         };
-        let sent: Value =
-            serde_json::from_str(&for_deployment(&body, &config.deployments[0])).unwrap();
+        serde_json::from_str(&for_deployment(&body, &config.deployments[0])).unwrap()
+    }
+
+    #[test]
+    fn the_deployment_body_sets_the_model_and_fills_defaults() {
         assert_eq!(
-            sent,
+            sent(
+                "temperature: 0.1, max_tokens: 9",
+                json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
+            ),
             json!({"model": "real", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "temperature": 0.1})
         );
     }
 
     #[test]
     fn the_deployment_body_leaves_out_the_gateways_own_fields() {
-        let config = crate::config::Config::parse(
-            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/real, seed: 3}\n",
-            std::path::Path::new("."),
-        )
-        .unwrap();
-        let Value::Object(body) = json!({
+        let body = json!({
             "model": "g", "messages": [], "user": "u-1", "temperature": 0.5,
             "metadata": {"org": "acme", "tier": "gold"}, "tags": ["a"], "cache": {"no-cache": true},
             "mock_response": "hi", "user_api_key_alias": "k", "litellm_trace_id": "t",
             "x_vendor": 1
-        }) else {
-            unreachable!()
-        };
-        let sent: Value =
-            serde_json::from_str(&for_deployment(&body, &config.deployments[0])).unwrap();
+        });
         assert_eq!(
-            sent,
+            sent("seed: 3", body),
             json!({"model": "real", "messages": [], "user": "u-1", "temperature": 0.5, "x_vendor": 1, "seed": 3})
         );
     }

@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use std::hint::black_box;
 
 use criterion::Criterion;
+use switchyard::gateway::views;
 use switchyard::plugins::bindings::router_api::{Candidate, Health, RouteRequest};
 use switchyard::plugins::bindings::sanitizer_api::{SanitizeInput, Stage};
 use switchyard::plugins::bindings::types::Caller;
-use switchyard::plugins::{Limits, LoadedPlugin, Runtime, RuntimeOptions, Settings, convert};
+use switchyard::plugins::{Limits, LoadedPlugin, Runtime, RuntimeOptions, Settings};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -77,9 +78,9 @@ fn route_request() -> RouteRequest {
         ]
     }))
     .unwrap_or_else(|e| panic!("{e}"));
-    let request = convert::chat_request_view(&request);
+    let request = views::chat_request_view(&request);
     RouteRequest {
-        estimated_input_tokens: convert::estimate_tokens(&request),
+        estimated_input_tokens: views::estimate_tokens(&request),
         request,
         caller: caller(),
         candidates: (0..10)
@@ -119,7 +120,7 @@ fn sanitize_input(pii: bool) -> SanitizeInput {
     .unwrap_or_else(|e| panic!("{e}"));
     SanitizeInput {
         stage: Stage::Request,
-        request: convert::chat_request_view(&request),
+        request: views::chat_request_view(&request),
         caller: caller(),
         response: vec![],
     }

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::gateway::Gateway;
-use crate::plugins::{Kind, Registry, Runtime, RuntimeOptions, cases, inspect, watcher};
+use crate::plugin_tools::{cases, inspect};
+use crate::plugins::{Kind, Registry, Runtime, RuntimeOptions, watcher};
 use crate::server::{self, AppState};
 use crate::upstream::Upstream;
 

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod gateway;
+pub mod plugin_tools;
 pub mod plugins;
 pub mod server;
 pub mod state;

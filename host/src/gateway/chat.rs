@@ -1,5 +1,7 @@
 //! `POST /v1/chat/completions`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use switchyard_sdk::openai::{ChatMessage, ChatRequest};
@@ -7,14 +9,15 @@ use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 use crate::plugins::bindings::provider_api::Operation;
 use crate::plugins::bindings::sanitizer_api::{SanitizeInput, Stage, Verdict};
 use crate::plugins::bindings::types::{self, Caller};
-use crate::plugins::{ActiveSet, CallError, convert};
-use crate::server::error::ApiError;
+use crate::plugins::{ActiveSet, CallError};
 
-use super::attempts::Call;
-use super::{Gateway, Served, request};
+use super::error::ApiError;
+use super::retry::Call;
+use super::{Gateway, Mode, Served, request, views};
 
 /// The caller a request speaks for. Key management comes later; for now the
-/// master key (or an open gateway) and the request's own `user`/`metadata`.
+/// master key (or an open gateway) and the request's own `user`/`metadata`
+/// (read here, and left out of what providers receive).
 pub fn caller_for(req: &ChatRequest) -> Caller {
     caller_from(req.user.clone(), req.metadata.clone().unwrap_or_default())
 }
@@ -41,7 +44,7 @@ pub fn caller_from(user: Option<String>, metadata: Map<String, Value>) -> Caller
         team: None,
         tags,
         tier,
-        metadata: convert::fields_from_map(&metadata),
+        metadata: views::fields_from_map(&metadata),
     }
 }
 
@@ -62,24 +65,29 @@ impl Gateway {
             .group(&req.model)
             .ok_or_else(|| self.unknown_model(&req.model))?;
         let set = self.registry.snapshot();
-        let caller = caller_for(&req);
-        let mut view = convert::chat_request_view(&req);
+        let caller = Arc::new(caller_for(&req));
+        let mut view = views::chat_request_view(&req);
 
         self.sanitize_request(&set, &mut raw, &mut view, &caller)?;
 
-        let stream = req.stream.unwrap_or(false).then(|| {
-            raw.get("stream_options")
-                .and_then(|o| o.get("include_usage"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        });
+        let mode = if req.stream.unwrap_or(false) {
+            Mode::Stream {
+                include_usage: raw
+                    .get("stream_options")
+                    .and_then(|o| o.get("include_usage"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            }
+        } else {
+            Mode::Whole
+        };
         let call = Call {
             operation: Operation::Chat,
-            stream,
+            mode,
             raw: &raw,
             view: Some(&view),
             caller: &caller,
-            estimated_tokens: convert::estimate_tokens(&view),
+            estimated_tokens: views::estimate_tokens(&view),
             overrides: &overrides,
         };
         self.serve_call(&set, group, &call).await
@@ -143,7 +151,7 @@ impl Gateway {
                     let openai: Vec<_> = messages
                         .iter()
                         .enumerate()
-                        .map(|(i, m)| convert::rewritten_to_openai(m, before.get(i)))
+                        .map(|(i, m)| views::rewritten_to_openai(m, before.get(i)))
                         .collect();
                     raw.insert(
                         "messages".into(),

@@ -26,7 +26,7 @@ pub fn price(
             deployment_id: d.id.clone(),
             provider: d.provider.clone(),
             model: d.model.clone(),
-            prices: super::route::prices(&d.prices),
+            prices: super::views::prices(&d.prices),
             usage: usage.clone(),
             caller: caller.clone(),
             previous: cost,

@@ -1,15 +1,17 @@
 //! `POST /v1/embeddings`: the same path as chat without sanitisers,
 //! routers or streams (deployments are tried in config order).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use switchyard_sdk::openai::EmbeddingRequest;
 
 use crate::plugins::bindings::provider_api::Operation;
-use crate::server::error::ApiError;
 
-use super::attempts::Call;
 use super::chat::caller_from;
-use super::{Gateway, Served, request};
+use super::error::ApiError;
+use super::retry::Call;
+use super::{Gateway, Mode, Served, request};
 
 impl Gateway {
     /// Serves one embeddings request.
@@ -22,16 +24,16 @@ impl Gateway {
             .group(&req.model)
             .ok_or_else(|| self.unknown_model(&req.model))?;
         let set = self.registry.snapshot();
-        let caller = caller_from(
+        let caller = Arc::new(caller_from(
             raw.get("user").and_then(|u| u.as_str()).map(str::to_string),
             raw.get("metadata")
                 .and_then(|m| m.as_object())
                 .cloned()
                 .unwrap_or_default(),
-        );
+        ));
         let call = Call {
             operation: Operation::Embeddings,
-            stream: None,
+            mode: Mode::Whole,
             raw: &raw,
             view: None,
             caller: &caller,

@@ -8,8 +8,9 @@ use axum::http::StatusCode;
 use crate::config::FailureClass;
 use crate::plugins::CallError;
 use crate::plugins::bindings::provider_api::{ErrorClass, Header, ProviderError};
-use crate::server::error::{ApiError, kind_for_status};
 use crate::upstream::UpstreamError;
+
+use super::error::{ApiError, kind_for_status};
 
 /// Why one deployment could not answer.
 #[derive(Debug)]
@@ -22,7 +23,13 @@ pub enum Failure {
     /// The provider answered, but not in a form the adapter could read (a
     /// garbled 200, a stream event that is not what it documents).
     BadAnswer(CallError),
-    NoAdapter(String),
+    /// No loaded adapter plugin serves the deployment's provider prefix: the
+    /// gateway's configuration is incomplete, and no retry, cooldown or
+    /// fallback would change that.
+    NoAdapter {
+        deployment: String,
+        prefix: String,
+    },
 }
 
 impl Failure {
@@ -42,7 +49,7 @@ impl Failure {
                 ErrorClass::Other(_) => class_of_status(e.status),
             },
             Failure::Upstream(UpstreamError::Timeout(_)) => FailureClass::Timeout,
-            Failure::Upstream(_) | Failure::NoAdapter(_) | Failure::BadAnswer(_) => {
+            Failure::Upstream(_) | Failure::NoAdapter { .. } | Failure::BadAnswer(_) => {
                 FailureClass::Server
             }
             Failure::Plugin(CallError::Plugin {
@@ -58,8 +65,16 @@ impl Failure {
     /// is the gateway's own side; a malformed request, refused content or an
     /// over-long prompt is the request's fault.
     pub fn blames_deployment(&self) -> bool {
-        !matches!(self, Failure::Plugin(_) | Failure::NoAdapter(_))
+        !matches!(self, Failure::Plugin(_) | Failure::NoAdapter { .. })
             && self.class().blames_deployment()
+    }
+
+    /// Whether the failure ends the request at once: a configuration error
+    /// (no adapter for a deployment's prefix) is no provider failure, so it
+    /// is neither retried nor taken to a fallback group, and says plainly
+    /// what the config lacks.
+    pub fn ends_the_request(&self) -> bool {
+        matches!(self, Failure::NoAdapter { .. })
     }
 
     /// The provider's `Retry-After`, if it sent one.
@@ -76,7 +91,9 @@ impl Failure {
             Failure::Provider(e, _) => format!("HTTP {}: {}", e.status, e.message),
             Failure::Upstream(e) => e.to_string(),
             Failure::Plugin(e) | Failure::BadAnswer(e) => e.to_string(),
-            Failure::NoAdapter(m) => m.clone(),
+            Failure::NoAdapter { prefix, .. } => {
+                format!("no provider adapter plugin serves the prefix {prefix:?}")
+            }
         }
     }
 
@@ -84,10 +101,9 @@ impl Failure {
     pub fn to_api(&self, deployment: &str) -> ApiError {
         match self {
             Failure::Provider(e, retry_after) => {
-                // A provider's server error is a bad gateway to the client
-                // (Anthropic's 529 "overloaded" included); 504 stays a timeout.
-                // 504 stays a timeout; any other 5xx is a bad gateway, as is
-                // a status that is no error at all.
+                // 504 stays a timeout; any other provider server error is a
+                // bad gateway to the client (Anthropic's 529 "overloaded"
+                // included), as is a status that is no error at all.
                 let status = match e.status {
                     504 => StatusCode::GATEWAY_TIMEOUT,
                     s if !(400..500).contains(&s) => StatusCode::BAD_GATEWAY,
@@ -128,7 +144,18 @@ impl Failure {
                     "deployment {deployment} answered with something its adapter could not read: {e}"
                 ),
             ),
-            Failure::NoAdapter(msg) => ApiError::unavailable(msg.clone()),
+            // A 500, not a 503: nothing here is busy or cooling down, and
+            // waiting will not help; the gateway is misconfigured until an
+            // operator adds an adapter (or fixes the prefix). 503 stays the
+            // answer for deployments that are there but cannot take a
+            // request now, with a Retry-After.
+            Failure::NoAdapter { deployment, prefix } => {
+                let mut e = ApiError::internal(format!(
+                    "configuration error: deployment {deployment} uses the provider prefix {prefix:?}, and no loaded provider adapter plugin serves it; the config needs an adapter plugin for {prefix:?} (or another prefix on this deployment)"
+                ));
+                e.code = Some("no_provider_adapter".into());
+                e
+            }
         }
     }
 }
@@ -237,6 +264,65 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&[]), None);
+    }
+
+    #[test]
+    fn no_adapter_is_a_500_configuration_error_that_ends_the_request() {
+        let f = Failure::NoAdapter {
+            deployment: "claude-eu".into(),
+            prefix: "anthropic".into(),
+        };
+        assert!(f.ends_the_request());
+        assert!(!f.blames_deployment());
+        let e = f.to_api("claude-eu");
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.kind, "internal_server_error");
+        assert_eq!(e.code.as_deref(), Some("no_provider_adapter"));
+        assert!(e.message.contains("deployment claude-eu"), "{}", e.message);
+        assert!(
+            e.message
+                .contains(r#"the config needs an adapter plugin for "anthropic""#),
+            "{}",
+            e.message
+        );
+        // Only a configuration error ends the request.
+        let provider = Failure::Provider(
+            ProviderError {
+                status: 503,
+                class: ErrorClass::ServerError,
+                message: "busy".into(),
+                code: None,
+            },
+            None,
+        );
+        assert!(!provider.ends_the_request());
+        assert!(!Failure::Upstream(UpstreamError::Timeout(Duration::ZERO)).ends_the_request());
+    }
+
+    #[test]
+    fn a_provider_error_keeps_its_code_and_type_in_both_renderings() {
+        let f = Failure::Provider(
+            ProviderError {
+                status: 529,
+                class: ErrorClass::ServerError,
+                message: "Overloaded".into(),
+                code: Some("overloaded_error".into()),
+            },
+            None,
+        );
+        let e = f.to_api("d");
+        assert_eq!(e.status, StatusCode::BAD_GATEWAY);
+        let event: serde_json::Value = serde_json::from_str(
+            std::str::from_utf8(&e.sse_event())
+                .unwrap()
+                .trim_start_matches("data: ")
+                .trim_end(),
+        )
+        .unwrap();
+        assert_eq!(event, e.body());
+        assert_eq!(event["error"]["type"], "api_error");
+        assert_eq!(event["error"]["code"], "overloaded_error");
+        assert_eq!(event["error"]["message"], "Overloaded");
     }
 
     #[test]

@@ -1,17 +1,36 @@
 //! A request's path through the host: parse, sanitise, route, call the
 //! provider through its adapter (with retries, cooldowns and fallbacks),
 //! price, answer.
+//!
+//! - [`chat`], [`embeddings`]: the operations; [`request`] parses the body
+//!   and prepares it for a deployment, without the gateway's
+//!   [`own_fields`]; [`views`] are the typed views plugins read.
+//! - [`retry`]: a call across model groups (fallbacks); [`group`]: the
+//!   attempts within one group (pick, back off, attempt, record);
+//!   [`route`]: the router's order.
+//! - [`attempt`]: one attempt on one deployment, whole or streamed
+//!   ([`stream`] relays the stream); [`books`] writes a served call down
+//!   ([`cost`] prices it).
+//! - [`failure`]: why an attempt failed; [`error`]: what the client sees.
 
-pub mod attempts;
-pub mod call;
+pub mod attempt;
+pub mod books;
 pub mod chat;
 pub mod cost;
 pub mod embeddings;
+pub mod error;
 pub mod failure;
+pub mod group;
 pub mod health;
+pub mod own_fields;
 pub mod request;
+pub mod retry;
 pub mod route;
 pub mod stream;
+pub mod views;
+
+pub use attempt::Mode;
+pub use error::ApiError;
 
 use std::pin::Pin;
 use std::sync::Arc;

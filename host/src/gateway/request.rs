@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 
 use crate::config::Deployment;
-use crate::server::error::ApiError;
+
+use super::error::ApiError;
+use super::own_fields;
 
 /// Parses a JSON object body; errors name the line and column.
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -44,10 +46,11 @@ pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Resul
     )
 }
 
-/// The body for `deployment`: the provider's model name, and the
-/// deployment's default params where the request sets none. Written
-/// straight from the client's body: every attempt would otherwise copy the
-/// whole request (messages and all) just to change one field.
+/// The body for `deployment`: the provider's model name, the client's
+/// fields except the gateway's own ([`own_fields`]), and the deployment's
+/// default params where the request sets none. Written straight from the
+/// client's body: every attempt would otherwise copy the whole request
+/// (messages and all) just to change a few fields.
 pub fn for_deployment(body: &Map<String, Value>, deployment: &Deployment) -> String {
     // Serialising JSON values under string keys cannot fail.
     serde_json::to_string(&ForDeployment { body, deployment }).unwrap_or_default()
@@ -64,7 +67,11 @@ impl serde::Serialize for ForDeployment<'_> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("model", &self.deployment.model)?;
-        for (k, v) in self.body.iter().filter(|(k, _)| *k != "model") {
+        let sent = self
+            .body
+            .iter()
+            .filter(|(k, _)| *k != "model" && !own_fields::is_own(k));
+        for (k, v) in sent {
             map.serialize_entry(k, v)?;
         }
         for (k, v) in &self.deployment.defaults {
@@ -77,7 +84,8 @@ impl serde::Serialize for ForDeployment<'_> {
 }
 
 /// LiteLLM's per-request reliability params. They are for the gateway, not
-/// the provider, so they are taken out of the body.
+/// the provider (see [`own_fields`]), and are taken out of the body before
+/// the routers' view is made of it.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Overrides {
     /// `num_retries`: replaces the configured retries for this request.
@@ -157,24 +165,50 @@ mod tests {
         Overrides::take(&mut m).map(|o| (o, Value::Object(m)))
     }
 
-    #[test]
-    fn the_deployment_body_sets_the_model_and_fills_defaults() {
+    /// What a deployment with `litellm_params: {model: openai/real, PARAMS}`
+    /// receives for `body`.
+    fn sent(params: &str, body: Value) -> Value {
         let config = crate::config::Config::parse(
-            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/real, temperature: 0.1, max_tokens: 9}\n",
+            &format!("model_list:\n  - model_name: g\n    litellm_params: {{model: openai/real, {params}}}\n"),
             std::path::Path::new("."),
         )
         .unwrap();
-        let Value::Object(body) =
-            json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
-        else {
+        let Value::Object(body) = body else {
             unreachable!()
         };
-        let sent: Value =
-            serde_json::from_str(&for_deployment(&body, &config.deployments[0])).unwrap();
+        serde_json::from_str(&for_deployment(&body, &config.deployments[0])).unwrap()
+    }
+
+    #[test]
+    fn the_deployment_body_sets_the_model_and_fills_defaults() {
         assert_eq!(
-            sent,
+            sent(
+                "temperature: 0.1, max_tokens: 9",
+                json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
+            ),
             json!({"model": "real", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "temperature": 0.1})
         );
+    }
+
+    #[test]
+    fn the_deployment_body_leaves_out_the_gateways_own_fields() {
+        let body = json!({
+            "model": "g", "messages": [], "user": "u-1", "temperature": 0.5,
+            "metadata": {"org": "acme", "tier": "gold"}, "tags": ["a"], "cache": {"no-cache": true},
+            "mock_response": "hi", "user_api_key_alias": "k", "litellm_trace_id": "t",
+            "x_vendor": 1
+        });
+        assert_eq!(
+            sent("seed: 3", body),
+            json!({"model": "real", "messages": [], "user": "u-1", "temperature": 0.5, "x_vendor": 1, "seed": 3})
+        );
+    }
+
+    #[test]
+    fn every_override_is_an_own_field() {
+        for name in ["num_retries", "fallbacks", "disable_fallbacks"] {
+            assert!(own_fields::is_own(name), "{name}");
+        }
     }
 
     #[test]

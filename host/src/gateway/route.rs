@@ -4,33 +4,20 @@
 
 use std::sync::Arc;
 
-use crate::config::{Deployment, ModelGroup, Prices};
+use crate::config::{Deployment, ModelGroup};
 use crate::plugins::bindings::router_api::{self, Health, RouteRequest};
 use crate::plugins::bindings::types::{self, Caller};
 use crate::plugins::{ActiveSet, RoutingTable};
-use crate::server::error::ApiError;
 use crate::state::now_ms;
 
-use super::Gateway;
+use super::error::ApiError;
+use super::{Gateway, views};
 
 /// The deployments to try, in order, and why.
 pub struct Route {
     pub group: String,
     pub order: Vec<Arc<Deployment>>,
     pub reason: Option<String>,
-}
-
-/// WIT prices from config prices.
-pub fn prices(p: &Prices) -> types::Prices {
-    types::Prices {
-        input_per_token: p.input_per_token,
-        output_per_token: p.output_per_token,
-        cache_read_per_token: p.cache_read_per_token,
-        cache_write_per_token: p.cache_write_per_token,
-        reasoning_per_token: p.reasoning_per_token,
-        per_request: p.per_request,
-        extra: Vec::new(),
-    }
 }
 
 /// The deployment table routers receive once per instance: every
@@ -45,7 +32,7 @@ pub fn routing_table(deployments: &[Arc<Deployment>]) -> RoutingTable {
             model: d.model.clone(),
             rpm_limit: d.rpm,
             tpm_limit: d.tpm,
-            prices: prices(&d.prices),
+            prices: views::prices(&d.prices),
             context_window: d.max_input_tokens,
             tags: d.tags.clone(),
             weight: d.weight,

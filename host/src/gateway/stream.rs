@@ -3,31 +3,35 @@
 //! client chunk by chunk. Nothing is committed to the client until the
 //! first chunk has arrived, so a provider that fails before its first token
 //! is replaced by the next deployment without the client noticing.
+//!
+//! One decode step ([`Relay::pull`]) serves both the wait for the first
+//! chunk ([`Relay::first_chunk`]) and the relay after it. A failure once
+//! the stream is under way becomes the [`Failure`] it would have been
+//! before, rendered as the client's error event ([`ApiError::sse_event`]),
+//! so the event has the `type` and `code` the JSON error would have had.
+//!
+//! [`ApiError::sse_event`]: super::ApiError::sse_event
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::config::{Config, Deployment};
-use crate::plugins::bindings::provider_api::{
-    Framing, HttpResponse, Operation, Outbound, SseEvent, StreamInput, StreamOutput,
-};
-use crate::plugins::bindings::types::{Caller, Usage};
+use crate::plugins::bindings::provider_api::{Framing, SseEvent, StreamInput, StreamOutput};
+use crate::plugins::bindings::types::Usage;
 use crate::plugins::calls::StreamSession;
-use crate::plugins::{ActiveSet, convert};
+use crate::state::InFlight;
 use crate::upstream::UpstreamError;
 
-use super::call::{adapter, build_input};
-use super::failure::{Failure, retry_after, time_left};
-use super::{Gateway, SseBody, request};
-use crate::state::{InFlight, State};
+use super::attempt::{Attempt, Sent};
+use super::books::Books;
+use super::failure::Failure;
+use super::{SseBody, views};
 
 type Inputs = Pin<Box<dyn Stream<Item = Result<StreamInput, String>> + Send>>;
 
@@ -66,7 +70,7 @@ struct ChunkHead {
 }
 
 /// Everything the relay needs after the handler has returned.
-struct Relay {
+pub(super) struct Relay {
     session: StreamSession,
     inputs: Inputs,
     queue: VecDeque<Bytes>,
@@ -74,13 +78,8 @@ struct Relay {
     usage: Option<Usage>,
     saw_usage_chunk: bool,
     include_usage: bool,
-    state: Phase,
-    // For the books when the stream ends.
-    live: Arc<State>,
-    config: Arc<Config>,
-    set: Arc<ActiveSet>,
-    deployment: Arc<Deployment>,
-    caller: Caller,
+    phase: Phase,
+    books: Books,
     started: Instant,
     ttft: Duration,
     _in_flight: InFlight,
@@ -88,12 +87,48 @@ struct Relay {
 
 #[derive(PartialEq)]
 enum Phase {
+    /// The decoder may have more.
     Streaming,
+    /// The decoder is done; the ending is still to be queued.
     Finished,
+    /// Everything is queued.
     Done,
 }
 
 impl Relay {
+    /// The decode step: the body's next piece through the decoder into the
+    /// queue (the decoder's flush once the body has ended). A piece may
+    /// decode to no chunk at all.
+    async fn pull(&mut self) -> Result<(), Failure> {
+        let (out, ended) = match self.inputs.next().await {
+            Some(Ok(input)) => (self.session.push(&input), false),
+            Some(Err(e)) => return Err(Failure::Upstream(UpstreamError::Body(e))),
+            None => (self.session.finish(), true),
+        };
+        let out = out
+            .map_err(Failure::BadAnswer)?
+            .map_err(|e| Failure::Provider(e, None))?;
+        if out.done || ended {
+            self.phase = Phase::Finished;
+        }
+        self.take(out);
+        Ok(())
+    }
+
+    /// Waits for the first chunk (or a clean end), `timeout` at most from
+    /// when the request was sent.
+    async fn wait_first_chunk(&mut self, timeout: Duration) -> Result<(), Failure> {
+        let deadline = self.started + timeout;
+        while self.queue.is_empty() && self.phase == Phase::Streaming {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::timeout(left, self.pull())
+                .await
+                .map_err(|_| Failure::Upstream(UpstreamError::Timeout(timeout)))??;
+        }
+        self.ttft = self.started.elapsed();
+        Ok(())
+    }
+
     /// Takes a decoder's output into the queue.
     fn take(&mut self, out: StreamOutput) {
         for chunk in out.chunks {
@@ -115,13 +150,14 @@ impl Relay {
         }
     }
 
-    /// Ends the stream: the usage chunk if asked for, `[DONE]`, and the
-    /// books.
-    fn close(&mut self, error: Option<Value>) {
-        let broke = error.is_some();
-        if let Some(err) = error {
-            self.queue
-                .push_back(Bytes::from(format!("data: {err}\n\n")));
+    /// Ends the stream: the error event, or the usage chunk if asked for;
+    /// `[DONE]`; and the books.
+    fn close(&mut self, failure: Option<Failure>) {
+        let broke = failure.is_some();
+        let d = &self.books.deployment;
+        if let Some(failure) = failure {
+            tracing::warn!(deployment = %d.id, error = %failure.summary(), "stream broke off");
+            self.queue.push_back(failure.to_api(&d.id).sse_event());
         } else if self.include_usage
             && !self.saw_usage_chunk
             && let Some(u) = &self.usage
@@ -132,33 +168,17 @@ impl Relay {
                 "created": self.head.created.unwrap_or(0),
                 "model": self.head.model,
                 "choices": [],
-                "usage": convert::usage_to_openai(u),
+                "usage": views::usage_to_openai(u),
             });
             self.queue
                 .push_back(Bytes::from(format!("data: {chunk}\n\n")));
         }
         self.queue
             .push_back(Bytes::from_static(b"data: [DONE]\n\n"));
-        self.state = Phase::Done;
-        let tokens = self
-            .usage
-            .as_ref()
-            .map_or(0, |u| u.input_tokens + u.output_tokens);
-        // A stream that broke off is no latency sample (a short one would
-        // make latency-based routing favour a deployment that fails fast).
+        self.phase = Phase::Done;
         let latency = (!broke).then(|| self.started.elapsed());
-        self.live
-            .finish(&self.deployment, latency, Some(self.ttft), tokens);
-        if let Some(usage) = &self.usage {
-            let cost = super::cost::price(
-                &self.set,
-                &self.config.plugins.cost_rules,
-                &self.deployment,
-                usage,
-                &self.caller,
-            );
-            tracing::info!(deployment = %self.deployment.id, input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, cost_usd = ?cost, "streamed chat completion");
-        }
+        self.books
+            .record(latency, Some(self.ttft), self.usage.as_ref());
     }
 
     /// Pulls the next piece of the relayed body.
@@ -167,105 +187,56 @@ impl Relay {
             if let Some(b) = self.queue.pop_front() {
                 return Some((Ok(b), self));
             }
-            match self.state {
+            match self.phase {
                 Phase::Done => return None,
-                Phase::Finished => {
-                    self.close(None);
-                    continue;
-                }
-                Phase::Streaming => {}
-            }
-            match self.inputs.next().await {
-                Some(Ok(input)) => match self.session.push(&input) {
-                    Ok(Ok(out)) => {
-                        let done = out.done;
-                        self.take(out);
-                        if done {
-                            self.state = Phase::Finished;
-                        }
+                Phase::Finished => self.close(None),
+                Phase::Streaming => {
+                    if let Err(failure) = self.pull().await {
+                        self.close(Some(failure));
                     }
-                    Ok(Err(e)) => self.close(Some(json!({"error": {
-                        "message": e.message, "type": crate::server::error::kind_for_status(e.status),
-                        "param": null, "code": e.code.unwrap_or_else(|| e.status.to_string()),
-                    }}))),
-                    Err(e) => self.close(Some(json!({"error": {
-                        "message": e.to_string(), "type": "internal_server_error", "param": null, "code": "500",
-                    }}))),
-                },
-                Some(Err(e)) => self.close(Some(json!({"error": {
-                    "message": format!("the provider's stream broke off: {e}"), "type": "api_error",
-                    "param": null, "code": "502",
-                }}))),
-                None => {
-                    match self.session.finish() {
-                        Ok(Ok(out)) => self.take(out),
-                        Ok(Err(e)) => {
-                            self.close(Some(json!({"error": {"message": e.message, "type": "api_error", "param": null, "code": e.status.to_string()}})));
-                            continue;
-                        }
-                        Err(e) => {
-                            self.close(Some(json!({"error": {"message": e.to_string(), "type": "internal_server_error", "param": null, "code": "500"}})));
-                            continue;
-                        }
-                    }
-                    self.state = Phase::Finished;
                 }
             }
         }
     }
+
+    /// The body to relay, starting with what the wait for the first chunk
+    /// has queued.
+    pub fn into_body(self) -> SseBody {
+        Box::pin(futures::stream::unfold(self, Relay::next))
+    }
 }
 
-impl Gateway {
-    /// One streaming attempt on deployment `d`: returns once the first chunk
-    /// is in hand (or the stream ended cleanly), with the body to relay.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn try_stream(
+impl Attempt<'_> {
+    /// Sends a streamed request and decodes up to its first chunk (or a
+    /// clean end), within `timeout`: only then is the deployment committed
+    /// to.
+    pub async fn first_chunk(
         &self,
-        set: &Arc<ActiveSet>,
-        d: &Arc<Deployment>,
-        raw: &Map<String, Value>,
-        caller: &Caller,
+        timeout: Duration,
         include_usage: bool,
-        upstream_wait: &mut Duration,
-    ) -> Result<SseBody, Failure> {
-        let adapter = adapter(set, d)?.clone();
-        let input = build_input(Operation::Chat, request::for_deployment(raw, d), d);
-        let outbound = adapter.build_request(&input).map_err(Failure::Plugin)?;
-        let in_flight = self.state.start(d);
+        books: Books,
+        in_flight: InFlight,
+        wait: &mut Duration,
+    ) -> Result<Relay, Failure> {
         let started = Instant::now();
-        let ttfb = d
-            .stream_timeout
-            .or(d.timeout)
-            .or(self.config.default_stream_timeout)
-            .unwrap_or(self.config.default_timeout);
-        let deadline = started + ttfb;
-
-        let inputs = match outbound {
-            Outbound::Respond(r) if (200..300).contains(&r.status) => frame(
+        let inputs = match self.send(timeout, wait).await? {
+            Sent::Answer {
+                answer, framing, ..
+            } if (200..300).contains(&answer.status) => frame(
+                framing,
+                answer.stream().map(|r| r.map_err(|e| e.to_string())),
+            ),
+            // The adapter's own answer is the stream's SSE text.
+            Sent::Respond(r) if (200..300).contains(&r.status) => frame(
                 Framing::Sse,
                 futures::stream::iter([Ok(Bytes::from(r.body))]),
             ),
-            Outbound::Respond(r) => return Err(self.error_answer(&adapter, &input, r)),
-            Outbound::Send(req) => {
-                let answer = self
-                    .upstream
-                    .send(&req, ttfb)
-                    .await
-                    .map_err(Failure::Upstream)?;
-                if !(200..300).contains(&answer.status) {
-                    let r = answer
-                        .into_response(time_left(deadline))
-                        .await
-                        .map_err(Failure::Upstream)?;
-                    return Err(self.error_answer(&adapter, &input, r));
-                }
-                frame(
-                    req.framing,
-                    answer.stream().map(|r| r.map_err(|e| e.to_string())),
-                )
-            }
+            refused => return Err(self.refusal(&refused.whole(wait).await?)),
         };
-        let session = adapter.open_stream(&input).map_err(Failure::Plugin)?;
+        let session = self
+            .adapter
+            .open_stream(&self.input)
+            .map_err(Failure::Plugin)?;
         let mut relay = Relay {
             session,
             inputs,
@@ -274,66 +245,15 @@ impl Gateway {
             usage: None,
             saw_usage_chunk: false,
             include_usage,
-            state: Phase::Streaming,
-            live: self.state.clone(),
-            config: self.config.clone(),
-            set: set.clone(),
-            deployment: d.clone(),
-            caller: caller.clone(),
+            phase: Phase::Streaming,
+            books,
             started,
             ttft: Duration::ZERO,
             _in_flight: in_flight,
         };
-        // Wait for the first chunk before committing to this deployment.
-        while relay.queue.is_empty() && relay.state == Phase::Streaming {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let next = tokio::time::timeout(left, relay.inputs.next())
-                .await
-                .map_err(|_| Failure::Upstream(UpstreamError::Timeout(ttfb)))?;
-            match next {
-                Some(Ok(input)) => {
-                    let out = relay
-                        .session
-                        .push(&input)
-                        .map_err(Failure::BadAnswer)?
-                        .map_err(|e| Failure::Provider(e, None))?;
-                    let done = out.done;
-                    relay.take(out);
-                    if done {
-                        relay.state = Phase::Finished;
-                    }
-                }
-                Some(Err(e)) => return Err(Failure::Upstream(UpstreamError::Body(e))),
-                None => {
-                    let out = relay
-                        .session
-                        .finish()
-                        .map_err(Failure::BadAnswer)?
-                        .map_err(|e| Failure::Provider(e, None))?;
-                    relay.take(out);
-                    relay.state = Phase::Finished;
-                }
-            }
-        }
-        relay.ttft = started.elapsed();
-        *upstream_wait += relay.ttft;
-        Ok(Box::pin(futures::stream::unfold(relay, Relay::next)))
-    }
-
-    /// The provider error inside a non-2xx answer.
-    fn error_answer(
-        &self,
-        adapter: &crate::plugins::LoadedPlugin,
-        input: &crate::plugins::bindings::provider_api::BuildInput,
-        r: HttpResponse,
-    ) -> Failure {
-        let status = r.status;
-        match adapter.parse_response(input, &r) {
-            Ok(Err(e)) => Failure::Provider(e, retry_after(&r.headers)),
-            Err(e) => Failure::BadAnswer(e),
-            Ok(Ok(_)) => Failure::Upstream(UpstreamError::Body(format!(
-                "status {status} with a body the adapter read as a success"
-            ))),
-        }
+        let waiting = Instant::now();
+        let first = relay.wait_first_chunk(timeout).await;
+        *wait += waiting.elapsed();
+        first.map(|()| relay)
     }
 }

@@ -8,16 +8,15 @@
 //! - [`instance`]: its instances, reused within bounds.
 //! - [`calls`]: typed calls per kind, with their answers checked.
 //! - [`registry`] and [`watcher`]: the active set and hot reload.
-//! - [`convert`]: OpenAI wire format to the typed views plugins read.
-//! - [`cases`]: `switchyard plugin test`.
+//!
+//! Author tooling (`plugin test`, `plugin inspect`) is in
+//! [`crate::plugin_tools`]; the typed views of OpenAI requests, in
+//! [`crate::gateway::views`].
 
 pub mod bindings;
 pub mod calls;
-pub mod cases;
-pub mod convert;
 pub mod deadline;
 pub mod error;
-pub mod inspect;
 pub mod instance;
 pub mod limits;
 pub mod loaded;

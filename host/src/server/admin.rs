@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::error::ApiError;
+use crate::gateway::ApiError;
 
 /// Lists the plugins; needs the master key when one is set.
 pub async fn plugins(State(state): State<AppState>, headers: HeaderMap) -> Response {

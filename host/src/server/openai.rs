@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::presented_keys;
-use super::error::ApiError;
+use crate::gateway::ApiError;
 use crate::gateway::{Served, ServedBody};
 
 /// Checks the master key, when one is set.

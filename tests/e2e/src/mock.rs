@@ -59,6 +59,8 @@ pub const TOOL_ARGUMENT_PIECES: [&str; 3] = [r#"{"location":"#, r#""Par"#, r#"is
 /// How long a broken stream waits before it breaks, so that what came
 /// before (headers, the first event) reaches the client first.
 const BREAK_AFTER: Duration = Duration::from_millis(30);
+/// What [`Behaviour::StreamGarbageAfterFirstEvent`] sends where JSON is due.
+pub const GARBAGE: &str = "<html>upstream proxy error</html>";
 /// The largest request body a mock reads.
 const MAX_BODY: usize = 64 << 20;
 
@@ -199,6 +201,10 @@ pub enum Behaviour {
     /// ([`Flavor::stream_error_message`]), then the end of the body. (A
     /// non-streaming call: that error as a 500, or Anthropic's 529.)
     StreamErrorEvent,
+    /// Streams: the first event, then an event whose data is not JSON (no
+    /// provider's format), then the end of the body. (A non-streaming call:
+    /// status 200 and a body that is not JSON.)
+    StreamGarbageAfterFirstEvent,
     /// The provider's documented error for an over-long prompt (HTTP 400).
     ContextLengthError,
     /// Streams: status 200 and the headers at once, the first event after
@@ -589,6 +595,19 @@ async fn handle(
                     &flavor.error_body(status, flavor.stream_error_message()),
                     None,
                 )
+            }
+        }
+        Behaviour::StreamGarbageAfterFirstEvent => {
+            if call.stream {
+                let mut events: Vec<Bytes> =
+                    stream_events(&call, false).into_iter().take(1).collect();
+                events.push(sse_event(flavor, None, GARBAGE));
+                sse_response(flavor, events, QUICK, Ending::Clean)
+            } else {
+                let mut r = Response::new(Body::from(GARBAGE));
+                r.headers_mut()
+                    .insert("content-type", hv("application/json"));
+                r
             }
         }
         Behaviour::SlowStream {

@@ -365,3 +365,154 @@ fn health_endpoints_answer() {
     let r = gw.get("/v1/nope", Some(KEY));
     assert_openai_error(&r, 404);
 }
+
+/// Every field the gateway keeps to itself, with values a client might
+/// send (the reliability overrides valid, so the request is served).
+fn own_fields() -> serde_json::Value {
+    json!({
+        "metadata": {"organization": "acme-internal-org", "customer_tier": "gold"},
+        "tags": [],
+        "fallbacks": [],
+        "num_retries": 0,
+        "disable_fallbacks": true,
+        "cache": {"no-cache": true},
+        "caching": false,
+        "mock_response": "never sent",
+        "context_window_fallback_dict": {"gpt": "big"},
+        "user_api_key": "sk-hashed-key-acme",
+        "user_api_key_alias": "acme-prod",
+        "user_api_key_team_id": "team-acme-internal",
+        "litellm_metadata": {"trace": "acme-internal-trace"},
+        "litellm_trace_id": "trace-1",
+        "langfuse_secret_key": "sk-lf-secret",
+        "guardrails": ["pii"],
+        "ttl": 60,
+        "api_key": "sk-client-key"
+    })
+}
+
+#[test]
+fn gateway_only_fields_never_reach_a_provider() {
+    let openai = MockProvider::start(Flavor::OpenAi);
+    let openrouter = MockProvider::start(Flavor::OpenAi);
+    let anthropic = MockProvider::start(Flavor::Anthropic);
+    let gemini = MockProvider::start(Flavor::Gemini);
+    let gw = Gateway::start_with_plugins(
+        &["openai", "anthropic", "gemini"],
+        &config_with(&[
+            model_entry(
+                "openai",
+                "openai/gpt-4o-mini",
+                &openai.url(),
+                &["api_key: k"],
+            ),
+            model_entry(
+                "embed",
+                "openai/text-embedding-3-small",
+                &openai.url(),
+                &["api_key: k"],
+            ),
+            model_entry(
+                "openrouter",
+                "openrouter/meta-llama/llama-3.3-70b-instruct",
+                &openrouter.url(),
+                &["api_key: k"],
+            ),
+            model_entry(
+                "anthropic",
+                "anthropic/claude-sonnet-4-5",
+                &anthropic.url(),
+                &["api_key: k"],
+            ),
+            model_entry(
+                "gemini",
+                "gemini/gemini-2.0-flash",
+                &gemini.url(),
+                &["api_key: k"],
+            ),
+        ]),
+    );
+    let own = own_fields();
+    let tool = json!({"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}});
+    let request = |group: &str| {
+        let mut body = json!({
+            "model": group, "messages": [{"role": "user", "content": "Hello?"}],
+            "temperature": 0.25, "tools": [tool], "response_format": {"type": "json_object"},
+            "seed": 7, "user": "user-42"
+        });
+        for (k, v) in own.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    // What no provider may see, anywhere in the body. `made` names a field
+    // the adapter writes itself (Anthropic's own `metadata`).
+    let check = |mock: &MockProvider, made: &str| -> serde_json::Value {
+        let sent = mock.only_request();
+        for (field, value) in own.as_object().unwrap() {
+            if field != made {
+                assert!(sent.body.get(field).is_none(), "{field}: {}", sent.raw_body);
+            }
+            if let Some(text) = value.as_str() {
+                assert!(!sent.raw_body.contains(text), "{field}: {}", sent.raw_body);
+            }
+        }
+        for secret in ["acme-internal", "gold"] {
+            assert!(
+                !sent.raw_body.contains(secret),
+                "{secret}: {}",
+                sent.raw_body
+            );
+        }
+        sent.body
+    };
+    for group in ["openai", "openrouter", "anthropic", "gemini"] {
+        let r = gw.post("/v1/chat/completions", Some(KEY), &request(group));
+        assert_eq!(r.status, 200, "{group}: {}", r.body);
+    }
+
+    // OpenAI and OpenRouter (the `openai` adapter): everything else as sent,
+    // `user` included.
+    for mock in [&openai, &openrouter] {
+        let sent = check(mock, "");
+        assert_eq!(sent["temperature"], 0.25);
+        assert_eq!(sent["tools"], json!([tool]));
+        assert_eq!(sent["response_format"], json!({"type": "json_object"}));
+        assert_eq!(sent["seed"], 7);
+        assert_eq!(sent["user"], "user-42");
+    }
+    // Anthropic: translated; `user` becomes `metadata.user_id`, the only
+    // metadata it receives (none of the client's).
+    let sent = check(&anthropic, "metadata");
+    assert_eq!(sent["temperature"], 0.25);
+    assert_eq!(sent["tools"][0]["name"], "get_weather");
+    assert_eq!(sent["metadata"], json!({"user_id": "user-42"}));
+    // Gemini: translated; no `user` field exists there.
+    let sent = check(&gemini, "");
+    let config = &sent["generationConfig"];
+    assert_eq!(config["temperature"], 0.25);
+    assert_eq!(config["seed"], 7);
+    assert_eq!(config["responseMimeType"], "application/json");
+    assert_eq!(
+        sent["tools"][0]["functionDeclarations"][0]["name"],
+        "get_weather"
+    );
+    assert!(!sent.to_string().contains("user-42"), "{sent}");
+
+    // Embeddings too.
+    let mut body = json!({"model": "embed", "input": "hi", "user": "user-42", "dimensions": 4});
+    for (k, v) in own.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let r = gw.post("/v1/embeddings", Some(KEY), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sent = openai.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/embeddings");
+    for field in own.as_object().unwrap().keys() {
+        assert!(sent.body.get(field).is_none(), "{field}: {}", sent.raw_body);
+    }
+    assert_eq!(sent.body["user"], "user-42");
+    assert_eq!(sent.body["dimensions"], 4);
+    assert_eq!(openai.count(), 2);
+}

@@ -246,3 +246,119 @@ fn parallel_streams_through_one_gateway_all_complete() {
     });
     assert_eq!((a.count(), b.count()), (n, 0));
 }
+
+/// Groups `openai`, `anthropic` and `gemini`, one deployment each (ids
+/// the same) on its mock; every call is one upstream call.
+fn one_per_flavor(mocks: &[&MockProvider]) -> Gateway {
+    let entries: Vec<String> = mocks
+        .iter()
+        .map(|mock| {
+            let (group, model) = match mock.flavor() {
+                Flavor::OpenAi => ("openai", "openai/gpt-4o-mini"),
+                Flavor::Anthropic => ("anthropic", "anthropic/claude-sonnet-4-5"),
+                Flavor::Gemini => ("gemini", "gemini/gemini-2.0-flash"),
+            };
+            format!(
+                "{}    model_info:\n      id: {group}\n",
+                model_entry(group, model, &mock.url(), &["api_key: k"])
+            )
+        })
+        .collect();
+    Gateway::start_with_plugins(
+        &["openai", "anthropic", "gemini"],
+        &config_with_settings(&entries, ONE_CALL_EACH),
+    )
+}
+
+/// The error events of a stream that had started (status 200).
+fn error_events(r: &Reply) -> Vec<serde_json::Value> {
+    assert_eq!(r.status, 200, "the stream had started: {}", r.body);
+    r.sse_data()
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .map(|d| json(d))
+        .filter(|v| v.get("error").is_some())
+        .collect()
+}
+
+fn ask(group: &str, stream: bool) -> serde_json::Value {
+    let mut body = hello(stream);
+    body["model"] = json!(group);
+    body
+}
+
+#[test]
+fn a_mid_stream_provider_error_has_the_providers_code_and_the_type_of_the_json_error() {
+    let openai = MockProvider::start(Flavor::OpenAi);
+    let anthropic = MockProvider::start(Flavor::Anthropic);
+    let gemini = MockProvider::start(Flavor::Gemini);
+    let gw = one_per_flavor(&[&openai, &anthropic, &gemini]);
+    for (mock, code) in [
+        (&openai, "server_error"),
+        (&anthropic, "overloaded_error"),
+        (&gemini, "UNAVAILABLE"),
+    ] {
+        let group = format!("{:?}", mock.flavor()).to_lowercase();
+        mock.push(Behaviour::StreamErrorEvent);
+        let r = gw.post("/v1/chat/completions", Some(KEY), &ask(&group, true));
+        let errors = error_events(&r);
+        assert_eq!(errors.len(), 1, "{}", r.body);
+        let e = &errors[0]["error"];
+        assert_eq!(e["type"], "api_error", "{group}: {}", r.body);
+        assert_eq!(e["code"], code, "{group}: {}", r.body);
+        assert_eq!(e["message"], mock.flavor().stream_error_message());
+        assert_eq!(e["param"], serde_json::Value::Null);
+        assert!(
+            r.sse_data().ends_with(&["[DONE]".to_string()]),
+            "{}",
+            r.body
+        );
+    }
+    // The same error before any chunk (OpenAI and Anthropic send the same
+    // error body either way): a 502 JSON error with that type and code.
+    for (mock, code) in [(&openai, "server_error"), (&anthropic, "overloaded_error")] {
+        let group = format!("{:?}", mock.flavor()).to_lowercase();
+        mock.push(Behaviour::StreamErrorEvent);
+        let r = gw.post("/v1/chat/completions", Some(KEY), &ask(&group, false));
+        assert_eq!(r.status, 502, "{group}: {}", r.body);
+        assert_eq!(r.json()["error"]["type"], "api_error");
+        assert_eq!(r.json()["error"]["code"], code);
+    }
+    assert_eq!(
+        (openai.count(), anthropic.count(), gemini.count()),
+        (2, 2, 1)
+    );
+}
+
+#[test]
+fn a_decoder_failure_mid_stream_is_the_502_a_garbled_answer_is() {
+    let mock = MockProvider::start(Flavor::OpenAi);
+    let gw = one_per_flavor(&[&mock]);
+    mock.push(Behaviour::StreamGarbageAfterFirstEvent);
+    let r = gw.post("/v1/chat/completions", Some(KEY), &ask("openai", true));
+    let data = r.sse_data();
+    assert_eq!(
+        json(&data[0])["object"],
+        "chat.completion.chunk",
+        "{}",
+        r.body
+    );
+    let errors = error_events(&r);
+    assert_eq!(errors.len(), 1, "{}", r.body);
+    let stream_error = &errors[0]["error"];
+    assert_eq!(stream_error["type"], "api_error", "{}", r.body);
+    assert_eq!(stream_error["code"], "502", "{}", r.body);
+    let message = stream_error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("deployment openai answered with something its adapter could not read")
+            && message.contains("not JSON"),
+        "{message}"
+    );
+
+    mock.push(Behaviour::StreamGarbageAfterFirstEvent);
+    let r = gw.post("/v1/chat/completions", Some(KEY), &ask("openai", false));
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(r.json()["error"]["type"], stream_error["type"]);
+    assert_eq!(r.json()["error"]["code"], stream_error["code"]);
+    assert_eq!(mock.count(), 2);
+}

@@ -127,6 +127,25 @@ fn scripted_behaviours_apply_in_order_then_the_default() {
 }
 
 #[test]
+fn garbage_after_the_first_event_is_sent_whole_and_ends_the_body() {
+    let mock = MockProvider::start(Flavor::OpenAi);
+    let url = format!("{}/chat/completions", mock.url());
+    mock.push(Behaviour::StreamGarbageAfterFirstEvent);
+    let r = post(&url, &json!({"model": "m", "stream": true, "messages": []}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let data = r.sse_data();
+    assert_eq!(data.len(), 2, "{}", r.body);
+    assert_eq!(json(&data[0])["object"], "chat.completion.chunk");
+    assert_eq!(data[1], GARBAGE);
+
+    mock.push(Behaviour::StreamGarbageAfterFirstEvent);
+    let r = post(&url, &json!({"model": "m", "messages": []}));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, GARBAGE);
+    assert_eq!(mock.count(), 2);
+}
+
+#[test]
 fn broken_connections_and_streams() {
     let mock = MockProvider::start(Flavor::OpenAi);
     let url = format!("{}/chat/completions", mock.url());

@@ -874,3 +874,48 @@ fn the_fallback_list_is_chosen_once_and_walked_to_its_end() {
         (0, 1, 1, 0)
     );
 }
+
+#[test]
+fn a_deployment_no_adapter_serves_fails_at_once_with_a_configuration_error() {
+    let backup = MockProvider::start(Flavor::OpenAi);
+    let gw = gateway(
+        &[
+            // No adapter serves `bedrock`: the mock behind it is never called.
+            dep("g", "orphan", "bedrock/claude-x", &backup, &[]),
+            dep("backup", "backup", "openai/m", &backup, &[]),
+        ],
+        "  num_retries: 3\n  allowed_fails: 1\n  fallbacks: [{g: [backup]}]\n",
+    );
+    // Twice, streamed or not: the first failure did not cool `orphan` down
+    // (with allowed_fails 1 it would be cooling, and the answer a 503).
+    for stream_it in [false, true] {
+        let body = if stream_it { stream("g") } else { hello("g") };
+        let r = gw.post("/v1/chat/completions", Some(KEY), &body);
+        assert_eq!(r.status, 500, "{}", r.body);
+        let e = &r.json()["error"];
+        assert_eq!(e["type"], "internal_server_error", "{e}");
+        assert_eq!(e["code"], "no_provider_adapter", "{e}");
+        let msg = e["message"].as_str().unwrap();
+        assert!(
+            msg.contains("deployment orphan")
+                && msg.contains(r#"prefix "bedrock""#)
+                && msg.contains(r#"the config needs an adapter plugin for "bedrock""#),
+            "{msg}"
+        );
+        // One attempt: no retry, no fallback to the working group.
+        assert_eq!(header(&r, "x-switchyard-attempts"), "1");
+        assert_eq!(header(&r, "x-switchyard-fallbacks"), "0");
+    }
+    assert_eq!(backup.count(), 0);
+    let health = gw.get("/health", Some(KEY)).json();
+    assert_eq!(health["cooling_down_count"], 0, "{health}");
+    let orphan = health["unhealthy_endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "orphan")
+        .unwrap_or_else(|| panic!("orphan is listed as unhealthy: {health}"))
+        .clone();
+    assert_eq!(orphan["status"], "unhealthy", "{orphan}");
+    assert_eq!(orphan["last_error"], Value::Null, "not counted: {orphan}");
+}

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use wasmtime::component::types::ComponentItem;
 
-use super::loaded::{LoadedPlugin, Settings};
-use super::runtime::Runtime;
+use crate::plugins::loaded::{LoadedPlugin, Settings};
+use crate::plugins::runtime::Runtime;
 
 /// Renders the report for one file. Loading needs a config the plugin
 /// accepts; `{}` is tried, and a plugin that requires more still shows its

@@ -1,11 +1,26 @@
-//! Conversions between the OpenAI wire format (the SDK's serde types) and the
-//! typed views policies read. The gateway and `plugin test` share them, so a
-//! case file exercises exactly what a live request would.
+//! Conversions between the OpenAI wire format (the SDK's serde types) and
+//! config on one side, and the typed views plugins read on the other. The
+//! gateway and `plugin test` share them, so a case file exercises exactly
+//! what a live request would.
 
 use serde_json::{Map, Value};
 use switchyard_sdk::openai::{self, ChatMessage, ChatRequest, MessageContent};
 
-use super::bindings::types::{self, ContentPart, Field, Message, Role};
+use crate::config::Prices;
+use crate::plugins::bindings::types::{self, ContentPart, Field, Message, Role};
+
+/// WIT prices from config prices (routers' table, cost rules).
+pub fn prices(p: &Prices) -> types::Prices {
+    types::Prices {
+        input_per_token: p.input_per_token,
+        output_per_token: p.output_per_token,
+        cache_read_per_token: p.cache_read_per_token,
+        cache_write_per_token: p.cache_write_per_token,
+        reasoning_per_token: p.reasoning_per_token,
+        per_request: p.per_request,
+        extra: Vec::new(),
+    }
+}
 
 /// JSON object fields as WIT fields (values as JSON text).
 pub fn fields_from_map(map: &Map<String, Value>) -> Vec<Field> {

@@ -1,0 +1,6 @@
+//! Tooling for plugin authors, apart from the runtime it drives:
+//! `switchyard plugin test` ([`cases`]) and `switchyard plugin inspect`
+//! ([`inspect`]).
+
+pub mod cases;
+pub mod inspect;

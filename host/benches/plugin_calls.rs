@@ -7,7 +7,13 @@
 //! `cargo bench -p switchyard --bench plugin_calls` (after `make build`).
 //! Besides criterion's report it prints p50/p99 from individually timed
 //! calls, the figures `docs/performance.md` records.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,6 +1,12 @@
 //! Profiling aid: calls a router plugin in a loop (`perf record` this).
 //! `cargo run --release --example route_loop -- target/test-plugins/misbehave.wasm 200000`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use switchyard::plugins::{LoadedPlugin, Runtime, RuntimeOptions, Settings};
 

@@ -1,4 +1,9 @@
 //! The `switchyard` command line.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line answers on stdout and stderr"
+)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

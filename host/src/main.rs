@@ -21,7 +21,10 @@ fn main() {
     let code = match switchyard::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            #[expect(clippy::print_stderr, reason = "the log may be filtered off")]
+            {
+                eprintln!("error: {e:#}");
+            }
             2
         }
     };

@@ -16,7 +16,10 @@ fn main() {
         .unwrap_or(900);
     let mock = MockProvider::start(Flavor::OpenAi);
     mock.keep_no_records();
-    #[expect(clippy::print_stdout, reason = "the load harness reads the URL from stdout")]
+    #[expect(
+        clippy::print_stdout,
+        reason = "the load harness reads the URL from stdout"
+    )]
     {
         println!("{}", mock.url());
     }

@@ -1,29 +1,38 @@
-# Switchyard: `make build`, `make test`, `make run`.
+# Switchyard: `make build`, `make test`, `make run`, `make lint`.
 # Everything goes to one target directory; plugins land in target/plugins.
+# The first-party Rust plugins are also copied to target/builtin-plugins,
+# which the host embeds (host/build.rs): so they are built first.
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 PLUGINS := default-router tier-router openai pii-redactor model-prices anthropic gemini mock
-TEST_PLUGINS := misbehave
+TEST_PLUGINS := misbehave mock-override
 WASM_OUT := target/$(WASM_TARGET)/plugin
 BIN := target/release/switchyard
+BUILTIN := target/builtin-plugins
 
-.PHONY: build host plugins rust-plugins python-plugins test test-cases test-python run setup clean-plugins
+# Every cargo command embeds the same plugins, so none of them rebuilds the
+# host for another (the build script reruns when this or the folder changes).
+export SWITCHYARD_BUILTIN_PLUGINS := $(CURDIR)/$(BUILTIN)
+
+.PHONY: build host plugins rust-plugins python-plugins test test-cases test-python run run-build lint setup clean-plugins
 
 build: host plugins
 
 # Built the way `cargo test --workspace` builds it, so the tests reuse every
 # artifact (features unify across the workspace and its dev-dependencies;
 # building the binary alone would compile wasmtime-wasi and friends twice).
-host:
+host: rust-plugins
 	$(CARGO) test --release --workspace --no-run
 
 plugins: rust-plugins python-plugins
 
 rust-plugins:
 	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS))
-	@mkdir -p target/plugins target/test-plugins
+	@mkdir -p target/plugins target/test-plugins $(BUILTIN)
 	@for p in $(PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/plugins/$$p.wasm; done
+	@# -p keeps the build's times: an unchanged plugin does not re-embed.
+	@for p in $(PLUGINS); do cp -p $(WASM_OUT)/$$(echo $$p | tr - _).wasm $(BUILTIN)/$$p.wasm; done
 	@for p in $(TEST_PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/test-plugins/$$p.wasm; done
 
 python-plugins: target/plugins/prompt-guard.wasm target/test-plugins/noisy-py.wasm
@@ -46,6 +55,13 @@ test: build
 	$(CARGO) test --release --workspace
 	$(MAKE) test-python test-cases
 
+# Formatting and lints, as CI runs them before the tests (natively, and the
+# plugins as the wasm they ship as).
+lint: rust-plugins
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --profile plugin --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS)) -- -D warnings
+
 # Every first-party plugin against its cases.yaml, through the real runtime.
 test-cases:
 	@for p in $(PLUGINS) prompt-guard; do \
@@ -56,8 +72,12 @@ test-cases:
 test-python:
 	cd plugins/prompt-guard && python3 -m unittest -q
 
-run: build
+# Only what running needs: the built-in plugins and the binary.
+run: run-build
 	$(BIN) serve --config config/quickstart.yaml
+
+run-build: rust-plugins
+	$(CARGO) build --release -p switchyard --bin switchyard
 
 clean-plugins:
 	rm -rf target/plugins target/test-plugins

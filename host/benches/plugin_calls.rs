@@ -160,7 +160,7 @@ fn gateway(
     let config = switchyard::config::Config::parse(&yaml, Path::new(".")).unwrap();
     let registry = std::sync::Arc::new(switchyard::plugins::Registry::new(
         runtime.clone(),
-        switchyard::cli::plugin_settings(&config),
+        switchyard::app::plugin_settings(&config),
     ));
     registry.reload(&file);
     let set = registry.snapshot();

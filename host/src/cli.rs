@@ -7,17 +7,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::gateway::Gateway;
 use crate::plugin_tools::{cases, inspect};
-use crate::plugins::{Kind, Registry, Runtime, RuntimeOptions, watcher};
-use crate::server::{self, AppState};
-use crate::upstream::Upstream;
+use crate::plugins::{Kind, Runtime, RuntimeOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,7 +62,8 @@ pub enum ConfigCommand {
 pub enum PluginCommand {
     /// Runs a plugin against a cases file, with no gateway and no network.
     Test { wasm: PathBuf, cases: PathBuf },
-    /// Prints what a plugin describes and its imports and exports.
+    /// Prints what a plugin describes and its imports and exports; WASM is
+    /// a file, or the name of a built-in plugin.
     Inspect { wasm: PathBuf },
 }
 
@@ -126,7 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             let addr: SocketAddr = format!("{host}:{port}")
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--host/--port: {e}"))?;
-            serve(config, addr)?;
+            crate::app::serve(config, addr)?;
             Ok(0)
         }
     }
@@ -193,23 +189,7 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
         Some(every) => println!("  background health checks: every {every:?}"),
         None => println!("  background health checks: off"),
     }
-    let p = &config.plugins;
-    println!("plugins:");
-    println!(
-        "  dir: {}",
-        p.dir
-            .as_ref()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|| "(none)".into())
-    );
-    println!(
-        "  router: {}",
-        p.router
-            .as_deref()
-            .unwrap_or("default-router (when loaded)")
-    );
-    println!("  sanitizers: [{}]", p.sanitizers.join(", "));
-    println!("  cost rules: [{}]", p.cost_rules.join(", "));
+    let problems = print_plugins(&config)?;
     // Keys it ignores, and values it read otherwise than written.
     if config.warnings.is_empty() {
         println!("warnings: none");
@@ -219,100 +199,88 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
             println!("  {w}");
         }
     }
-    Ok(0)
+    if problems.is_empty() {
+        return Ok(0);
+    }
+    println!("errors ({}):", problems.len());
+    for p in &problems {
+        println!("  error: {p}");
+    }
+    Ok(1)
 }
 
-/// Each plugin's settings: its `plugins.settings` entry, the deployment
-/// table for routers, and for `default-router` whatever `router_settings`
-/// says (strategy, strategy args, tag filtering) that its own config does
-/// not.
-pub fn plugin_settings(config: &Config) -> crate::plugins::registry::SettingsFn {
-    let section = Arc::new(config.plugins.clone());
-    let settings = section.settings_fn();
-    let defaults = config.router_defaults.clone();
-    let table = crate::gateway::route::routing_table(&config.deployments);
-    Arc::new(move |name: &str| {
-        let mut s = settings(name);
-        s.deployments = table.clone();
-        if name == "default-router"
-            && let serde_json::Value::Object(m) = &mut s.config
-        {
-            for (k, v) in &defaults {
-                m.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        s
-    })
-}
-
-fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
-    let mut options = RuntimeOptions::default();
-    if config.plugins.cache_dir.is_some() {
-        options.cache_dir = config.plugins.cache_dir.clone();
-    }
-    let runtime = Runtime::new(options)?;
-    let settings = plugin_settings(&config);
-    let registry = Arc::new(Registry::new(runtime, settings));
-    let mut _watch = None;
-    if let Some(dir) = &config.plugins.dir {
-        for (file, change) in registry
-            .load_dir(dir)
-            .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?
-        {
-            tracing::debug!(file = %file.display(), ?change, "startup load");
-        }
-        if config.plugins.watch {
-            _watch = Some(watcher::watch(registry.clone(), dir).map_err(|e| anyhow::anyhow!(e))?);
-        }
-    }
-    let set = registry.snapshot();
-    for d in &config.deployments {
-        if set.provider_for(&d.provider).is_none() {
-            tracing::warn!(deployment = %d.id, provider = %d.provider, "no provider adapter plugin is loaded for this prefix");
-        }
-    }
-    tracing::info!(
-        plugins = set.len(),
-        routers = set.of_kind(Kind::Router).count(),
-        adapters = set.of_kind(Kind::Provider).count(),
-        "plugins ready"
+/// Prints the plugins the config gets (built-in ones and `plugins.dir`'s)
+/// and returns what cannot work: a deployment whose prefix no loaded
+/// adapter serves, a plugin named in `plugins:` that is not loaded.
+fn print_plugins(config: &Config) -> anyhow::Result<Vec<String>> {
+    let loaded = crate::app::load_plugins(config)?;
+    let set = loaded.registry.snapshot();
+    let p = &config.plugins;
+    println!("plugins:");
+    println!("  built in: {}", loaded.builtins);
+    println!(
+        "  dir: {}",
+        p.dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "(none)".into())
     );
-    let master_key = config.master_key.clone().map(Arc::from);
-    let health_checks = config.health_checks;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let state = Arc::new(crate::state::State::new(&config));
-        state.share(&config).map_err(|e| anyhow::anyhow!(e))?;
-        let gateway = Arc::new(Gateway {
-            config: Arc::new(config),
-            registry: registry.clone(),
-            upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
-            state,
-        });
-        if let Some(every) = health_checks {
-            crate::gateway::health::spawn(&gateway, every);
-        }
-        let state = AppState {
-            gateway,
-            registry,
-            master_key,
+    for row in loaded.registry.status() {
+        let origin = match (row.origin, row.overrides_builtin) {
+            (crate::plugins::Origin::Builtin, _) => "built in",
+            (_, true) => "file, overrides the built-in one",
+            _ => "file",
         };
-        // Nagle's algorithm on accepted sockets holds a stream's last small
-        // write until the client's delayed ACK (40 ms on Linux), so every
-        // streamed answer on a kept-alive connection would end 40 ms late.
-        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on an accepted connection");
-            }
-        });
-        tracing::info!(%addr, "switchyard listening");
-        axum::serve(listener, server::router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
-        Ok::<_, anyhow::Error>(())
-    })
+        println!(
+            "  {} {}: {} {}, {} ({})",
+            row.name.as_deref().unwrap_or("?"),
+            row.version.as_deref().unwrap_or("?"),
+            row.kind.map(Kind::as_str).unwrap_or("?"),
+            row.status.as_str(),
+            origin,
+            row.file,
+        );
+        if let Some(e) = &row.error {
+            println!("    error: {e}");
+        }
+    }
+    let router = p.router.as_deref().unwrap_or("default-router");
+    println!("  router: {router}");
+    println!("  sanitizers: [{}]", p.sanitizers.join(", "));
+    println!("  cost rules: [{}]", p.cost_rules.join(", "));
+    let mut problems = Vec::new();
+    let prefixes = crate::app::served_prefixes(&set);
+    for d in crate::app::unserved(config, &set) {
+        problems.push(format!(
+            "model_list[{}] (deployment {}): no loaded provider adapter serves the prefix {:?} of {}/{}; served prefixes: {}",
+            d.index,
+            d.id,
+            d.provider,
+            d.provider,
+            d.model,
+            prefixes.join(", ")
+        ));
+    }
+    // Without `plugins.router` the host falls back to the configured order
+    // when `default-router` is missing, so only a named router must load.
+    let named = p
+        .router
+        .iter()
+        .map(|n| ("plugins.router", n.as_str()))
+        .chain(
+            p.sanitizers
+                .iter()
+                .map(|n| ("plugins.sanitizers", n.as_str())),
+        )
+        .chain(
+            p.cost_rules
+                .iter()
+                .map(|n| ("plugins.cost_rules", n.as_str())),
+        );
+    for (at, name) in named {
+        if set.get(name).is_none() {
+            problems.push(format!("{at}: plugin {name:?} is not loaded"));
+        }
+    }
+    Ok(problems)
 }

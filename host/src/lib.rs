@@ -3,6 +3,7 @@
 //! The host owns networking, streaming, state and limits; routing, provider
 //! translation, sanitising and pricing are plugins (see `wit/`).
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod gateway;

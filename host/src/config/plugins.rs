@@ -35,8 +35,9 @@ pub struct PluginsSection {
     /// Sanitisers run on every chat request (and answer), in order.
     #[serde(default)]
     pub sanitizers: Vec<String>,
-    /// Cost rules, in order; each sees the cost the previous reached.
-    #[serde(default)]
+    /// Cost rules, in order; each sees the cost the previous reached
+    /// (default: the built-in `model-prices`; `[]` turns pricing off).
+    #[serde(default = "default_cost_rules")]
     pub cost_rules: Vec<String>,
     pub cache_dir: Option<PathBuf>,
     #[serde(default = "yes")]
@@ -52,6 +53,12 @@ fn yes() -> bool {
     true
 }
 
+/// Calls are priced from `model_info` (and the default price table) unless
+/// the config says otherwise.
+fn default_cost_rules() -> Vec<String> {
+    vec!["model-prices".into()]
+}
+
 impl Default for PluginsSection {
     /// No plugins directory, watched once one is given.
     fn default() -> Self {
@@ -59,7 +66,7 @@ impl Default for PluginsSection {
             dir: None,
             router: None,
             sanitizers: Vec::new(),
-            cost_rules: Vec::new(),
+            cost_rules: default_cost_rules(),
             cache_dir: None,
             watch: true,
             defaults: Limits::default(),

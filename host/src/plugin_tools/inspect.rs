@@ -2,28 +2,69 @@
 //! it imports and exports.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wasmtime::component::types::ComponentItem;
 
+use crate::plugins::builtin;
 use crate::plugins::loaded::{LoadedPlugin, Settings};
 use crate::plugins::runtime::Runtime;
 
 /// Renders the report for one file. Loading needs a config the plugin
 /// accepts; `{}` is tried, and a plugin that requires more still shows its
 /// imports and exports with the load error.
-pub fn inspect(runtime: &Runtime, file: &Path) -> anyhow::Result<String> {
-    let bytes =
-        std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let compiled = runtime.compile(file, &bytes)?;
+///
+/// `target` is a file, or the name of a built-in plugin (`openai`) when no
+/// such file exists.
+pub fn inspect(runtime: &Runtime, target: &Path) -> anyhow::Result<String> {
+    let (builtins, _) = builtin::builtins();
+    let named = target.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let embedded = (!target.exists())
+        .then(|| builtins.iter().find(|b| b.file == format!("{named}.wasm")))
+        .flatten();
+    let (file, bytes, origin) = match embedded {
+        Some(b) => (
+            PathBuf::from(format!("builtin:{}", b.file)),
+            b.bytes.to_vec(),
+            "built in (ships with the gateway; a plugins.dir file of the same name overrides it)",
+        ),
+        None => (
+            target.to_path_buf(),
+            std::fs::read(target).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: cannot read: {e} (built-in plugins: {})",
+                    target.display(),
+                    builtins
+                        .iter()
+                        .map(|b| b.file.trim_end_matches(".wasm"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?,
+            "file",
+        ),
+    };
+    let compiled = runtime.compile(&file, &bytes)?;
     let mut out = String::new();
     let _ = writeln!(out, "file:     {}", file.display());
+    let _ = writeln!(out, "origin:   {origin}");
     let _ = writeln!(out, "sha256:   {}", compiled.sha256);
     let _ = writeln!(out, "size:     {} bytes", bytes.len());
-    match LoadedPlugin::from_compiled(runtime, file, compiled.clone(), |_| Settings::default()) {
+    match LoadedPlugin::from_compiled(runtime, &file, compiled.clone(), |_| Settings::default()) {
         Ok(p) => {
             let i = &p.info;
             let _ = writeln!(out, "name:     {}", i.name);
+            let overrides = embedded.is_none()
+                && builtins
+                    .iter()
+                    .any(|b| b.file.trim_end_matches(".wasm") == i.name);
+            if overrides {
+                let _ = writeln!(
+                    out,
+                    "overrides: the built-in plugin {} when placed in plugins.dir",
+                    i.name
+                );
+            }
             let _ = writeln!(out, "version:  {}", i.version);
             let _ = writeln!(out, "kind:     {}", i.kind.as_str());
             if !i.provider_prefixes.is_empty() {

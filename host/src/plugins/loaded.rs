@@ -89,10 +89,22 @@ impl Instances {
     }
 }
 
+/// Where a plugin came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Shipped with the gateway (see [`super::builtin`]).
+    Builtin,
+    /// A file in the plugins directory (or named on the command line).
+    File,
+}
+
 /// A plugin ready to serve.
 pub struct LoadedPlugin {
     pub info: Info,
+    /// The file it was loaded from; `builtin:<file>` for a built-in one.
     pub file: PathBuf,
+    pub origin: Origin,
     pub sha256: String,
     pub loaded_at: SystemTime,
     pub from_cache: bool,
@@ -186,6 +198,7 @@ impl LoadedPlugin {
         Ok(LoadedPlugin {
             info,
             file: file.to_path_buf(),
+            origin: Origin::File,
             sha256: compiled.sha256,
             loaded_at: SystemTime::now(),
             from_cache: compiled.from_cache,

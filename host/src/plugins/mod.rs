@@ -14,6 +14,7 @@
 //! [`crate::gateway::views`].
 
 pub mod bindings;
+pub mod builtin;
 pub mod calls;
 pub mod deadline;
 pub mod error;
@@ -29,6 +30,6 @@ pub mod watcher;
 
 pub use error::{CallError, LoadError};
 pub use limits::{Limits, OnError};
-pub use loaded::{Kind, LoadedPlugin, RoutingTable, Settings};
+pub use loaded::{Kind, LoadedPlugin, Origin, RoutingTable, Settings};
 pub use registry::{ActiveSet, Registry};
 pub use runtime::{Runtime, RuntimeOptions};

@@ -9,8 +9,9 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
+use super::builtin::Builtin;
 use super::error::LoadError;
-use super::loaded::{Kind, LoadedPlugin, Settings};
+use super::loaded::{Kind, LoadedPlugin, Origin, Settings};
 use super::runtime::Runtime;
 
 /// Looks up a plugin's config and limits by the name it describes.
@@ -46,6 +47,24 @@ impl ActiveSet {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+
+    /// Stops serving `name` from a file: the built-in plugin of that name,
+    /// if any, serves again.
+    fn unserve(&mut self, name: &str, builtins: &BTreeMap<String, Arc<LoadedPlugin>>) {
+        match builtins.get(name) {
+            Some(b) => {
+                self.by_name.insert(name.to_string(), b.clone());
+            }
+            None => {
+                self.by_name.remove(name);
+            }
+        }
+    }
+
+    /// Every active plugin.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
+        self.by_name.values()
+    }
 }
 
 /// `active` or `failed`, as the admin API reports it.
@@ -54,6 +73,19 @@ impl ActiveSet {
 pub enum Status {
     Active,
     Failed,
+    /// A built-in plugin replaced by a file of the same name in the plugins
+    /// directory.
+    Overridden,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Failed => "failed",
+            Status::Overridden => "overridden",
+        }
+    }
 }
 
 /// One row of `GET /admin/plugins`.
@@ -62,7 +94,12 @@ pub struct PluginStatus {
     pub name: Option<String>,
     pub kind: Option<Kind>,
     pub version: Option<String>,
+    /// The file, or `builtin:<file>` for a built-in plugin.
     pub file: String,
+    /// `builtin` or `file`.
+    pub origin: Origin,
+    /// For a file: whether it replaces a built-in plugin of the same name.
+    pub overrides_builtin: bool,
     pub sha256: Option<String>,
     pub status: Status,
     /// RFC 3339 time the active version was loaded.
@@ -70,6 +107,24 @@ pub struct PluginStatus {
     /// Why the newest version of the file failed; the older version, if any,
     /// stays active.
     pub error: Option<String>,
+}
+
+impl PluginStatus {
+    /// The row of a loaded plugin.
+    fn of(p: &LoadedPlugin, status: Status) -> PluginStatus {
+        PluginStatus {
+            name: Some(p.info.name.clone()),
+            kind: Some(p.kind()),
+            version: Some(p.info.version.clone()),
+            file: p.file.display().to_string(),
+            origin: p.origin,
+            overrides_builtin: false,
+            sha256: Some(p.sha256.clone()),
+            status,
+            loaded_at: Some(rfc3339(p.loaded_at)),
+            error: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -86,6 +141,11 @@ pub struct Registry {
     runtime: Runtime,
     settings: SettingsFn,
     active: ArcSwap<ActiveSet>,
+    /// The built-in plugins by name; a file of the same name overrides one,
+    /// and removing that file brings it back.
+    builtins: Mutex<BTreeMap<String, Arc<LoadedPlugin>>>,
+    /// Built-in plugins that failed to load, by file.
+    builtin_errors: Mutex<BTreeMap<String, String>>,
     files: Mutex<BTreeMap<PathBuf, FileState>>,
     /// Serialises changes so two reloads never race on the same name.
     change: Mutex<()>,
@@ -106,6 +166,8 @@ impl Registry {
             runtime,
             settings,
             active: ArcSwap::from_pointee(ActiveSet::default()),
+            builtins: Mutex::new(BTreeMap::new()),
+            builtin_errors: Mutex::new(BTreeMap::new()),
             files: Mutex::new(BTreeMap::new()),
             change: Mutex::new(()),
         }
@@ -118,6 +180,42 @@ impl Registry {
     /// The active plugins now. Cheap; hold it for the length of a request.
     pub fn snapshot(&self) -> Arc<ActiveSet> {
         self.active.load_full()
+    }
+
+    /// Loads the built-in plugins. Each serves under its name unless a file
+    /// of the plugins directory already does. One that fails is reported,
+    /// not fatal.
+    pub fn load_builtins(&self, list: &[Builtin]) -> Vec<(String, Change)> {
+        let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .map(|b| {
+                let file = PathBuf::from(format!("builtin:{}", b.file));
+                let settings = self.settings.clone();
+                let change = match LoadedPlugin::load_bytes(&self.runtime, &file, &b.bytes, |n| {
+                    settings(n)
+                }) {
+                    Ok(mut plugin) => {
+                        plugin.origin = Origin::Builtin;
+                        let plugin = Arc::new(plugin);
+                        let name = plugin.name().to_string();
+                        let version = plugin.info.version.clone();
+                        lock(&self.builtins).insert(name.clone(), plugin.clone());
+                        self.swap(|set| {
+                            set.by_name.entry(name.clone()).or_insert(plugin);
+                        });
+                        tracing::debug!(plugin = %name, %version, "built-in plugin loaded");
+                        Change::Loaded { name, version }
+                    }
+                    Err(e) => {
+                        let error = e.to_string();
+                        tracing::error!(file = %b.file, %error, "built-in plugin failed to load");
+                        lock(&self.builtin_errors).insert(b.file.clone(), error.clone());
+                        Change::Failed { error }
+                    }
+                };
+                (b.file.clone(), change)
+            })
+            .collect()
     }
 
     /// Loads every `*.wasm` in `dir` (sorted, so duplicate names resolve the
@@ -187,6 +285,7 @@ impl Registry {
             .and_then(|plugin| {
                 let current = self.snapshot();
                 if let Some(other) = current.get(plugin.name())
+                    && other.origin == Origin::File
                     && other.file != file
                     && other.file.exists()
                 {
@@ -204,12 +303,13 @@ impl Registry {
                 let previous_name =
                     self.with_files(|f| f.get(file).and_then(|s| s.active_name.clone()));
                 let plugin = Arc::new(plugin);
+                let builtins = lock(&self.builtins).clone();
                 self.swap(|set| {
                     // The file may now serve a different name than before.
                     if let Some(prev) = &previous_name
                         && prev != &name
                     {
-                        set.by_name.remove(prev);
+                        set.unserve(prev, &builtins);
                     }
                     set.by_name.insert(name.clone(), plugin.clone());
                 });
@@ -235,9 +335,10 @@ impl Registry {
         let state = self.with_files(|files| files.remove(file));
         match state.and_then(|s| s.active_name) {
             Some(name) => {
+                let builtins = lock(&self.builtins).clone();
                 self.swap(|set| {
                     if set.by_name.get(&name).is_some_and(|p| p.file == file) {
-                        set.by_name.remove(&name);
+                        set.unserve(&name, &builtins);
                     }
                 });
                 Change::Removed { name }
@@ -246,46 +347,74 @@ impl Registry {
         }
     }
 
-    /// Every file's status, active plugins first by name, then failures.
+    /// Every plugin file's status (the plugins directory's, then the
+    /// built-in ones, overridden or not).
     pub fn status(&self) -> Vec<PluginStatus> {
         let set = self.snapshot();
-        let mut rows = Vec::new();
+        let builtins = lock(&self.builtins).clone();
         let files = self.with_files(|files| {
             files
                 .iter()
                 .map(|(f, s)| (f.clone(), s.active_name.clone(), s.error.clone()))
                 .collect::<Vec<_>>()
         });
+        let mut rows = Vec::new();
         for (file, active_name, error) in files {
             let plugin = active_name
                 .as_ref()
                 .and_then(|n| set.get(n))
                 .filter(|p| p.file == file);
+            let overrides_builtin = active_name
+                .as_ref()
+                .is_some_and(|n| builtins.contains_key(n));
             rows.push(match plugin {
-                Some(p) => PluginStatus {
-                    name: Some(p.info.name.clone()),
-                    kind: Some(p.kind()),
-                    version: Some(p.info.version.clone()),
-                    file: file.display().to_string(),
-                    sha256: Some(p.sha256.clone()),
-                    status: if error.is_some() {
+                Some(p) => {
+                    let status = if error.is_some() {
                         Status::Failed
                     } else {
                         Status::Active
-                    },
-                    loaded_at: Some(rfc3339(p.loaded_at)),
-                    error,
-                },
+                    };
+                    PluginStatus {
+                        overrides_builtin,
+                        error,
+                        ..PluginStatus::of(p, status)
+                    }
+                }
                 None => PluginStatus {
                     name: None,
                     kind: None,
                     version: None,
                     file: file.display().to_string(),
+                    origin: Origin::File,
+                    overrides_builtin,
                     sha256: None,
                     status: Status::Failed,
                     loaded_at: None,
                     error,
                 },
+            });
+        }
+        for p in builtins.values() {
+            let serving = set.get(p.name()).is_some_and(|a| Arc::ptr_eq(a, p));
+            let status = if serving {
+                Status::Active
+            } else {
+                Status::Overridden
+            };
+            rows.push(PluginStatus::of(p, status));
+        }
+        for (file, error) in lock(&self.builtin_errors).iter() {
+            rows.push(PluginStatus {
+                name: None,
+                kind: None,
+                version: None,
+                file: format!("builtin:{file}"),
+                origin: Origin::Builtin,
+                overrides_builtin: false,
+                sha256: None,
+                status: Status::Failed,
+                loaded_at: None,
+                error: Some(error.clone()),
             });
         }
         rows
@@ -317,6 +446,10 @@ pub fn is_plugin_file(path: &Path) -> bool {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| !n.starts_with('.'))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -62,19 +62,38 @@ impl PerTeam {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Prices by `"<provider>/<model>"` or `"<model>"`, for deployments
     /// whose `model_info` has no input or output price.
     #[serde(default)]
     pub default_prices: BTreeMap<String, PriceEntry>,
+    /// Whether widely used models are priced at their list prices when
+    /// neither `model_info` nor `default_prices` prices them.
+    #[serde(default = "yes")]
+    pub list_prices: bool,
     /// Multipliers: 1.2 adds 20 %.
     #[serde(default)]
     pub markup: PerTeam,
     /// Fractions off: 0.1 takes 10 % off.
     #[serde(default)]
     pub discount: PerTeam,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_prices: BTreeMap::new(),
+            list_prices: true,
+            markup: PerTeam::default(),
+            discount: PerTeam::default(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn invalid(message: String) -> PluginError {
@@ -155,6 +174,10 @@ pub fn schema() -> String {
                     "additionalProperties": false,
                     "properties": entry_props
                 }
+            },
+            "list_prices": {
+                "description": "Price widely used models at their providers' list prices when neither model_info nor default_prices does (default true).",
+                "type": "boolean"
             },
             "markup": per_team("Cost multipliers per team (1.2 adds 20%); `default` for other callers.", serde_json::json!({"type": "number", "minimum": 0})),
             "discount": per_team("Fractions taken off per team (0.1 takes 10% off); `default` for other callers.", serde_json::json!({"type": "number", "minimum": 0, "maximum": 1}))

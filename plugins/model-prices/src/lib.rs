@@ -1,5 +1,6 @@
 //! `model-prices`: prices a call from its deployment's per-token prices
-//! (LiteLLM's `model_info`), or from a default price table, then applies a
+//! (LiteLLM's `model_info`), or from a default price table, or from the
+//! providers' list prices of widely used models, then applies a
 //! per-team markup and discount.
 //!
 //! If an earlier rule in the chain already priced the call (`previous`), that
@@ -7,6 +8,7 @@
 //! pricing rule placed before this one is never overridden.
 
 mod config;
+mod list_prices;
 mod pricing;
 
 use std::cell::RefCell;
@@ -57,13 +59,20 @@ fn rates(config: &Config, input: &CostInput) -> Rates {
         return own;
     }
     let qualified = format!("{}/{}", input.provider, input.model);
-    match config
+    let configured = config
         .default_prices
         .get(&qualified)
-        .or_else(|| config.default_prices.get(&input.model))
-    {
+        .or_else(|| config.default_prices.get(&input.model));
+    match configured {
         Some(entry) => Rates::from_entry(entry).overlaid_with(own),
-        None => own,
+        None => match config
+            .list_prices
+            .then(|| list_prices::lookup(&input.model))
+            .flatten()
+        {
+            Some(entry) => Rates::from_entry(&entry).overlaid_with(own),
+            None => own,
+        },
     }
 }
 
@@ -156,10 +165,20 @@ mod tests {
             )),
             0.0045
         ));
+        // No price anywhere: no opinion.
+        let off = Config {
+            list_prices: false,
+            ..Config::default()
+        };
         assert_eq!(
-            cost_with(&c, &input(prices(None, None), None, None)),
+            cost_with(&off, &input(prices(None, None), None, None)),
             CostAnswer::NoOpinion
         );
+        // Unless the model has a list price (on by default).
+        assert!(close(
+            usd(cost_with(&c, &input(prices(None, None), None, None))),
+            1000.0 * 2.5e-6 + 200.0 * 10e-6
+        ));
     }
 
     #[test]

@@ -247,3 +247,35 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
         }
     }
 }
+
+#[test]
+fn a_prefix_no_adapter_serves_is_an_error_line_and_a_non_zero_exit() {
+    let (code, stdout, stderr) = check(
+        "model_list:\n  - model_name: ok\n    litellm_params: {model: openrouter/x/y}\n  - model_name: odd\n    litellm_params: {model: nosuch/model-x}\nplugins:\n  sanitizers: [not-a-plugin]\n",
+    );
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 2, "{stdout}");
+    assert!(
+        errors[0].contains("model_list[1]")
+            && errors[0].contains("odd/1")
+            && errors[0].contains("\"nosuch\"")
+            && errors[0].contains("openrouter"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("plugins.sanitizers") && errors[1].contains("not-a-plugin"),
+        "{}",
+        errors[1]
+    );
+    // The built-in plugins are listed as such.
+    assert!(stdout.contains("built in: embedded in the binary"), "{stdout}");
+    assert!(
+        stdout.contains("openai 0.1.0: provider active, built in"),
+        "{stdout}"
+    );
+}

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use switchyard_e2e::*;
 
-/// The quickstart loads every plugin in target/plugins, the Python one
-/// included (large to compile on a cold cache): the two tests take turns so
-/// the second finds the first one's compiled plugins in the cache.
+/// The quickstart loads every built-in plugin (slower to compile on a cold
+/// cache): the two tests take turns so the second finds the first one's
+/// compiled plugins in the cache.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The answer text the quickstart config gives the mock adapter.

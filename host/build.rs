@@ -1,0 +1,59 @@
+//! Embeds the first-party plugins in the binary, so a LiteLLM config with
+//! no `plugins:` section serves every prefix Switchyard knows.
+//!
+//! `SWITCHYARD_BUILTIN_PLUGINS` names a folder of built `*.wasm` files
+//! (`make build` sets it to `target/builtin-plugins`); each is embedded
+//! under its file name. Without it nothing is embedded, and the binary
+//! looks for a `builtin-plugins` folder beside itself at run time.
+
+#![expect(
+    clippy::print_stdout,
+    reason = "cargo reads a build script's instructions from its stdout"
+)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+const ENV: &str = "SWITCHYARD_BUILTIN_PLUGINS";
+
+fn main() {
+    println!("cargo:rerun-if-env-changed={ENV}");
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os(ENV).filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => files.extend(
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "wasm")),
+            ),
+            Err(e) => println!(
+                "cargo:warning={ENV}={}: {e}; no plugins embedded",
+                dir.display()
+            ),
+        }
+    }
+    files.sort();
+    let mut code = String::from("/// Built-in plugins: (file stem, component bytes).\n");
+    code.push_str("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");
+    for f in &files {
+        let Some(stem) = f.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let _ = writeln!(
+            code,
+            "    ({stem:?}, include_bytes!({:?})),",
+            absolute(f).display().to_string()
+        );
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("builtin.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        println!("cargo:warning=writing {}: {e}", out.display());
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}

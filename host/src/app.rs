@@ -1,0 +1,177 @@
+//! The composition root: a checked config becomes a running gateway (the
+//! plugins it needs loaded, live state shared, the HTTP server bound).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+
+use crate::config::{Config, Deployment};
+use crate::gateway::Gateway;
+use crate::plugins::registry::SettingsFn;
+use crate::plugins::{ActiveSet, Kind, Registry, Runtime, RuntimeOptions, builtin, watcher};
+use crate::server::{self, AppState};
+use crate::upstream::Upstream;
+
+/// Each plugin's settings: its `plugins.settings` entry, the deployment
+/// table for routers, and for `default-router` whatever `router_settings`
+/// says (strategy, strategy args, tag filtering) that its own config does
+/// not.
+pub fn plugin_settings(config: &Config) -> SettingsFn {
+    let section = Arc::new(config.plugins.clone());
+    let settings = section.settings_fn();
+    let defaults = config.router_defaults.clone();
+    let table = crate::gateway::route::routing_table(&config.deployments);
+    Arc::new(move |name: &str| {
+        let mut s = settings(name);
+        s.deployments = table.clone();
+        if name == "default-router"
+            && let serde_json::Value::Object(m) = &mut s.config
+        {
+            for (k, v) in &defaults {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        s
+    })
+}
+
+/// The plugins a config gets: the built-in ones, then `plugins.dir`'s
+/// (which override built-in ones of the same name).
+pub struct Plugins {
+    pub registry: Arc<Registry>,
+    /// Where the built-in plugins came from.
+    pub builtins: builtin::Source,
+}
+
+/// Loads the built-in plugins and those of `plugins.dir`.
+pub fn load_plugins(config: &Config) -> anyhow::Result<Plugins> {
+    let mut options = RuntimeOptions::default();
+    if config.plugins.cache_dir.is_some() {
+        options.cache_dir = config.plugins.cache_dir.clone();
+    }
+    let runtime = Runtime::new(options)?;
+    let registry = Arc::new(Registry::new(runtime, plugin_settings(config)));
+    let (list, source) = builtin::builtins();
+    registry.load_builtins(&list);
+    if let Some(dir) = &config.plugins.dir {
+        for (file, change) in registry
+            .load_dir(dir)
+            .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?
+        {
+            tracing::debug!(file = %file.display(), ?change, "startup load");
+        }
+    }
+    Ok(Plugins {
+        registry,
+        builtins: source,
+    })
+}
+
+/// The deployments whose provider prefix no loaded adapter serves.
+pub fn unserved<'a>(config: &'a Config, set: &ActiveSet) -> Vec<&'a Arc<Deployment>> {
+    config
+        .deployments
+        .iter()
+        .filter(|d| set.provider_for(&d.provider).is_none())
+        .collect()
+}
+
+/// The prefixes the loaded adapters serve, sorted, for messages.
+pub fn served_prefixes(set: &ActiveSet) -> Vec<String> {
+    let mut prefixes: Vec<String> = set
+        .of_kind(Kind::Provider)
+        .flat_map(|p| p.info.provider_prefixes.iter().cloned())
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    prefixes
+}
+
+/// Runs the gateway on `addr` until SIGINT or SIGTERM.
+pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
+    let Plugins { registry, builtins } = load_plugins(&config)?;
+    let _watch = match &config.plugins.dir {
+        Some(dir) if config.plugins.watch => {
+            Some(watcher::watch(registry.clone(), dir).map_err(|e| anyhow::anyhow!(e))?)
+        }
+        _ => None,
+    };
+    let set = registry.snapshot();
+    let prefixes = served_prefixes(&set);
+    for d in unserved(&config, &set) {
+        tracing::warn!(
+            deployment = %d.id,
+            provider = %d.provider,
+            "no loaded provider adapter serves this prefix; requests routed to this deployment will fail (served prefixes: {})",
+            prefixes.join(", ")
+        );
+    }
+    tracing::info!(
+        plugins = set.len(),
+        routers = set.of_kind(Kind::Router).count(),
+        adapters = set.of_kind(Kind::Provider).count(),
+        builtin = %builtins,
+        "plugins ready"
+    );
+    let master_key = config.master_key.clone().map(Arc::from);
+    let health_checks = config.health_checks;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let state = Arc::new(crate::state::State::new(&config));
+        state.share(&config).map_err(|e| anyhow::anyhow!(e))?;
+        let gateway = Arc::new(Gateway {
+            config: Arc::new(config),
+            registry: registry.clone(),
+            upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
+            state,
+        });
+        if let Some(every) = health_checks {
+            crate::gateway::health::spawn(&gateway, every);
+        }
+        let state = AppState {
+            gateway,
+            registry,
+            master_key,
+        };
+        // Nagle's algorithm on accepted sockets holds a stream's last small
+        // write until the client's delayed ACK (40 ms on Linux), so every
+        // streamed answer on a kept-alive connection would end 40 ms late.
+        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on an accepted connection");
+            }
+        });
+        tracing::info!(%addr, "switchyard listening");
+        axum::serve(listener, server::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM (what a container runtime sends).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,99 @@
+//! The first-party plugins that ship with the gateway (every provider
+//! adapter, both routers, `model-prices`, `pii-redactor`), so a LiteLLM
+//! config with no `plugins:` section serves every prefix Switchyard knows,
+//! routes with LiteLLM's strategies and prices calls. A plugin of the same
+//! name in `plugins.dir` overrides a built-in one.
+//!
+//! They are embedded in the binary when it is built with
+//! `SWITCHYARD_BUILTIN_PLUGINS` set (`make build` does); a binary built
+//! without them looks for a `builtin-plugins` folder beside itself (or one
+//! level up, as in `target/`).
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+/// The folder a binary without embedded plugins looks for.
+pub const FOLDER: &str = "builtin-plugins";
+
+/// One built-in plugin's component.
+pub struct Builtin {
+    /// The file it was built as (`openai.wasm`), for the admin API.
+    pub file: String,
+    pub bytes: Cow<'static, [u8]>,
+}
+
+/// Where the built-in plugins came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Inside the binary.
+    Embedded,
+    /// A `builtin-plugins` folder beside the binary.
+    Folder(PathBuf),
+    /// Nowhere: only `plugins.dir` serves.
+    Missing,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Embedded => f.write_str("embedded in the binary"),
+            Source::Folder(dir) => write!(f, "{}", dir.display()),
+            Source::Missing => write!(
+                f,
+                "none (the binary embeds none and has no {FOLDER} folder beside it)"
+            ),
+        }
+    }
+}
+
+/// The built-in plugins, and where they came from.
+pub fn builtins() -> (Vec<Builtin>, Source) {
+    if !EMBEDDED.is_empty() {
+        let list = EMBEDDED
+            .iter()
+            .map(|(stem, bytes)| Builtin {
+                file: format!("{stem}.wasm"),
+                bytes: Cow::Borrowed(*bytes),
+            })
+            .collect();
+        return (list, Source::Embedded);
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    for dir in beside
+        .iter()
+        .flat_map(|d| [d.join(FOLDER), d.join("..").join(FOLDER)])
+    {
+        if let Some(list) = read_folder(&dir) {
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+            return (list, Source::Folder(dir));
+        }
+    }
+    (Vec::new(), Source::Missing)
+}
+
+/// Every `*.wasm` in `dir`, sorted; `None` when there is none.
+fn read_folder(dir: &Path) -> Option<Vec<Builtin>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| super::registry::is_plugin_file(p))
+        .collect();
+    files.sort();
+    let list: Vec<Builtin> = files
+        .iter()
+        .filter_map(|p| {
+            let bytes = std::fs::read(p)
+                .map_err(|e| tracing::warn!(file = %p.display(), error = %e, "built-in plugin unreadable"))
+                .ok()?;
+            Some(Builtin {
+                file: p.file_name()?.to_string_lossy().into_owned(),
+                bytes: Cow::Owned(bytes),
+            })
+        })
+        .collect();
+    (!list.is_empty()).then_some(list)
+}

@@ -6,11 +6,6 @@
 //! under its file name. Without it nothing is embedded, and the binary
 //! looks for a `builtin-plugins` folder beside itself at run time.
 
-#![expect(
-    clippy::print_stdout,
-    reason = "cargo reads a build script's instructions from its stdout"
-)]
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -273,7 +273,10 @@ fn a_prefix_no_adapter_serves_is_an_error_line_and_a_non_zero_exit() {
         errors[1]
     );
     // The built-in plugins are listed as such.
-    assert!(stdout.contains("built in: embedded in the binary"), "{stdout}");
+    assert!(
+        stdout.contains("built in: embedded in the binary"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("openai 0.1.0: provider active, built in"),
         "{stdout}"

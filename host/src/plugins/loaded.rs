@@ -44,8 +44,9 @@ impl Kind {
     }
 
     /// The kind whose interface a component exports, from its export names
-    /// (`switchyard:plugin/router@0.1.0`, ...). Any 0.x minor version counts:
-    /// the contract only grows within a major version.
+    /// (`switchyard:plugin/router@0.2.0`, ...), whatever the version: whether
+    /// the version fits is the linker's answer (`instantiate_pre`), which
+    /// today binds 0.2.x only.
     fn from_export(name: &str) -> Option<Kind> {
         let rest = name.strip_prefix("switchyard:plugin/")?;
         let iface = rest.split('@').next()?;

@@ -15,24 +15,30 @@ BUILTIN := target/builtin-plugins
 # host for another (the build script reruns when this or the folder changes).
 export SWITCHYARD_BUILTIN_PLUGINS := $(CURDIR)/$(BUILTIN)
 
-.PHONY: build host plugins rust-plugins python-plugins test test-cases test-python run run-build lint setup clean-plugins
+.PHONY: build host plugins builtin-plugins rust-plugins python-plugins test test-cases test-python run run-build lint setup clean-plugins
 
 build: host plugins
 
 # Built the way `cargo test --workspace` builds it, so the tests reuse every
 # artifact (features unify across the workspace and its dev-dependencies;
 # building the binary alone would compile wasmtime-wasi and friends twice).
-host: rust-plugins
+host: builtin-plugins
 	$(CARGO) test --release --workspace --no-run
 
 plugins: rust-plugins python-plugins
 
-rust-plugins:
-	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS))
-	@mkdir -p target/plugins target/test-plugins $(BUILTIN)
+# The first-party plugins the binary embeds (and target/plugins holds for
+# the tests).
+builtin-plugins:
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS))
+	@mkdir -p target/plugins $(BUILTIN)
 	@for p in $(PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/plugins/$$p.wasm; done
 	@# -p keeps the build's times: an unchanged plugin does not re-embed.
 	@for p in $(PLUGINS); do cp -p $(WASM_OUT)/$$(echo $$p | tr - _).wasm $(BUILTIN)/$$p.wasm; done
+
+rust-plugins: builtin-plugins
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(addprefix -p ,$(TEST_PLUGINS))
+	@mkdir -p target/test-plugins
 	@for p in $(TEST_PLUGINS); do cp $(WASM_OUT)/$$(echo $$p | tr - _).wasm target/test-plugins/$$p.wasm; done
 
 python-plugins: target/plugins/prompt-guard.wasm target/test-plugins/noisy-py.wasm
@@ -76,7 +82,7 @@ test-python:
 run: run-build
 	$(BIN) serve --config config/quickstart.yaml
 
-run-build: rust-plugins
+run-build: builtin-plugins
 	$(CARGO) build --release -p switchyard --bin switchyard
 
 clean-plugins:

@@ -88,8 +88,30 @@ pub fn served_prefixes(set: &ActiveSet) -> Vec<String> {
     prefixes
 }
 
+/// The config's secrets, which plugin output never logs: the master key,
+/// deployments' API keys, and any other deployment param whose name says
+/// it holds a key, secret, token or password.
+pub fn secrets(config: &Config) -> Vec<String> {
+    let secret_name = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["key", "secret", "token", "password", "credential"]
+            .iter()
+            .any(|w| k.contains(w))
+    };
+    let params = config.deployments.iter().flat_map(|d| {
+        d.api_key.iter().cloned().chain(
+            d.params
+                .iter()
+                .filter(|(k, _)| secret_name(k))
+                .filter_map(|(_, v)| v.as_str().map(str::to_string)),
+        )
+    });
+    config.master_key.iter().cloned().chain(params).collect()
+}
+
 /// Runs the gateway on `addr` until SIGINT or SIGTERM.
 pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
+    crate::plugins::output::set_secrets(secrets(&config));
     let Plugins { registry, builtins } = load_plugins(&config)?;
     let _watch = match &config.plugins.dir {
         Some(dir) if config.plugins.watch => {

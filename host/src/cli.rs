@@ -71,12 +71,6 @@ pub enum PluginCommand {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Plugin { command } => {
-            // Plugin calls may touch tokio (a plugin that sleeps gets a
-            // clear trap rather than a panic): give them a runtime context.
-            let tokio = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let _context = tokio.enter();
             let runtime = Runtime::new(RuntimeOptions::default())?;
             match command {
                 PluginCommand::Test { wasm, cases } => {

@@ -77,6 +77,38 @@ fn trap_fails_the_call_and_the_broken_instance_is_not_reused() {
 }
 
 #[test]
+fn a_plugin_that_sleeps_traps_clearly_and_the_host_goes_on() {
+    let check = || {
+        let plugin = misbehave("sleep", Limits::default());
+        let err = plugin.route(&route_request(1)).unwrap_err();
+        assert!(matches!(err, CallError::Trap { .. }), "{err}");
+        assert!(err.to_string().contains("plugins cannot wait"), "{err}");
+        // Sleeping no time at all waits for nothing.
+        let plugin = misbehave("sleep_zero", Limits::default());
+        assert_eq!(plugin.route(&route_request(2)).unwrap().order, [0, 1]);
+        // Sleeping in init fails the load, with the reason.
+        let err = try_load(
+            &runtime(),
+            "misbehave",
+            json!({"mode": "sleep_in_init"}),
+            Limits::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("plugins cannot wait"), "{err}");
+    };
+    // Outside any tokio runtime (start-up, hot reload, `config check`) and
+    // on a runtime's worker (a request): no panic either way.
+    check();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::spawn(async move { check() }).await.unwrap() });
+}
+
+#[test]
 fn malformed_output_is_rejected() {
     let err = misbehave("malformed", Limits::default())
         .route(&route_request(2))

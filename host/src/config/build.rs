@@ -164,25 +164,11 @@ fn redis_settings(router: &RawRouter, at: &KeyPath) -> Result<Option<RedisSettin
     };
     let port = router.redis_port.map_or(6379, |p| p.0);
     let auth = match &router.redis_password {
-        Some(p) if !p.is_empty() => format!(":{}@", percent_encode(p)),
+        Some(p) if !p.is_empty() => format!(":{}@", switchyard_sdk::util::percent_encode(p)),
         _ => String::new(),
     };
     Ok(Some(RedisSettings {
         url: format!("redis://{auth}{host}:{port}"),
         prefix,
     }))
-}
-
-/// `s` with every byte but RFC 3986's unreserved ones percent-encoded, for
-/// a password inside a URL.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -112,7 +112,8 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut notes = notes::Notes::default();
         let raw = reader::read(text, env, &mut notes)?;
-        Config::build(raw, base, notes.warnings)
+        let warnings = std::mem::take(&mut notes.warnings);
+        Config::build(raw, base, warnings).map_err(|e| notes.restate(e))
     }
 
     /// The group a requested model name means (directly or by alias).

@@ -45,4 +45,26 @@ impl Notes {
             })
             .unwrap_or_else(|| path.clone())
     }
+
+    /// `e`, naming its key where the file wrote it (a check made after a
+    /// key was moved would otherwise name where it was moved to).
+    pub fn restate(&self, e: super::error::ConfigError) -> super::error::ConfigError {
+        use super::error::ConfigError;
+        match e {
+            ConfigError::Invalid { path, message } => ConfigError::Invalid {
+                path: self.written(&path),
+                message,
+            },
+            ConfigError::UnsetVariable {
+                path,
+                name,
+                written,
+            } => ConfigError::UnsetVariable {
+                path: self.written(&path),
+                name,
+                written,
+            },
+            other => other,
+        }
+    }
 }

@@ -28,6 +28,9 @@ struct Level {
     at: KeyPath,
     reads: Reads,
     homes: Vec<(KeyPath, Reads)>,
+    /// Whether keys it has no field for are still used (`litellm_params`
+    /// passes them to the adapter, `model_info` to routers and cost rules).
+    keeps_others: bool,
 }
 
 /// Moves every misplaced key of `root` to where it belongs.
@@ -42,6 +45,7 @@ pub fn relocate(root: &mut Value, notes: &mut Notes) {
 pub fn unread(root: &Value) -> BTreeSet<KeyPath> {
     levels(root)
         .into_iter()
+        .filter(|level| !level.keeps_others)
         .flat_map(|level| {
             let keys: Vec<String> = level
                 .at
@@ -72,11 +76,13 @@ fn levels(root: &Value) -> Vec<Level> {
         at: top.clone(),
         reads: RawRoot::reads,
         homes: settings.to_vec(),
+        keeps_others: false,
     }];
     levels.push(Level {
         at: top.key("router_settings").key("routing_strategy_args"),
         reads: RawStrategyArgs::reads,
         homes: Vec::new(),
+        keeps_others: false,
     });
     for (i, (at, reads)) in settings.iter().enumerate() {
         let homes = settings
@@ -89,6 +95,7 @@ fn levels(root: &Value) -> Vec<Level> {
             at: at.clone(),
             reads: *reads,
             homes,
+            keeps_others: false,
         });
     }
     let entries = top
@@ -104,16 +111,19 @@ fn levels(root: &Value) -> Vec<Level> {
             at: entry,
             reads: RawEntry::reads,
             homes: vec![params.clone(), info.clone()],
+            keeps_others: false,
         });
         levels.push(Level {
             at: info.0.clone(),
             reads: info.1,
             homes: vec![params.clone()],
+            keeps_others: true,
         });
         levels.push(Level {
             at: params.0,
             reads: params.1,
             homes: vec![info],
+            keeps_others: true,
         });
     }
     levels

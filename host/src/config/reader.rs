@@ -43,8 +43,13 @@ pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawCo
         .get("environment_variables")
         .cloned()
         .unwrap_or(Value::Null);
-    let file_vars: BTreeMap<String, String> =
-        section(&mut vars_v, &top.key("environment_variables"), notes)?;
+    // LiteLLM stringifies these values (`os.environ[k] = str(v)`): a number
+    // here is no quirk worth a warning.
+    let file_vars: BTreeMap<String, String> = section(
+        &mut vars_v,
+        &top.key("environment_variables"),
+        &mut Notes::default(),
+    )?;
     placement::relocate(&mut root, notes);
     let vars = |name: &str| process(name).or_else(|| file_vars.get(name).cloned());
     let unread = placement::unread(&root);

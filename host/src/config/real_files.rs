@@ -258,7 +258,6 @@ fn a_hobbyist_file_loads_with_references_strings_and_odd_levels() {
     assert_eq!(
         c.warnings,
         [
-            "environment_variables.OLLAMA_PORT: the number 11434 is read as the string \"11434\"",
             "general_settings.num_retries belongs at router_settings.num_retries, which is also set; general_settings.num_retries is ignored",
             "litellm_settings.master_key belongs at general_settings.master_key; used there",
             "model_list[1].model belongs at model_list[1].litellm_params.model; used there",

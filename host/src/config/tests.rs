@@ -281,6 +281,46 @@ fn a_moved_key_is_named_where_it_was_written() {
 }
 
 #[test]
+fn a_check_after_a_move_names_the_key_where_it_was_written() {
+    let e = load(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\ngeneral_settings:\n  fallbacks: [{a: [nosuch]}]\n",
+        &[],
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("general_settings.fallbacks") && text.contains("nosuch"),
+        "{text}"
+    );
+}
+
+#[test]
+fn references_expand_in_the_params_and_model_info_passed_through() {
+    let yaml = r#"
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o
+      organization: os.environ/SY_ORG
+      extra_headers: {Authorization: "Bearer ${SY_TOKEN}"}
+    model_info:
+      team_note: ${SY_NOTE}
+"#;
+    let c = load(
+        yaml,
+        &[("SY_ORG", "org-1"), ("SY_TOKEN", "t0k"), ("SY_NOTE", "n")],
+    )
+    .unwrap();
+    let d = &c.deployments[0];
+    assert_eq!(d.params["organization"], "org-1");
+    assert_eq!(d.params["extra_headers"]["Authorization"], "Bearer t0k");
+    assert_eq!(d.model_info["team_note"], "n");
+    // They are used, so a missing one is an error.
+    let e = load(yaml, &[("SY_ORG", "org-1"), ("SY_NOTE", "n")]).unwrap_err();
+    assert!(e.to_string().contains("SY_TOKEN"), "{e}");
+}
+
+#[test]
 fn references_expand_from_the_environment_then_the_file() {
     let yaml = r#"
 environment_variables:
@@ -317,12 +357,9 @@ model_list:
     // The process environment wins over the file's.
     assert_eq!(fast.api_base.as_deref(), Some("https://proxy.example/v1"));
     assert_eq!(fast.api_key.as_deref(), Some("gsk-1"));
-    // Only the file's own number is a quirk; values from variables are
-    // strings by nature.
-    assert_eq!(
-        c.warnings,
-        ["environment_variables.SY_PORT: the number 11434 is read as the string \"11434\""]
-    );
+    // Values from variables are strings by nature, and so are the file's
+    // own `environment_variables` (LiteLLM stringifies them): no warning.
+    assert_eq!(c.warnings, Vec::<String>::new());
     let e = load(yaml, &[("SY_RPM", "60"), ("SY_TIMEOUT", "1")]).unwrap_err();
     assert_eq!(
         e.to_string(),

@@ -19,7 +19,10 @@ use crate::plugins::runtime::Runtime;
 pub fn inspect(runtime: &Runtime, target: &Path) -> anyhow::Result<String> {
     let (builtins, _) = builtin::builtins();
     let named = target.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let embedded = (!target.exists())
+    // Only a bare name (`openai`) means a built-in plugin: a path that does
+    // not exist is an error, not a built-in plugin of the same stem.
+    let bare = target.components().count() == 1 && target.extension().is_none();
+    let embedded = (bare && !target.exists())
         .then(|| builtins.iter().find(|b| b.file == format!("{named}.wasm")))
         .flatten();
     let (file, bytes, origin) = match embedded {

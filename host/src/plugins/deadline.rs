@@ -123,9 +123,14 @@ mod tests {
         // Still idle through the window: watched again.
         std::thread::sleep(Duration::from_millis(6));
         assert!(matches!(clock.update(), UpdateDeadline::Continue(_)));
-        // Busy through the window: interrupted.
-        spin(Duration::from_millis(6));
-        assert!(matches!(clock.update(), UpdateDeadline::Interrupt));
+        // Busy through the window: interrupted. (On a loaded machine a
+        // window of spinning may still be mostly spent descheduled; the
+        // busy plugin is interrupted at a later window, never let run.)
+        let interrupted = (0..50).any(|_| {
+            spin(Duration::from_millis(6));
+            matches!(clock.update(), UpdateDeadline::Interrupt)
+        });
+        assert!(interrupted);
     }
 
     #[test]

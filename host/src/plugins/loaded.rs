@@ -277,10 +277,10 @@ fn build_pool<W: World>(
     let mut slot = bootstrap
         .instantiate()
         .map_err(|e| describe_err(e.to_string()))?;
-    let raw = slot
-        .bindings
-        .describe(&mut slot.store)
-        .map_err(|e| describe_err(bootstrap.classify(&slot.store, e).to_string()))?;
+    let described = slot.bindings.describe(&mut slot.store);
+    bootstrap.log_output(&slot.store);
+    let raw =
+        described.map_err(|e| describe_err(bootstrap.classify(&slot.store, e).to_string()))?;
     let declared = Kind::from_wit(raw.kind);
     let exported = kind_of::<W>();
     if declared != exported {

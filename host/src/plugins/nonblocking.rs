@@ -10,12 +10,13 @@
 //!
 //! Plugins have no files, sockets or clocks to wait on: their only streams
 //! are the captured stdout and stderr, which are always ready. So these
-//! bindings drive each operation's future once, on the spot, and trap with
-//! a clear message if it would have to wait (a plugin sleeping, say).
+//! bindings drive each operation's future on the spot, and trap with a
+//! clear message if it would have to wait (a plugin sleeping, say).
 
 use std::future::Future;
+use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
 
-use futures::FutureExt;
 use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
@@ -50,16 +51,45 @@ fn view<T: WasiView>(t: &mut T) -> NonBlocking<'_> {
 
 const WOULD_BLOCK: &str = "plugins cannot wait: this operation would block (a plugin has no files, sockets or clocks to wait on)";
 
-/// Runs `f` to completion if it needs no waiting.
+/// Runs `f` to completion if it needs no waiting: polled twice (a
+/// zero-length sleep yields once, then is ready), and a trap otherwise.
 fn now<T>(f: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
-    f.now_or_never()
-        .unwrap_or_else(|| Err(wasmtime::format_err!("{WOULD_BLOCK}")))
+    poll_twice(f).unwrap_or_else(|| Err(wasmtime::format_err!("{WOULD_BLOCK}")))
 }
 
 /// [`now`] for stream operations, whose errors are stream errors.
 fn now_stream<T>(f: impl Future<Output = StreamResult<T>>) -> StreamResult<T> {
-    f.now_or_never()
-        .unwrap_or_else(|| Err(StreamError::trap(WOULD_BLOCK)))
+    poll_twice(f).unwrap_or_else(|| Err(StreamError::trap(WOULD_BLOCK)))
+}
+
+fn poll_twice<R>(f: impl Future<Output = R>) -> Option<R> {
+    // wasmtime-wasi's clock pollables make tokio timers, which need a
+    // runtime context: plugins also run outside the gateway's runtime (at
+    // start-up, on hot reload, in `config check` and `plugin test`).
+    let _context = match tokio::runtime::Handle::try_current() {
+        Ok(_) => None,
+        Err(_) => spare_runtime().map(tokio::runtime::Runtime::enter),
+    };
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    (0..2).find_map(|_| match f.as_mut().poll(&mut cx) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => None,
+    })
+}
+
+/// A runtime that is never driven, only entered, so a timer can be made
+/// (and found pending) off the gateway's runtime.
+fn spare_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static SPARE: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    SPARE
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .ok()
+        })
+        .as_ref()
 }
 
 impl streams::Host for NonBlocking<'_> {

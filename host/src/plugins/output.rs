@@ -2,10 +2,11 @@
 //! message, Python's `print()` and tracebacks): captured per call in the
 //! instance's store, never touching the request, and sent to the gateway's
 //! log under the plugin's name, rate-limited so a chatty plugin cannot
-//! flood the log.
+//! flood the log, with the secrets the gateway knows replaced.
 
+use std::borrow::Cow;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -189,12 +190,23 @@ pub struct OutputLog {
 struct Window {
     start: Option<Instant>,
     lines: u32,
-    suppressed: u64,
+    suppressed: u32,
+}
+
+/// What one [`OutputLog::log`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logged {
+    /// Lines written to the log.
+    pub lines: u32,
+    /// Lines left out because the window's budget was spent.
+    pub suppressed: u32,
 }
 
 impl OutputLog {
-    /// Logs `output` under `plugin`: stdout at info, stderr at warn.
-    pub fn log(&self, plugin: &str, output: &Output) {
+    /// Logs `output` under `plugin`: stdout at info, stderr at warn, secrets
+    /// the gateway knows replaced, at most [`LINES_PER_WINDOW`] lines (the
+    /// note that a call's output was cut counts as one) per [`WINDOW`].
+    pub fn log(&self, plugin: &str, output: &Output) -> Logged {
         let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if w.start.is_none_or(|s| now.duration_since(s) >= WINDOW) {
@@ -210,25 +222,75 @@ impl OutputLog {
                 ..Window::default()
             };
         }
-        for (stream, line) in output.lines() {
+        let mut logged = Logged {
+            lines: 0,
+            suppressed: 0,
+        };
+        let mut take = |w: &mut Window| {
             if w.lines >= LINES_PER_WINDOW {
                 w.suppressed += 1;
+                logged.suppressed += 1;
+                false
+            } else {
+                w.lines += 1;
+                logged.lines += 1;
+                true
+            }
+        };
+        for (stream, line) in output.lines() {
+            if !take(&mut w) {
                 continue;
             }
-            w.lines += 1;
+            let line = scrub(&line);
             match stream {
                 Stream::Stdout => tracing::info!(plugin, stream = stream.as_str(), "{line}"),
                 Stream::Stderr => tracing::warn!(plugin, stream = stream.as_str(), "{line}"),
             }
         }
-        if output.cut > 0 {
+        if output.cut > 0 && take(&mut w) {
             tracing::warn!(
                 plugin,
                 cut_bytes = output.cut,
                 "plugin output over {MAX_PER_CALL} bytes in one call was cut"
             );
         }
+        logged
     }
+}
+
+/// Values that must never reach the log (deployments' API keys, the
+/// master key), set once when the gateway starts.
+static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Secrets shorter than this are not looked for (they would match
+/// ordinary words).
+const MIN_SECRET_LEN: usize = 8;
+
+/// Sets the secrets [`scrub`] replaces; later calls are ignored.
+pub fn set_secrets(secrets: impl IntoIterator<Item = String>) {
+    let mut list: Vec<String> = secrets
+        .into_iter()
+        .filter(|s| s.len() >= MIN_SECRET_LEN)
+        .collect();
+    list.sort();
+    list.dedup();
+    let _ = SECRETS.set(list);
+}
+
+/// `line` with every known secret replaced by `[redacted]`: a plugin's
+/// input holds its deployment's API key, and an author's debug print must
+/// not put it in the gateway's log.
+pub fn scrub(line: &str) -> Cow<'_, str> {
+    let Some(secrets) = SECRETS.get() else {
+        return Cow::Borrowed(line);
+    };
+    let mut out = Cow::Borrowed(line);
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = Cow::Owned(out.replace(s.as_str(), "[redacted]"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -261,5 +323,44 @@ mod tests {
         let taken = captured.take().unwrap();
         assert_eq!(taken.stdout.len(), MAX_PER_CALL);
         assert_eq!(taken.cut, 14);
+    }
+
+    #[test]
+    fn a_window_logs_at_most_its_budget_and_counts_the_rest() {
+        let log = OutputLog::default();
+        let many = Output {
+            stdout: "line\n".repeat(LINES_PER_WINDOW as usize + 7).into_bytes(),
+            stderr: Vec::new(),
+            cut: 3,
+        };
+        assert_eq!(
+            log.log("p", &many),
+            Logged {
+                lines: LINES_PER_WINDOW,
+                suppressed: 8
+            }
+        );
+        let one = Output {
+            stdout: b"again\n".to_vec(),
+            ..Output::default()
+        };
+        assert_eq!(
+            log.log("p", &one),
+            Logged {
+                lines: 0,
+                suppressed: 1
+            }
+        );
+        assert_eq!(log.window.lock().unwrap().suppressed, 9);
+    }
+
+    #[test]
+    fn known_secrets_are_scrubbed_and_short_ones_ignored() {
+        set_secrets(["sk-test-secret-123".to_string(), "short".to_string()]);
+        assert_eq!(
+            scrub("key=sk-test-secret-123 and sk-test-secret-123"),
+            "key=[redacted] and [redacted]"
+        );
+        assert_eq!(scrub("a short word"), "a short word");
     }
 }

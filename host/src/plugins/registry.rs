@@ -67,7 +67,7 @@ impl ActiveSet {
     }
 }
 
-/// `active` or `failed`, as the admin API reports it.
+/// `active`, `failed` or `overridden`, as the admin API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

@@ -110,6 +110,7 @@ impl LogHost for HostState {
             message.push('…');
         }
         let plugin = &*self.plugin;
+        let message = super::output::scrub(&message);
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
             Level::Debug => tracing::debug!(plugin, "{message}"),

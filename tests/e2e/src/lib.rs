@@ -70,8 +70,8 @@ impl Gateway {
 
     /// Starts `switchyard serve` with `config` (YAML text without a
     /// `plugins:` section) and a plugins directory holding copies of the
-    /// built plugins named in `plugins` (and no others, so that only they
-    /// load; the watcher is off).
+    /// built plugins named in `plugins` (the watcher is off). The built-in
+    /// plugins load too; a copy of one overrides it with the same build.
     pub fn start_with_plugins(plugins: &[&str], config: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let section = plugins_section(&dir.path().join("plugins"), plugins);

@@ -258,6 +258,9 @@ struct Shared {
     script: Mutex<Script>,
     /// Calls whose answer the peer abandoned ([`Watch`]).
     cancelled: AtomicUsize,
+    /// Gateway-only fields that reached this provider ([`own_fields_in`]);
+    /// checked when the mock is dropped, so every test checks them.
+    leaked: Mutex<Vec<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -290,6 +293,7 @@ impl MockProvider {
                 default: Behaviour::Answer,
             }),
             cancelled: AtomicUsize::new(0),
+            leaked: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = oneshot::channel();
         let state = shared.clone();
@@ -397,7 +401,52 @@ impl Drop for MockProvider {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        let leaked = lock(&self.shared.leaked).clone();
+        if !std::thread::panicking() {
+            assert!(
+                leaked.is_empty(),
+                "gateway-only fields reached the {:?} mock: {leaked:?}",
+                self.flavor
+            );
+        }
     }
+}
+
+/// Request fields meant for the gateway alone, which no provider may see
+/// (the gateway's own table is `host/src/gateway/own_fields.rs`; these are
+/// the ones clients send most).
+pub const GATEWAY_ONLY: &[&str] = &[
+    "metadata",
+    "fallbacks",
+    "num_retries",
+    "disable_fallbacks",
+    "tags",
+    "mock_response",
+    "cache",
+    "caching",
+    "context_window_fallback_dict",
+];
+
+/// The gateway-only fields at the top of a body a `flavor` provider got.
+/// Anthropic's own `metadata` may carry `user_id` (the `user` field, mapped)
+/// and nothing else.
+pub fn own_fields_in(flavor: Flavor, body: &Value) -> Vec<String> {
+    let Some(map) = body.as_object() else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter(|(k, v)| {
+            let own = GATEWAY_ONLY.contains(&k.as_str())
+                || k.starts_with("user_api_key")
+                || k.starts_with("litellm_");
+            let anthropic_metadata = flavor == Flavor::Anthropic
+                && *k == "metadata"
+                && v.as_object()
+                    .is_some_and(|m| m.keys().all(|k| k == "user_id"));
+            own && !anthropic_metadata
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 async fn serve(
@@ -485,6 +534,7 @@ async fn handle(
         raw_body,
     };
     let flavor = shared.flavor;
+    lock(&shared.leaked).extend(own_fields_in(flavor, &record.body));
     let seq = {
         let mut all = lock(&shared.requests);
         if shared.record.load(std::sync::atomic::Ordering::Relaxed) {

@@ -211,7 +211,7 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
                 "fast (2 deployments)",
                 "llama3/0: ollama_chat/llama3.1:8b at http://localhost:11434",
             ],
-            warnings: 18,
+            warnings: 17,
         },
     ];
     for Fixture {

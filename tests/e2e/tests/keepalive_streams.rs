@@ -57,14 +57,17 @@ fn streams_on_one_kept_alive_connection_each_end_without_a_stall() {
         .collect();
     assert_eq!(transfers.len(), STREAMS, "{text}");
     assert_eq!(mock.count(), STREAMS);
-    for (i, (status, connects, secs)) in transfers.iter().enumerate() {
+    for (i, (status, connects, _)) in transfers.iter().enumerate() {
         assert_eq!(*status, 200, "stream {i}: {text}");
         // One connection for all of them: only the first opens one.
         assert_eq!(*connects, u32::from(i == 0), "stream {i}: {text}");
-        // The stall was 40 ms; a stream from a local mock ends in well
-        // under a millisecond.
-        if i > 0 {
-            assert!(*secs < 0.015, "stream {i} took {secs} s: {text}");
-        }
     }
+    // The stall held every stream after the first for 40 ms; a stream from
+    // a local mock ends in about a millisecond. None may reach the stall's
+    // signature, and the typical one is well clear of it (the median keeps
+    // one descheduled stream on a busy machine from failing the test).
+    let mut later: Vec<f64> = transfers[1..].iter().map(|t| t.2).collect();
+    assert!(later.iter().all(|s| *s < 0.035), "{text}");
+    later.sort_by(f64::total_cmp);
+    assert!(later[later.len() / 2] < 0.015, "{text}");
 }

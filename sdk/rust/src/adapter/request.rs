@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::provider::{Header, Target};
 use crate::types::PluginError;
+pub use crate::util::percent_encode;
 
 /// The base URL to call: the deployment's `api_base` when it sets a non-blank
 /// one, else `otherwise` (the adapter's configured or default base), trimmed
@@ -61,25 +62,6 @@ pub fn extra_headers(target: &Target) -> Result<Vec<Header>, PluginError> {
         })
         .collect()
 }
-
-/// Percent-encodes everything but RFC 3986's unreserved characters, so a
-/// model or version name is one path segment or query value, whatever it
-/// contains.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
-        }
-    }
-    out
-}
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 #[cfg(test)]
 mod tests {

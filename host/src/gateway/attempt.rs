@@ -214,7 +214,7 @@ impl Gateway {
         match call.mode {
             Mode::Whole => {
                 let parsed = attempt.answer(timeout, wait).await?;
-                books.record(Some(started.elapsed()), None, parsed.usage.as_ref());
+                books.record(Some(started.elapsed()), None, parsed.usage.as_ref(), false);
                 drop(in_flight);
                 Ok(ServedBody::Json(Bytes::from(parsed.body)))
             }

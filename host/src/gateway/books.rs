@@ -41,8 +41,16 @@ impl Books {
 
     /// Records a finished call: `latency` (`None` for a stream that broke
     /// off: a short sample would make latency routing favour a deployment
-    /// that fails fast), `ttft` for streams, and the usage, priced.
-    pub fn record(&self, latency: Option<Duration>, ttft: Option<Duration>, usage: Option<&Usage>) {
+    /// that fails fast), `ttft` for streams, and the usage, priced;
+    /// `estimated` when the gateway counted the tokens itself (the provider
+    /// reported none).
+    pub fn record(
+        &self,
+        latency: Option<Duration>,
+        ttft: Option<Duration>,
+        usage: Option<&Usage>,
+        estimated: bool,
+    ) {
         let d = &self.deployment;
         let tokens = usage.map_or(0, |u| u.input_tokens + u.output_tokens);
         self.live.finish(d, latency, ttft, tokens);
@@ -60,6 +68,7 @@ impl Books {
                 input_tokens = usage.input_tokens,
                 output_tokens = usage.output_tokens,
                 cost_usd = ?cost,
+                estimated,
                 "call completed"
             );
         }

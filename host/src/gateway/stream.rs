@@ -178,7 +178,7 @@ impl Relay {
         self.phase = Phase::Done;
         let latency = (!broke).then(|| self.started.elapsed());
         self.books
-            .record(latency, Some(self.ttft), self.usage.as_ref());
+            .record(latency, Some(self.ttft), self.usage.as_ref(), false);
     }
 
     /// Pulls the next piece of the relayed body.

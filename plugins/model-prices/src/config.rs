@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_json::Value;
 use switchyard_sdk::types::PluginError;
 
+use crate::tiers::{self, Tier};
+
 /// Prices of one model in the default table, in US dollars. LiteLLM's
-/// `model_info` names are accepted too.
+/// `model_info` names are accepted too, long-context prices
+/// (`input_cost_per_token_above_200k_tokens`, ...) under those names only.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PriceEntry {
     #[serde(default, alias = "input_cost_per_token")]
     pub input_per_token: Option<f64>,
@@ -22,6 +25,10 @@ pub struct PriceEntry {
     pub reasoning_per_token: Option<f64>,
     #[serde(default, alias = "input_cost_per_request")]
     pub per_request: Option<f64>,
+    /// The other fields: long-context prices, checked by [`parse`] (serde's
+    /// `deny_unknown_fields` cannot be combined with `flatten`).
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
 }
 
 impl PriceEntry {
@@ -34,6 +41,40 @@ impl PriceEntry {
             ("reasoning_per_token", self.reasoning_per_token),
             ("per_request", self.per_request),
         ]
+    }
+
+    /// The long-context tiers among the other fields.
+    pub fn tiers(&self) -> Vec<Tier> {
+        tiers::collect(
+            self.rest
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), tiers::price_value(v)?))),
+        )
+    }
+
+    /// Checks the other fields: each a tier price, not negative.
+    fn check_rest(&self, model: &str) -> Result<(), PluginError> {
+        for (key, value) in &self.rest {
+            if tiers::parse_key(key).is_none() {
+                return Err(invalid(format!(
+                    "default_prices.{model}: unknown field `{key}`; expected a price such as input_per_token, output_per_token, cache_read_per_token, cache_write_per_token, reasoning_per_token, per_request (or their LiteLLM names), or a long-context price such as input_cost_per_token_above_200k_tokens"
+                )));
+            }
+            match tiers::price_value(value) {
+                Some(v) if v.is_finite() && v >= 0.0 => {}
+                Some(v) => {
+                    return Err(invalid(format!(
+                        "default_prices.{model}.{key}: {v} is less than the minimum of 0"
+                    )));
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "default_prices.{model}.{key}: {value} is not a price (a number of US dollars per token)"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -103,6 +144,7 @@ fn invalid(message: String) -> PluginError {
 pub fn parse(config: &str) -> Result<Config, PluginError> {
     let config: Config = switchyard_sdk::parse_config(config)?;
     for (model, entry) in &config.default_prices {
+        entry.check_rest(model)?;
         for (name, value) in entry.all() {
             if let Some(v) = value
                 && !(v.is_finite() && v >= 0.0)
@@ -167,12 +209,13 @@ pub fn schema() -> String {
         "additionalProperties": false,
         "properties": {
             "default_prices": {
-                "description": "Prices (USD) by \"<provider>/<model>\" or \"<model>\", used when a deployment's model_info has no input or output price.",
+                "description": "Prices (USD) by \"<provider>/<model>\" or \"<model>\", used when a deployment's model_info has no input or output price. Long-context prices use LiteLLM's names (input_cost_per_token_above_200k_tokens, output_cost_per_token_above_200k_tokens, cache_read_input_token_cost_above_200k_tokens, cache_creation_input_token_cost_above_200k_tokens; any threshold).",
                 "type": "object",
                 "additionalProperties": {
                     "type": "object",
                     "additionalProperties": false,
-                    "properties": entry_props
+                    "properties": entry_props,
+                    "patternProperties": {(tiers::KEY_PATTERN): price.clone()}
                 }
             },
             "list_prices": {
@@ -236,8 +279,49 @@ mod tests {
     }
 
     #[test]
+    fn long_context_prices_in_the_table() {
+        let c = parse(
+            r#"{"default_prices":{"gemini-2.5-pro":{"input_cost_per_token":1.25e-6,"output_cost_per_token":1e-5,
+                "input_cost_per_token_above_200k_tokens":2.5e-6,"output_cost_per_token_above_200k_tokens":"1.5e-5"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.default_prices["gemini-2.5-pro"].tiers(),
+            vec![Tier {
+                above: 200_000,
+                input: Some(2.5e-6),
+                output: Some(1.5e-5),
+                cache_read: None,
+                cache_write: None,
+            }]
+        );
+        for (cfg, needle) in [
+            (
+                r#"{"default_prices":{"m":{"input_cost_per_token_above_200k_tokens":-1}}}"#,
+                "default_prices.m.input_cost_per_token_above_200k_tokens: -1 is less than the minimum of 0",
+            ),
+            (
+                r#"{"default_prices":{"m":{"input_cost_per_token_above_200k_tokens":"lots"}}}"#,
+                "default_prices.m.input_cost_per_token_above_200k_tokens: \"lots\" is not a price",
+            ),
+            (
+                r#"{"default_prices":{"m":{"input_cost_per_token_above_1hr":1}}}"#,
+                "default_prices.m: unknown field `input_cost_per_token_above_1hr`",
+            ),
+        ] {
+            assert!(
+                matches!(parse(cfg), Err(PluginError::InvalidConfig(m)) if m.contains(needle)),
+                "{cfg}: {:?}",
+                parse(cfg)
+            );
+        }
+    }
+
+    #[test]
     fn schema_is_json() {
         let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
-        assert!(v["properties"]["default_prices"]["additionalProperties"]["properties"]["input_cost_per_token"].is_object());
+        let entry = &v["properties"]["default_prices"]["additionalProperties"];
+        assert!(entry["properties"]["input_cost_per_token"].is_object());
+        assert_eq!(entry["patternProperties"][tiers::KEY_PATTERN]["minimum"], 0);
     }
 }

@@ -3,6 +3,13 @@
 //! providers' list prices of widely used models, then applies a
 //! per-team markup and discount.
 //!
+//! Every token class has its price: uncached input, cache reads and cache
+//! writes (each at the input price when it has none of its own), output,
+//! and reasoning (at the output price when it has none of its own). A call
+//! whose input exceeds a long-context threshold is priced at the
+//! `*_above_<N>k_tokens` prices as a whole ([`tiers`]). A call with no
+//! price gets no opinion, never 0.
+//!
 //! If an earlier rule in the chain already priced the call (`previous`), that
 //! price is kept and only the team markup and discount apply, so a custom
 //! pricing rule placed before this one is never overridden.
@@ -10,6 +17,7 @@
 mod config;
 mod list_prices;
 mod pricing;
+mod tiers;
 
 use std::cell::RefCell;
 
@@ -33,7 +41,7 @@ impl Plugin for ModelPrices {
             switchyard_sdk::info("model-prices", env!("CARGO_PKG_VERSION"), PluginKind::Cost);
         info.config_schema = Some(config::schema());
         info.description = Some(
-            "Per-token prices from model_info or a default table, with per-team markups and discounts".to_string(),
+            "Per-token prices (cache reads and writes, reasoning, long-context tiers) from model_info, a default table or list prices, with per-team markups and discounts".to_string(),
         );
         info
     }
@@ -67,10 +75,10 @@ fn rates(config: &Config, input: &CostInput) -> Rates {
         Some(entry) => Rates::from_entry(entry).overlaid_with(own),
         None => match config
             .list_prices
-            .then(|| list_prices::lookup(&input.model))
+            .then(|| list_prices::lookup(&input.provider, &input.model))
             .flatten()
         {
-            Some(entry) => Rates::from_entry(&entry).overlaid_with(own),
+            Some(listed) => listed.overlaid_with(own),
             None => own,
         },
     }
@@ -210,6 +218,42 @@ mod tests {
         assert!(close(
             usd(cost_with(&c, &input(p, None, None))),
             0.5 + 1000.0 * 1e-6 + 200.0 * 2e-6
+        ));
+    }
+
+    #[test]
+    fn long_context_list_prices() {
+        let mut i = input(prices(None, None), None, None);
+        i.provider = "gemini".into();
+        i.model = "gemini-2.5-pro".into();
+        i.usage = usage(250_000, 1000);
+        assert!(close(
+            usd(cost_with(&Config::default(), &i)),
+            250_000.0 * 2.5e-6 + 1000.0 * 15e-6
+        ));
+        i.usage = usage(150_000, 1000);
+        assert!(close(
+            usd(cost_with(&Config::default(), &i)),
+            150_000.0 * 1.25e-6 + 1000.0 * 10e-6
+        ));
+    }
+
+    #[test]
+    fn a_deployments_long_context_prices_overlay_the_tables() {
+        let mut p = prices(None, None);
+        p.extra = vec![switchyard_sdk::types::Field {
+            key: "input_cost_per_token_above_200k_tokens".into(),
+            value: "5e-6".into(),
+        }];
+        let mut i = input(p, None, None);
+        i.provider = "gemini".into();
+        i.model = "gemini-2.5-pro".into();
+        i.usage = usage(250_000, 1000);
+        // The deployment's tier replaces the listed one: its output has no
+        // long-context price, so output keeps the base list price.
+        assert!(close(
+            usd(cost_with(&Config::default(), &i)),
+            250_000.0 * 5e-6 + 1000.0 * 10e-6
         ));
     }
 

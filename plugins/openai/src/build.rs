@@ -1,9 +1,14 @@
 //! `build-request`: the OpenAI-format body goes out as is, `model` already
 //! set to the deployment's model by the host, to the prefix's URL with its
-//! auth header.
+//! auth header. A streamed chat also asks for its usage
+//! (`stream_options.include_usage`), which OpenAI-compatible APIs report
+//! only when asked, so every stream can be priced; the host drops the
+//! usage chunk again for a client that did not ask for it.
 
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
-use switchyard_sdk::provider::{BuildInput, Framing, Header, HttpRequest, Outbound};
+use switchyard_sdk::provider::{BuildInput, Framing, Header, HttpRequest, Operation, Outbound};
 use switchyard_sdk::types::PluginError;
 
 use crate::config::Config;
@@ -17,12 +22,15 @@ pub fn build_request(input: BuildInput, config: &Config) -> Result<Outbound, Plu
     }];
     headers.extend(auth);
     headers.extend(param_headers(&input)?);
-    let body = body(input.body, &input.target.model)?;
+    let mut body = body(input.body, &input.target.model)?;
+    if input.operation == Operation::Chat && config.stream_usage(&input.target.provider) {
+        body = with_stream_usage(body)?;
+    }
     Ok(Outbound::Send(HttpRequest {
         method: "POST".to_string(),
         url,
         headers,
-        body,
+        body: body.into_bytes(),
         framing: Framing::Sse,
     }))
 }
@@ -32,20 +40,95 @@ pub fn build_request(input: BuildInput, config: &Config) -> Result<Outbound, Plu
 /// as is, unparsed and uncopied: a body the host got wrong would be the
 /// provider's to reject. A body that plainly lacks the model (a caller
 /// other than the host) is parsed, checked and given it.
-fn body(body: String, model: &str) -> Result<Vec<u8>, PluginError> {
+fn body(body: String, model: &str) -> Result<String, PluginError> {
     if names_model(&body, model) {
-        return Ok(body.into_bytes());
+        return Ok(body);
     }
-    let mut value: Value = serde_json::from_str(&body)
+    let mut value = object(&body)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("model".to_string(), Value::String(model.to_string()));
+    }
+    serialise(&value)
+}
+
+/// `body` parsed, checked to be an object.
+fn object(body: &str) -> Result<Value, PluginError> {
+    let value: Value = serde_json::from_str(body)
         .map_err(|e| PluginError::InvalidInput(format!("the request body is not JSON: {e}")))?;
-    let Value::Object(map) = &mut value else {
+    if !value.is_object() {
         return Err(PluginError::InvalidInput(
             "the request body is not a JSON object".to_string(),
         ));
-    };
-    map.insert("model".to_string(), Value::String(model.to_string()));
-    serde_json::to_vec(&value)
+    }
+    Ok(value)
+}
+
+fn serialise(value: &Value) -> Result<String, PluginError> {
+    serde_json::to_string(value)
         .map_err(|e| PluginError::Internal(format!("cannot serialise the request body: {e}")))
+}
+
+/// What [`with_stream_usage`] reads of a body: its top-level `stream` and
+/// whether it has `stream_options`, in one pass that allocates nothing.
+#[derive(Deserialize)]
+struct StreamHead {
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Present,
+}
+
+/// Whether a field is in the body at all, `null` included (which an
+/// `Option` would take for absent).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
+}
+
+/// A streamed chat's `body` with `stream_options.include_usage: true`; any
+/// other body as it is. A body without `stream_options` gets it spliced in
+/// as text (no parse, no copy of the rest); one with `stream_options` is
+/// parsed and the flag set, keeping its other options.
+fn with_stream_usage(body: String) -> Result<String, PluginError> {
+    const ASK: &str = r#""stream_options":{"include_usage":true},"#;
+    match serde_json::from_str::<StreamHead>(&body) {
+        Ok(head) if head.stream != Some(true) => Ok(body),
+        Ok(StreamHead {
+            stream_options: Present(false),
+            ..
+        }) => {
+            // A streamed body is an object with at least `stream` in it, so
+            // its first member can follow the inserted one.
+            let open = body.len() - body.trim_start().len();
+            let mut out = String::with_capacity(body.len() + ASK.len());
+            out.push_str(&body[..=open]);
+            out.push_str(ASK);
+            out.push_str(&body[open + 1..]);
+            Ok(out)
+        }
+        // `stream_options` present, or a body the head cannot read
+        // (duplicate keys, a `stream` that is no bool): the full parse
+        // decides. A body that is no JSON object goes out as it is, for the
+        // provider to reject (the host never sends one).
+        _ => {
+            let Ok(mut value) = serde_json::from_str::<Value>(&body) else {
+                return Ok(body);
+            };
+            if value.get("stream") != Some(&Value::Bool(true)) {
+                return Ok(body);
+            }
+            let options = &mut value["stream_options"];
+            if !options.is_object() {
+                *options = Value::Object(serde_json::Map::new());
+            }
+            options["include_usage"] = Value::Bool(true);
+            serialise(&value)
+        }
+    }
 }
 
 /// Whether `body` says `"model":"<model>"`, written as the host writes it
@@ -236,6 +319,104 @@ mod tests {
             let sent: Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(sent["model"], "gpt-4o");
         }
+    }
+
+    fn sent_body(config: &Config, provider: &str, operation: Operation, body: &str) -> String {
+        let mut input = build_input(operation, json!({}), target(provider, "m", None, None));
+        input.body = body.into();
+        match build_request(input, config).unwrap() {
+            Outbound::Send(r) => String::from_utf8(r.body).unwrap(),
+            Outbound::Respond(r) => panic!("unexpected respond {r:?}"),
+        }
+    }
+
+    #[test]
+    fn a_streamed_chat_asks_for_its_usage() {
+        let c = Config::default();
+        // Spliced in as text: the rest goes out byte for byte.
+        let body =
+            r#"{"messages":[{"role":"user","content":"caf\u00e9"}],"model":"m","stream":true}"#;
+        assert_eq!(
+            sent_body(&c, "openai", Operation::Chat, body),
+            r#"{"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"caf\u00e9"}],"model":"m","stream":true}"#
+        );
+        assert_eq!(
+            sent_body(
+                &c,
+                "groq",
+                Operation::Chat,
+                " \n{\"stream\":true,\"model\":\"m\"}"
+            ),
+            " \n{\"stream_options\":{\"include_usage\":true},\"stream\":true,\"model\":\"m\"}"
+        );
+        // Other stream options are kept; a client's `false` is overridden
+        // (the host hides the usage chunk from that client).
+        for (options, want) in [
+            (
+                r#"{"include_usage":false,"continuous_usage_stats":true}"#,
+                json!({"include_usage": true, "continuous_usage_stats": true}),
+            ),
+            ("null", json!({"include_usage": true})),
+            (r#"{"include_usage":true}"#, json!({"include_usage": true})),
+        ] {
+            let body = format!(r#"{{"model":"m","stream":true,"stream_options":{options}}}"#);
+            let sent: Value =
+                serde_json::from_str(&sent_body(&c, "openai", Operation::Chat, &body)).unwrap();
+            assert_eq!(sent["stream_options"], want, "{options}");
+            assert_eq!(sent["stream"], true);
+        }
+        // Duplicate keys: JSON's last one wins, as the provider reads it.
+        let sent = sent_body(
+            &c,
+            "openai",
+            Operation::Chat,
+            r#"{"model":"m","stream":false,"stream":true}"#,
+        );
+        let sent: Value = serde_json::from_str(&sent).unwrap();
+        assert_eq!(sent["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn other_requests_go_out_without_stream_options() {
+        let c = Config::default();
+        for body in [
+            r#"{"model":"m","messages":[]}"#,
+            r#"{"model":"m","stream":false}"#,
+            r#"{"model":"m","stream":null}"#,
+            r#"{"model":"m","metadata":{"stream":true}}"#,
+            r#"{"model":"m","messages":[{"role":"user","content":"\"stream\":true"}]}"#,
+        ] {
+            assert_eq!(sent_body(&c, "openai", Operation::Chat, body), body);
+        }
+        let streamed = r#"{"model":"m","stream":true}"#;
+        assert_eq!(
+            sent_body(&c, "openai", Operation::Embeddings, streamed),
+            streamed
+        );
+        // Mistral refuses the field, unless the config says otherwise.
+        assert_eq!(
+            sent_body(&c, "mistral", Operation::Chat, streamed),
+            streamed
+        );
+        let on = crate::config::parse(r#"{"stream_usage":{"mistral":true}}"#).unwrap();
+        assert!(sent_body(&on, "mistral", Operation::Chat, streamed).contains("include_usage"));
+        // `stream_usage: false` for servers that refuse it.
+        let off = crate::config::parse(r#"{"stream_usage":false}"#).unwrap();
+        assert_eq!(
+            sent_body(&off, "openai", Operation::Chat, streamed),
+            streamed
+        );
+        let off = crate::config::parse(r#"{"stream_usage":{"hosted_vllm":false}}"#).unwrap();
+        let mut input = build_input(
+            Operation::Chat,
+            json!({}),
+            target("hosted_vllm", "m", Some("http://vllm:8000/v1"), None),
+        );
+        input.body = streamed.into();
+        let Outbound::Send(r) = build_request(input, &off).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.body, streamed.as_bytes());
     }
 
     #[test]

@@ -20,6 +20,39 @@ pub struct Config {
     /// Azure's `api-version` for deployments that do not set `api_version`.
     #[serde(default = "default_azure_api_version")]
     pub azure_api_version: String,
+    /// Whether streamed chats ask for their usage.
+    #[serde(default)]
+    pub stream_usage: StreamUsage,
+}
+
+/// Whether a streamed chat asks the provider for its usage
+/// (`stream_options.include_usage: true`), so the gateway can price it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum StreamUsage {
+    /// `true`: every prefix that accepts the field (the default);
+    /// `false`: none, for servers that refuse it.
+    All(bool),
+    /// By prefix; a prefix not named keeps its default.
+    ByPrefix(BTreeMap<String, bool>),
+}
+
+impl Default for StreamUsage {
+    fn default() -> Self {
+        StreamUsage::All(true)
+    }
+}
+
+impl Config {
+    /// Whether a streamed chat to `provider` asks for its usage.
+    pub fn stream_usage(&self, provider: &str) -> bool {
+        let default = || crate::endpoints::prefix(provider).is_none_or(|p| p.stream_usage);
+        match &self.stream_usage {
+            StreamUsage::All(false) => false,
+            StreamUsage::All(true) => default(),
+            StreamUsage::ByPrefix(by) => by.get(provider).copied().unwrap_or_else(default),
+        }
+    }
 }
 
 impl Default for Config {
@@ -27,6 +60,7 @@ impl Default for Config {
         Config {
             api_bases: BTreeMap::new(),
             azure_api_version: default_azure_api_version(),
+            stream_usage: StreamUsage::default(),
         }
     }
 }
@@ -37,7 +71,17 @@ fn default_azure_api_version() -> String {
 
 pub fn parse(config: &str) -> Result<Config, PluginError> {
     let config: Config = switchyard_sdk::parse_config(config)?;
-    for prefix in config.api_bases.keys() {
+    let by_prefix = match &config.stream_usage {
+        StreamUsage::ByPrefix(by) => Some(by),
+        StreamUsage::All(_) => None,
+    };
+    let named = config.api_bases.keys().map(|p| ("api_bases", p)).chain(
+        by_prefix
+            .into_iter()
+            .flatten()
+            .map(|(p, _)| ("stream_usage", p)),
+    );
+    for (section, prefix) in named {
         if !PREFIXES.iter().any(|p| p.name == prefix) {
             let known = PREFIXES
                 .iter()
@@ -45,7 +89,7 @@ pub fn parse(config: &str) -> Result<Config, PluginError> {
                 .collect::<Vec<_>>()
                 .join(", ");
             return Err(PluginError::InvalidConfig(format!(
-                "api_bases: unknown provider prefix \"{prefix}\"; this adapter serves {known}"
+                "{section}: unknown provider prefix \"{prefix}\"; this adapter serves {known}"
             )));
         }
     }
@@ -71,6 +115,13 @@ pub fn schema() -> String {
                 "type": "string",
                 "minLength": 1,
                 "default": AZURE_API_VERSION
+            },
+            "stream_usage": {
+                "description": "Whether streamed chats ask for their usage (stream_options.include_usage), so they can be priced: true (default) for every prefix that accepts it (not mistral, which reports usage anyway), false for none, or an object by prefix.",
+                "type": ["boolean", "object"],
+                "propertyNames": {"enum": prefixes},
+                "additionalProperties": {"type": "boolean"},
+                "default": true
             }
         }
     })
@@ -101,6 +152,33 @@ mod tests {
         );
         assert!(
             matches!(parse(r#"{"timeout":3}"#), Err(PluginError::InvalidConfig(m)) if m.contains("timeout"))
+        );
+    }
+
+    #[test]
+    fn stream_usage_by_default_everywhere_but_mistral() {
+        let c = parse("{}").unwrap();
+        assert!(c.stream_usage("openai") && c.stream_usage("groq") && c.stream_usage("azure"));
+        assert!(!c.stream_usage("mistral"));
+        // A prefix this adapter does not know asks too.
+        assert!(c.stream_usage("some_new_prefix"));
+        let c = parse(r#"{"stream_usage": true}"#).unwrap();
+        assert!(c.stream_usage("openai") && !c.stream_usage("mistral"));
+    }
+
+    #[test]
+    fn stream_usage_off_or_by_prefix() {
+        let c = parse(r#"{"stream_usage": false}"#).unwrap();
+        assert!(!c.stream_usage("openai") && !c.stream_usage("hosted_vllm"));
+        let c = parse(r#"{"stream_usage": {"hosted_vllm": false, "mistral": true}}"#).unwrap();
+        assert!(!c.stream_usage("hosted_vllm"));
+        assert!(c.stream_usage("mistral"));
+        assert!(c.stream_usage("openai"));
+        assert!(
+            matches!(parse(r#"{"stream_usage":{"anthropic":false}}"#), Err(PluginError::InvalidConfig(m)) if m.starts_with("stream_usage: unknown provider prefix \"anthropic\""))
+        );
+        assert!(
+            matches!(parse(r#"{"stream_usage":"yes"}"#), Err(PluginError::InvalidConfig(m)) if m.contains("StreamUsage"))
         );
     }
 

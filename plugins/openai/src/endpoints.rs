@@ -21,6 +21,10 @@ pub struct Prefix {
     /// `None`: the deployment must set `api_base`.
     pub default_base: Option<&'static str>,
     pub flavor: Flavor,
+    /// Whether a streamed chat asks for its usage
+    /// (`stream_options.include_usage`) unless the config says otherwise:
+    /// false where the API refuses the field.
+    pub stream_usage: bool,
 }
 
 const fn p(name: &'static str, default_base: Option<&'static str>, flavor: Flavor) -> Prefix {
@@ -28,6 +32,17 @@ const fn p(name: &'static str, default_base: Option<&'static str>, flavor: Flavo
         name,
         default_base,
         flavor,
+        stream_usage: true,
+    }
+}
+
+impl Prefix {
+    /// This prefix, not asking for a stream's usage by default.
+    const fn without_stream_usage(self) -> Prefix {
+        Prefix {
+            stream_usage: false,
+            ..self
+        }
     }
 }
 
@@ -53,7 +68,10 @@ pub const PREFIXES: &[Prefix] = &[
         Some("https://api.deepseek.com/v1"),
         Flavor::OpenAi,
     ),
-    p("mistral", Some("https://api.mistral.ai/v1"), Flavor::OpenAi),
+    // Mistral refuses `stream_options` (422, "extra inputs are not
+    // permitted") and reports a stream's usage on its last chunk anyway.
+    p("mistral", Some("https://api.mistral.ai/v1"), Flavor::OpenAi).without_stream_usage(),
+    p("xai", Some("https://api.x.ai/v1"), Flavor::OpenAi),
     p(
         "fireworks_ai",
         Some("https://api.fireworks.ai/inference/v1"),

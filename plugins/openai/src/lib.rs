@@ -1,5 +1,5 @@
 //! `openai`: the adapter for OpenAI and every OpenAI-compatible API
-//! (OpenRouter, Groq, Together, DeepSeek, Mistral, Fireworks, Ollama,
+//! (OpenRouter, Groq, Together, DeepSeek, Mistral, xAI, Fireworks, Ollama,
 //! LocalAI, vLLM, LM Studio, Azure OpenAI).
 //!
 //! Requests go out in the format they came in, with `model` set to the
@@ -48,7 +48,7 @@ impl Plugin for OpenAi {
             .collect();
         info.config_schema = Some(config::schema());
         info.description =
-            Some("OpenAI and OpenAI-compatible APIs (OpenRouter, Groq, Together, vLLM, Ollama, Azure, ...)".to_string());
+            Some("OpenAI and OpenAI-compatible APIs (OpenRouter, Groq, Together, xAI, vLLM, Ollama, Azure, ...)".to_string());
         info
     }
 
@@ -113,6 +113,7 @@ pub(crate) mod tests {
             "localai",
             "hosted_vllm",
             "lm_studio",
+            "xai",
             "azure",
         ] {
             assert!(info.provider_prefixes.iter().any(|x| x == p), "{p}");

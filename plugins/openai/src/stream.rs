@@ -200,6 +200,56 @@ mod tests {
     }
 
     #[test]
+    fn each_token_class_streamed() {
+        // (usage, (input, output, cache read, cache write, reasoning)).
+        for (usage, want) in [
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"prompt_tokens_details":{"cached_tokens":64}}"#,
+                (100, 40, 64, 0, 0),
+            ),
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"prompt_tokens_details":{"cache_creation_tokens":30}}"#,
+                (100, 40, 0, 30, 0),
+            ),
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"completion_tokens_details":{"reasoning_tokens":25}}"#,
+                (100, 40, 0, 0, 25),
+            ),
+            (
+                r#"{"prompt_tokens":50,"completion_tokens":5,"total_tokens":55,"prompt_cache_hit_tokens":30}"#,
+                (50, 5, 30, 0, 0),
+            ),
+            (
+                r#"{"prompt_tokens":32,"completion_tokens":9,"total_tokens":135,"completion_tokens_details":{"reasoning_tokens":94}}"#,
+                (32, 103, 0, 0, 94),
+            ),
+        ] {
+            // The usage-only chunk OpenAI sends last, and Groq's x_groq.
+            for chunk in [
+                format!(
+                    r#"{{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{usage}}}"#
+                ),
+                format!(
+                    r#"{{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{{"index":0,"delta":{{}},"finish_reason":"stop"}}],"x_groq":{{"id":"r","usage":{usage}}}}}"#
+                ),
+            ] {
+                let u = decoder().push(ev(&chunk)).unwrap().usage.unwrap();
+                assert_eq!(
+                    (
+                        u.input_tokens,
+                        u.output_tokens,
+                        u.cache_read_tokens,
+                        u.cache_write_tokens,
+                        u.reasoning_tokens
+                    ),
+                    want,
+                    "{chunk}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn finish_without_done() {
         let d = decoder();
         assert!(!d.finish().unwrap().done);

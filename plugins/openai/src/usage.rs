@@ -10,8 +10,17 @@ use switchyard_sdk::types::Usage;
 
 use crate::shape::StrVisitor;
 
-/// `usage_from_openai`, plus DeepSeek's `prompt_cache_hit_tokens` as cache
-/// reads when `prompt_tokens_details.cached_tokens` is absent.
+/// `usage_from_openai` (`prompt_tokens_details.cached_tokens` and
+/// `cache_creation_tokens`, `completion_tokens_details.reasoning_tokens`),
+/// plus two variations:
+///
+/// - DeepSeek's `prompt_cache_hit_tokens` as cache reads when
+///   `prompt_tokens_details.cached_tokens` is absent;
+/// - xAI counts reasoning apart from `completion_tokens` (its
+///   `total_tokens` is prompt + completion + reasoning), where OpenAI
+///   counts it inside; the contract's output includes reasoning, so such
+///   reasoning is added to it. It is told apart by that total, or by more
+///   reasoning than completion tokens, which OpenAI's way cannot give.
 pub fn convert(usage: &openai::Usage) -> Usage {
     let mut out = switchyard_sdk::usage_from_openai(usage);
     if out.cache_read_tokens == 0
@@ -21,6 +30,17 @@ pub fn convert(usage: &openai::Usage) -> Usage {
             .and_then(|v| v.as_u64())
     {
         out.cache_read_tokens = hits;
+    }
+    let reasoning = out.reasoning_tokens;
+    let apart = reasoning > 0
+        && (usage.total_tokens
+            == usage
+                .prompt_tokens
+                .saturating_add(usage.completion_tokens)
+                .saturating_add(reasoning)
+            || reasoning > usage.completion_tokens);
+    if apart {
+        out.output_tokens = usage.completion_tokens.saturating_add(reasoning);
     }
     out
 }
@@ -123,6 +143,73 @@ struct CompletionDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(text: &str) -> Usage {
+        serde_json::from_str::<Wire>(text).unwrap().convert()
+    }
+
+    /// (input, output, cache read, cache write, reasoning).
+    fn classes(u: &Usage) -> (u64, u64, u64, u64, u64) {
+        (
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_read_tokens,
+            u.cache_write_tokens,
+            u.reasoning_tokens,
+        )
+    }
+
+    #[test]
+    fn each_token_class() {
+        for (text, want) in [
+            // Plain input and output.
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140}"#,
+                (100, 40, 0, 0, 0),
+            ),
+            // Cache reads are part of prompt_tokens.
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"prompt_tokens_details":{"cached_tokens":64}}"#,
+                (100, 40, 64, 0, 0),
+            ),
+            // Cache writes, where an OpenAI-compatible API reports them.
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"prompt_tokens_details":{"cache_creation_tokens":30}}"#,
+                (100, 40, 0, 30, 0),
+            ),
+            // OpenAI's reasoning is part of completion_tokens.
+            (
+                r#"{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,"completion_tokens_details":{"reasoning_tokens":25}}"#,
+                (100, 40, 0, 0, 25),
+            ),
+            // DeepSeek's cache hits.
+            (
+                r#"{"prompt_tokens":50,"completion_tokens":5,"total_tokens":55,"prompt_cache_hit_tokens":30,"prompt_cache_miss_tokens":20}"#,
+                (50, 5, 30, 0, 0),
+            ),
+        ] {
+            assert_eq!(classes(&read(text)), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn reasoning_counted_apart_from_completion_is_added_to_output() {
+        // xAI: total = prompt + completion + reasoning.
+        let u = read(
+            r#"{"prompt_tokens":32,"completion_tokens":9,"total_tokens":135,"completion_tokens_details":{"reasoning_tokens":94}}"#,
+        );
+        assert_eq!(classes(&u), (32, 103, 0, 0, 94));
+        // Without a total: more reasoning than completion tokens.
+        let u = read(
+            r#"{"prompt_tokens":12,"completion_tokens":1,"completion_tokens_details":{"reasoning_tokens":386}}"#,
+        );
+        assert_eq!(classes(&u), (12, 387, 0, 0, 386));
+        // OpenAI's way is left alone, total or not.
+        let u = read(
+            r#"{"prompt_tokens":12,"completion_tokens":400,"completion_tokens_details":{"reasoning_tokens":386}}"#,
+        );
+        assert_eq!(classes(&u), (12, 400, 0, 0, 386));
+    }
 
     /// `Wire` converts exactly as the SDK's own `Deserialize` does.
     #[test]

@@ -1,0 +1,448 @@
+//! Counting in Redis, so any number of replicas enforce one limit.
+//!
+//! Admission is one Lua script (`admit.lua`, sent as EVALSHA by
+//! [`redis::Script`], one round trip): it checks every counter of the
+//! request, then takes them all, or refuses touching none. Settling is a
+//! second script (`settle.lua`), spawned so the request never waits on it.
+//! Every round trip has [`TIMEOUT`]; when one fails, the request is counted
+//! in this process's memory instead, the status says so, and Redis is tried
+//! again at most once a second (see [`health`]). Spend and tokens added
+//! without an admission, and the usage of calls counted in memory while
+//! Redis was down, are sent in batches by a background task every
+//! [`sync::SYNC_INTERVAL`], which also refreshes the spend that
+//! [`Redis::over_budget`] answers from without a round trip.
+//!
+//! Holds and their trade-off: a parallel slot or a budget reservation is an
+//! entry in a sorted set scored by when it lapses, [`HOLD_MS`] after it was
+//! taken; lapsed entries are pruned by the next admission. A replica that
+//! crashes mid-call therefore blocks nothing for longer than that, but a
+//! call that runs longer than [`HOLD_MS`] loses its slot and reservation
+//! early (another call may then start, and a budget may overshoot by that
+//! call's cost). Windows are computed from the replica's clock, so replicas
+//! whose clocks differ count a request near a boundary in slightly
+//! different windows; NTP keeps that to milliseconds.
+
+mod health;
+pub(crate) mod keys;
+mod sync;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
+use tokio::runtime::Handle;
+
+use crate::error::LimitError;
+use crate::memory::{Memory, empty_current};
+use crate::period::Period;
+use crate::plan::{Check, Hold, plan, remaining, to_count};
+use crate::refusal::{RefusalKind, Refused};
+use crate::types::{Ask, Current, Limit, LimiterStatus, Remaining, Scope};
+
+use health::Health;
+use sync::SyncState;
+
+/// The longest any Redis round trip may take before the request falls back
+/// to memory.
+pub(crate) const TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a parallel slot or budget reservation survives a replica that
+/// never settles it.
+pub(crate) const HOLD_MS: u64 = 10 * 60 * 1_000;
+
+const ADMIT_LUA: &str = include_str!("admit.lua");
+const SETTLE_LUA: &str = include_str!("settle.lua");
+
+/// What a Redis admission holds, per scope.
+pub(crate) type Holds = Vec<(Scope, Hold)>;
+
+pub(crate) struct Redis {
+    conn: ConnectionManager,
+    prefix: String,
+    admit_script: Script,
+    settle_script: Script,
+    health: Health,
+    /// Counts requests while Redis is unreachable.
+    pub memory: Arc<Memory>,
+    sync: Mutex<SyncState>,
+    runtime: Handle,
+    /// Makes admission ids unique across replicas.
+    nonce: u64,
+    next_id: AtomicU64,
+    /// The password in the URL, removed from every error text.
+    secrets: Vec<String>,
+}
+
+/// How an admission went.
+pub(crate) enum Admitted {
+    /// Counted in Redis.
+    Redis(Remaining, String, Holds),
+    /// Refused by Redis.
+    Refused(Refused),
+    /// Redis unreachable: the caller counts in memory.
+    Unreachable,
+}
+
+impl Redis {
+    pub fn connect(url: &str, prefix: &str, memory: Arc<Memory>) -> Result<Arc<Redis>, LimitError> {
+        let runtime = Handle::try_current().map_err(|_| LimitError::NoRuntime)?;
+        let mut secrets = vec![url.to_string()];
+        secrets.extend(url_password(url).map(str::to_string));
+        let client = Client::open(url).map_err(|e| LimitError::Url(scrub(&e, &secrets)))?;
+        if let Some(password) = client.get_connection_info().redis_settings().password() {
+            secrets.push(password.to_string());
+        }
+        secrets.retain(|s| !s.is_empty());
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| LimitError::Connect(scrub(&e, &secrets)))?;
+        let redis = Arc::new(Redis {
+            conn,
+            prefix: prefix.to_string(),
+            admit_script: Script::new(ADMIT_LUA),
+            settle_script: Script::new(SETTLE_LUA),
+            health: Health::new(),
+            memory,
+            sync: Mutex::new(SyncState::default()),
+            runtime,
+            nonce: RandomState::new().hash_one(std::process::id()),
+            next_id: AtomicU64::new(0),
+            secrets,
+        });
+        sync::start(&redis);
+        Ok(redis)
+    }
+
+    pub fn status(&self) -> LimiterStatus {
+        let (connected, error) = self.health.status();
+        LimiterStatus {
+            backend: "redis",
+            connected,
+            error,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.memory.now_ms()
+    }
+
+    fn base(&self, scope: &Scope) -> String {
+        keys::base(&self.prefix, scope)
+    }
+
+    /// Runs one round trip with the timeout, noting whether Redis answered.
+    async fn run<T>(&self, round_trip: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+        match tokio::time::timeout(TIMEOUT, round_trip).await {
+            Ok(Ok(value)) => {
+                self.health.ok();
+                Some(value)
+            }
+            Ok(Err(e)) => {
+                self.health.failed(scrub(&e, &self.secrets));
+                None
+            }
+            Err(_) => {
+                self.health
+                    .failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
+                None
+            }
+        }
+    }
+
+    /// Checks and takes every limit in one script run.
+    pub async fn admit(&self, limits: &[Limit], ask: &Ask) -> Admitted {
+        if !self.health.may_try() {
+            return Admitted::Unreachable;
+        }
+        let now = self.now_ms();
+        let checks = plan(limits, ask);
+        if checks.is_empty() {
+            return Admitted::Redis(Remaining::default(), String::new(), Vec::new());
+        }
+        let member = format!(
+            "{:x}.{:x}",
+            self.nonce,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut call = self.admit_script.prepare_invoke();
+        call.arg(now)
+            .arg(&member)
+            .arg(now.saturating_add(HOLD_MS))
+            .arg(HOLD_MS);
+        for check in &checks {
+            let base = self.base(check.scope);
+            let limit = check.limit.to_string();
+            match check.kind {
+                RefusalKind::Budget => {
+                    call.key(keys::spent(&base, &check.period, now))
+                        .key(keys::reservations(&base, &check.period))
+                        .key(keys::reserved_sum(&base, &check.period))
+                        .arg("b")
+                        .arg(limit)
+                        .arg(keys::spent_ttl(&check.period, now))
+                        .arg(check.reserve.to_string());
+                }
+                RefusalKind::Rpm => {
+                    call.key(keys::requests(&base, now))
+                        .arg("r")
+                        .arg(limit)
+                        .arg(keys::minute_ttl(now))
+                        .arg(0);
+                }
+                RefusalKind::Tpm => {
+                    call.key(keys::tokens(&base, now))
+                        .arg("t")
+                        .arg(limit)
+                        .arg(0)
+                        .arg(0);
+                }
+                RefusalKind::Parallel => {
+                    call.key(keys::in_flight(&base))
+                        .arg("p")
+                        .arg(limit)
+                        .arg(0)
+                        .arg(0);
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        let reply =
+            tokio::time::timeout(TIMEOUT, call.invoke_async::<Vec<String>>(&mut conn)).await;
+        let holds: Holds = checks
+            .iter()
+            .filter_map(|c| c.hold().map(|h| (c.scope.clone(), h)))
+            .collect();
+        match reply {
+            Ok(Ok(reply)) => match read_reply(&checks, &reply, now) {
+                Some(Ok(after)) => {
+                    self.health.ok();
+                    Admitted::Redis(remaining(&checks, &after, now), member, holds)
+                }
+                Some(Err(refused)) => {
+                    self.health.ok();
+                    Admitted::Refused(refused)
+                }
+                None => {
+                    self.health
+                        .failed(format!("unexpected reply from the limit script: {reply:?}"));
+                    Admitted::Unreachable
+                }
+            },
+            Ok(Err(e)) => {
+                self.health.failed(scrub(&e, &self.secrets));
+                Admitted::Unreachable
+            }
+            Err(_) => {
+                self.health
+                    .failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
+                // The script may still have run: give back what it took.
+                self.queue_release(member, holds);
+                Admitted::Unreachable
+            }
+        }
+    }
+
+    /// Releases an admission's holds and adds its usage, in the background.
+    pub fn settle(
+        self: &Arc<Self>,
+        member: String,
+        holds: Holds,
+        usage: Option<(u64, Option<f64>)>,
+    ) {
+        if holds.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        self.runtime.spawn(async move {
+            if !this.health.may_try() || !this.run_settle(&member, &holds, usage).await {
+                this.queue_release(member, holds.clone());
+                if let Some((tokens, cost)) = usage {
+                    this.queue_usage(&holds, tokens, cost);
+                }
+            }
+        });
+    }
+
+    /// One settle script run; whether Redis took it.
+    async fn run_settle(
+        &self,
+        member: &str,
+        holds: &Holds,
+        usage: Option<(u64, Option<f64>)>,
+    ) -> bool {
+        let now = self.now_ms();
+        let (tokens, cost) = usage.unwrap_or((0, None));
+        let cost = cost
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .map_or_else(|| "0".to_string(), |c| c.to_string());
+        let mut call = self.settle_script.prepare_invoke();
+        call.arg(member);
+        for (scope, hold) in holds {
+            let base = self.base(scope);
+            match hold {
+                Hold::Slot => {
+                    call.key(keys::in_flight(&base))
+                        .arg("p")
+                        .arg(0)
+                        .arg(0)
+                        .arg(0);
+                }
+                Hold::Budget { period, reserved } => {
+                    call.key(keys::spent(&base, period, now))
+                        .key(keys::reservations(&base, period))
+                        .key(keys::reserved_sum(&base, period))
+                        .arg("b")
+                        .arg(reserved.to_string())
+                        .arg(&cost)
+                        .arg(keys::spent_ttl(period, now));
+                }
+                Hold::Tokens => {
+                    call.key(keys::tokens(&base, now))
+                        .arg("t")
+                        .arg(tokens)
+                        .arg(0)
+                        .arg(keys::minute_ttl(now));
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        self.run(call.invoke_async::<i64>(&mut conn))
+            .await
+            .is_some()
+    }
+
+    /// Seeds the window's spend unless something already wrote it (SET NX);
+    /// while Redis is unreachable the seed waits for the background sync.
+    pub async fn seed_spend(&self, scope: &Scope, period: &Period, spent_usd: f64) {
+        let now = self.now_ms();
+        let seed = sync::Seed {
+            key: keys::spent(&self.base(scope), period, now),
+            value: spent_usd.to_string(),
+            ttl_ms: keys::spent_ttl(period, now),
+        };
+        if self.health.may_try() {
+            let mut pipe = redis::pipe();
+            seed.add_to(&mut pipe);
+            pipe.cmd("PING");
+            let mut conn = self.conn.clone();
+            if self
+                .run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
+                .await
+                .is_some()
+            {
+                return;
+            }
+        }
+        self.queue_seed(seed);
+    }
+
+    /// The scope's current counts, or `None` when Redis did not answer.
+    pub async fn current(&self, limit: &Limit) -> Option<Current> {
+        if !self.health.may_try() {
+            return None;
+        }
+        let now = self.now_ms();
+        let base = self.base(&limit.scope);
+        let mut pipe = redis::pipe();
+        if limit.rpm.is_some() {
+            pipe.get(keys::requests(&base, now));
+        }
+        if limit.tpm.is_some() {
+            pipe.get(keys::tokens(&base, now));
+        }
+        if limit.max_parallel.is_some() {
+            pipe.zcount(keys::in_flight(&base), now, "+inf");
+        }
+        if let Some(budget) = &limit.budget {
+            pipe.get(keys::spent(&base, &budget.period, now))
+                .get(keys::reserved_sum(&base, &budget.period));
+        }
+        pipe.cmd("PING");
+        let mut conn = self.conn.clone();
+        let values = self
+            .run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
+            .await?;
+        let mut values = values
+            .into_iter()
+            .map(|v| v.and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0));
+        let mut current = empty_current(limit, now);
+        if limit.rpm.is_some() {
+            current.requests = to_count(values.next().unwrap_or(0.0));
+        }
+        if limit.tpm.is_some() {
+            current.tokens = to_count(values.next().unwrap_or(0.0));
+        }
+        if limit.max_parallel.is_some() {
+            current.parallel = to_count(values.next().unwrap_or(0.0));
+        }
+        if limit.budget.is_some() {
+            current.spent_usd = values.next().unwrap_or(0.0);
+            current.reserved_usd = values.next().unwrap_or(0.0).max(0.0);
+        }
+        Some(current)
+    }
+}
+
+/// After-values, or the refusal, from the admit script's reply.
+fn read_reply(
+    checks: &[Check<'_>],
+    reply: &[String],
+    now: u64,
+) -> Option<Result<Vec<f64>, Refused>> {
+    let (head, rest) = reply.split_first()?;
+    let number = |s: &String| s.parse::<f64>().ok();
+    match head.as_str() {
+        "1" if rest.len() == checks.len() => rest.iter().map(number).collect::<Option<_>>().map(Ok),
+        "0" => {
+            let [at, current, reserved] = rest else {
+                return None;
+            };
+            let check = checks.get(at.parse::<usize>().ok()?.checked_sub(1)?)?;
+            Some(Err(check.refuse(number(current)?, number(reserved)?, now)))
+        }
+        _ => None,
+    }
+}
+
+/// The password in `redis://user:password@host/`, if any.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    userinfo.split_once(':').map(|(_, password)| password)
+}
+
+/// An error's text with the URL and password taken out.
+fn scrub(error: &dyn std::fmt::Display, secrets: &[String]) -> String {
+    let mut text = error.to_string();
+    for secret in secrets {
+        if !secret.is_empty() {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_and_scrubs_the_password() {
+        assert_eq!(url_password("redis://:s3cret@host:6379/0"), Some("s3cret"));
+        assert_eq!(url_password("rediss://user:p@ss@host/"), Some("p@ss"));
+        assert_eq!(url_password("redis://host:6379"), None);
+        let secrets = vec!["s3cret".to_string()];
+        assert_eq!(
+            scrub(&"auth failed for s3cret", &secrets),
+            "auth failed for ***"
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! The shared cases against Redis (127.0.0.1:6379), plus two replicas
+//! sharing a prefix, holds that lapse, and Redis down.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::cases::wait_for;
+use super::{T0, ask, budget, burst, close, limit, rpm};
+use crate::{Ask, Budget, LimitError, Limiter, ManualClock, Period, RefusalKind};
+
+const URL: &str = "redis://127.0.0.1:6379";
+
+fn unique_prefix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "sytest-limits-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sync_conn(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+fn keys_under(url: &str, prefix: &str) -> Vec<String> {
+    redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut sync_conn(url))
+        .unwrap()
+}
+
+/// Checks that Redis answered to the end (nothing fell back), then
+/// deletes the test's keys.
+struct Cleanup {
+    prefix: String,
+    limiters: Vec<Limiter>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let keys = keys_under(URL, &self.prefix);
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(&keys)
+                .query(&mut sync_conn(URL))
+                .unwrap();
+        }
+        if !std::thread::panicking() {
+            for l in &self.limiters {
+                assert!(l.status().connected, "{:?}", l.status());
+            }
+        }
+    }
+}
+
+fn redis_limiter(clock: Arc<ManualClock>) -> (Limiter, Cleanup) {
+    let prefix = unique_prefix();
+    let l = Limiter::redis_with_clock(URL, &prefix, clock).unwrap();
+    (
+        l.clone(),
+        Cleanup {
+            prefix,
+            limiters: vec![l],
+        },
+    )
+}
+
+super::cases::every_case!(redis_limiter);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_sharing_a_prefix_admit_exactly_rpm_between_them() {
+    let clock = ManualClock::new(T0);
+    let prefix = unique_prefix();
+    let a = Limiter::redis_with_clock(URL, &prefix, clock.clone()).unwrap();
+    let b = Limiter::redis_with_clock(URL, &prefix, clock.clone()).unwrap();
+    let _cleanup = Cleanup {
+        prefix,
+        limiters: vec![a.clone(), b.clone()],
+    };
+    let replicas = [a.clone(), b.clone()];
+
+    let limits = Arc::new(vec![rpm("key", "k1", 10)]);
+    let (admitted, refused) = burst(&replicas, limits.clone(), Ask::default(), 40).await;
+    assert_eq!((admitted.len(), refused), (10, 30));
+    assert_eq!(a.current(&limits[0]).await.requests, 10);
+    assert_eq!(b.current(&limits[0]).await.requests, 10);
+
+    let spent = Arc::new(vec![budget("team", "t1", 1.0, Period::Months(1))]);
+    a.seed_spend(&spent[0].scope, &Period::Months(1), 0.99)
+        .await;
+    b.seed_spend(&spent[0].scope, &Period::Months(1), 0.0).await;
+    let (admitted, refused) = burst(&replicas, spent.clone(), ask(Some(0.05)), 50).await;
+    assert_eq!((admitted.len(), refused), (1, 49));
+    drop(admitted);
+    wait_for(&b, &spent[0], |c| {
+        close(c.reserved_usd, 0.0) && close(c.spent_usd, 0.99)
+    })
+    .await;
+
+    // A slot taken on one replica is seen, and freed, on the other.
+    let parallel = vec![crate::Limit {
+        max_parallel: Some(1),
+        ..limit("user", "u1")
+    }];
+    let held = a.admit(&parallel, &Ask::default()).await.unwrap();
+    assert_eq!(
+        b.admit(&parallel, &Ask::default()).await.unwrap_err().kind,
+        RefusalKind::Parallel
+    );
+    held.settle(0, None);
+    wait_for(&b, &parallel[0], |c| c.parallel == 0).await;
+    b.admit(&parallel, &Ask::default())
+        .await
+        .unwrap()
+        .settle(0, None);
+}
+
+#[tokio::test]
+async fn holds_of_a_replica_that_never_settles_lapse() {
+    let clock = ManualClock::new(T0);
+    let (l, _cleanup) = redis_limiter(clock.clone());
+    let limits = vec![crate::Limit {
+        max_parallel: Some(1),
+        budget: Some(Budget {
+            max_usd: 1.0,
+            period: Period::Forever,
+        }),
+        ..limit("key", "k1")
+    }];
+    // A crash: the admission is never settled nor dropped.
+    std::mem::forget(l.admit(&limits, &ask(Some(1.0))).await.unwrap());
+    let refused = l.admit(&limits, &ask(Some(0.1))).await.unwrap_err();
+    assert_eq!(refused.kind, RefusalKind::Budget);
+    assert!(close(refused.reserved, 1.0));
+    clock.advance_ms(crate::shared::HOLD_MS - 1);
+    assert!(l.admit(&limits, &ask(Some(0.1))).await.is_err());
+    clock.advance_ms(1);
+    let a = l.admit(&limits, &ask(Some(0.1))).await.unwrap();
+    let c = l.current(&limits[0]).await;
+    assert_eq!(c.parallel, 1);
+    assert!(close(c.reserved_usd, 0.1), "{c:?}");
+    a.settle(0, None);
+}
+
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_falls_back_to_memory_and_says_so_without_the_password() {
+    let url = format!("redis://:hunter2@127.0.0.1:{}", closed_port());
+    let l = Limiter::redis(&url, "sytest-limits-closed").unwrap();
+    let limits = vec![rpm("key", "k1", 1)];
+    let a = l.admit(&limits, &Ask::default()).await.unwrap();
+    let status = l.status();
+    assert_eq!((status.backend, status.connected), ("redis", false));
+    let error = status.error.unwrap();
+    assert!(!error.contains("hunter2"), "{error}");
+    // Counted in memory: the second is refused by this replica's count.
+    let refused = l.admit(&limits, &Ask::default()).await.unwrap_err();
+    assert_eq!((refused.kind, refused.current), (RefusalKind::Rpm, 1.0));
+    assert_eq!(l.current(&limits[0]).await.requests, 1);
+    a.settle(1, Some(0.1));
+}
+
+#[test]
+fn bad_urls_and_a_missing_runtime_are_errors_without_the_password() {
+    let err = Limiter::redis("redis://127.0.0.1:6379", "p").unwrap_err();
+    assert!(matches!(err, LimitError::NoRuntime), "{err}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let err = Limiter::redis("nope://:hunter2@host", "p").unwrap_err();
+        assert!(matches!(err, LimitError::Url(_)), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    });
+}
+
+/// A private redis-server that the test may kill.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(port: u16) -> Server {
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if let Ok(mut conn) = redis::Client::open(url.as_str()).unwrap().get_connection()
+                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
+            {
+                return Server { child };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server on {port} did not start");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_down_falls_back_to_memory_and_catches_up_when_it_returns() {
+    let port = closed_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let server = Server::start(port);
+    let clock = ManualClock::new(T0);
+    let l = Limiter::redis_with_clock(&url, "sytest-limits-down", clock).unwrap();
+    let limits = vec![crate::Limit {
+        rpm: Some(2),
+        budget: Some(Budget {
+            max_usd: 100.0,
+            period: Period::Forever,
+        }),
+        ..limit("key", "k1")
+    }];
+
+    l.admit(&limits, &ask(Some(1.0)))
+        .await
+        .unwrap()
+        .settle(0, Some(1.0));
+    wait_for(&l, &limits[0], |c| close(c.spent_usd, 1.0)).await;
+    assert!(l.status().connected);
+
+    drop(server);
+    let down = l.admit(&limits, &ask(Some(1.0))).await.unwrap();
+    let status = l.status();
+    assert!(!status.connected && status.error.is_some(), "{status:?}");
+    down.settle(0, Some(2.0));
+    let seeded = budget("team", "t1", 50.0, Period::Months(1));
+    l.seed_spend(&seeded.scope, &Period::Months(1), 3.0).await;
+    // This replica's memory now counts: 2 requests this minute.
+    l.admit(&limits, &Ask::default())
+        .await
+        .unwrap()
+        .settle(0, None);
+    assert_eq!(
+        l.admit(&limits, &Ask::default()).await.unwrap_err().kind,
+        RefusalKind::Rpm
+    );
+
+    // A new, empty Redis on the same port: the limiter finds it again by
+    // itself, and sends the spend counted (and seeded) while it was gone.
+    let _server = Server::start(port);
+    for _ in 0..50 {
+        if l.status().connected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(l.status().connected, "{:?}", l.status());
+    let back = wait_for(&l, &limits[0], |c| close(c.spent_usd, 2.0)).await;
+    wait_for(&l, &seeded, |c| close(c.spent_usd, 3.0)).await;
+    assert_eq!(back.requests, 0);
+    l.admit(&limits, &Ask::default())
+        .await
+        .unwrap()
+        .settle(0, None);
+    assert_eq!(l.current(&limits[0]).await.requests, 1);
+    assert_eq!(keys_under(&url, "sytest-limits-down").len(), 3);
+}

@@ -446,6 +446,80 @@ mod tests {
         );
     }
 
+    /// (input, output, cache read, cache write, reasoning) of a stream with
+    /// these `message_start` and `message_delta` usages.
+    fn streamed_usage(start: Value, delta: Value) -> (u64, u64, u64, u64, u64) {
+        let d = decoder();
+        d.push(ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg", "model": "claude-x", "usage": start}}),
+        ))
+        .unwrap();
+        d.push(ev(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": delta}),
+        ))
+        .unwrap();
+        let u = d
+            .push(ev("message_stop", json!({"type": "message_stop"})))
+            .unwrap()
+            .usage
+            .unwrap();
+        (
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_read_tokens,
+            u.cache_write_tokens,
+            u.reasoning_tokens,
+        )
+    }
+
+    #[test]
+    fn each_token_class_streamed() {
+        // Input and output: output from message_delta (cumulative).
+        assert_eq!(
+            streamed_usage(
+                json!({"input_tokens": 25, "output_tokens": 1}),
+                json!({"output_tokens": 40})
+            ),
+            (25, 40, 0, 0, 0)
+        );
+        // Cache reads, reported in message_start, count as input too.
+        assert_eq!(
+            streamed_usage(
+                json!({"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 1000}),
+                json!({"output_tokens": 40})
+            ),
+            (1025, 40, 1000, 0, 0)
+        );
+        // Cache writes likewise.
+        assert_eq!(
+            streamed_usage(
+                json!({"input_tokens": 25, "output_tokens": 1, "cache_creation_input_tokens": 300}),
+                json!({"output_tokens": 40})
+            ),
+            (325, 40, 0, 300, 0)
+        );
+        // A message_delta that repeats the input counts (the API's newer
+        // cumulative form) replaces them; one that gives only output keeps
+        // them.
+        assert_eq!(
+            streamed_usage(
+                json!({"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}),
+                json!({"input_tokens": 30, "output_tokens": 40, "cache_read_input_tokens": 500, "cache_creation_input_tokens": 200})
+            ),
+            (730, 40, 500, 200, 0)
+        );
+        // Thinking is output; Anthropic does not count it apart.
+        assert_eq!(
+            streamed_usage(
+                json!({"input_tokens": 25, "output_tokens": 1}),
+                json!({"output_tokens": 900})
+            ),
+            (25, 900, 0, 0, 0)
+        );
+    }
+
     #[test]
     fn cut_short_and_bad_input() {
         let d = decoder();

@@ -155,6 +155,42 @@ mod tests {
     }
 
     #[test]
+    fn each_token_class() {
+        // (usage, (input, output, cache read, cache write, reasoning)).
+        for (usage, want) in [
+            (
+                json!({"input_tokens": 20, "output_tokens": 7}),
+                (20, 7, 0, 0, 0),
+            ),
+            (
+                json!({"input_tokens": 20, "output_tokens": 7, "cache_read_input_tokens": 1000}),
+                (1020, 7, 1000, 0, 0),
+            ),
+            (
+                json!({"input_tokens": 20, "output_tokens": 7, "cache_creation_input_tokens": 300}),
+                (320, 7, 0, 300, 0),
+            ),
+            (
+                json!({"input_tokens": 20, "output_tokens": 7, "cache_creation_input_tokens": null, "cache_read_input_tokens": null}),
+                (20, 7, 0, 0, 0),
+            ),
+        ] {
+            let w = AnthropicUsage::from_value(Some(&usage)).unwrap().to_wit();
+            assert_eq!(
+                (
+                    w.input_tokens,
+                    w.output_tokens,
+                    w.cache_read_tokens,
+                    w.cache_write_tokens,
+                    w.reasoning_tokens
+                ),
+                want,
+                "{usage}"
+            );
+        }
+    }
+
+    #[test]
     fn update_keeps_what_the_later_report_lacks() {
         let mut u = AnthropicUsage::from_value(Some(&json!({
             "input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 5, "cache_creation_input_tokens": null

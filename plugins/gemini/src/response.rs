@@ -320,6 +320,60 @@ mod tests {
     }
 
     #[test]
+    fn each_token_class() {
+        // (usageMetadata, (input, output, cache read, cache write, reasoning)).
+        for (meta, want) in [
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40}),
+                (100, 40, 0, 0, 0),
+            ),
+            // Cached content is part of the prompt's count.
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40, "cachedContentTokenCount": 64}),
+                (100, 40, 64, 0, 0),
+            ),
+            // Thinking is output, and reasoning.
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 300}),
+                (100, 340, 0, 0, 300),
+            ),
+            // The tool-use prompt is input.
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40, "toolUsePromptTokenCount": 12}),
+                (112, 40, 0, 0, 0),
+            ),
+        ] {
+            let (body, usage) = ok(json!({
+                "candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}],
+                "usageMetadata": meta,
+            }));
+            let u = usage.unwrap();
+            assert_eq!(
+                (
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.cache_read_tokens,
+                    u.cache_write_tokens,
+                    u.reasoning_tokens
+                ),
+                want,
+                "{meta}"
+            );
+            // The client's usage says the same.
+            assert_eq!(body["usage"]["prompt_tokens"], want.0);
+            assert_eq!(body["usage"]["completion_tokens"], want.1);
+            assert_eq!(
+                body["usage"]["prompt_tokens_details"]["cached_tokens"],
+                want.2
+            );
+            assert_eq!(
+                body["usage"]["completion_tokens_details"]["reasoning_tokens"],
+                want.4
+            );
+        }
+    }
+
+    #[test]
     fn golden_response() {
         let mut response = http_response(200, &fixture("chat_response.gemini.json").to_string());
         response.headers.push(Header {

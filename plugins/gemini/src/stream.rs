@@ -267,6 +267,56 @@ mod tests {
     }
 
     #[test]
+    fn each_token_class_streamed() {
+        // Usage is the last usageMetadata, reported when the body ends.
+        for (meta, want) in [
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40}),
+                (100, 40, 0, 0, 0),
+            ),
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40, "cachedContentTokenCount": 64}),
+                (100, 40, 64, 0, 0),
+            ),
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 300}),
+                (100, 340, 0, 0, 300),
+            ),
+            (
+                json!({"promptTokenCount": 100, "candidatesTokenCount": 40, "toolUsePromptTokenCount": 12}),
+                (112, 40, 0, 0, 0),
+            ),
+        ] {
+            let d = decoder(json!({"model": "m", "messages": [], "stream": true}));
+            let out = d
+                .push(ev(
+                    json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "a"}]}}],
+                    "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": 1}}),
+                ))
+                .unwrap();
+            assert!(out.usage.is_none());
+            d.push(ev(json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "b"}]}, "finishReason": "STOP"}],
+                "usageMetadata": meta})))
+                .unwrap();
+            let out = d.finish().unwrap();
+            // Not asked for: no usage chunk, but the usage for the books.
+            assert!(out.chunks.is_empty());
+            let u = out.usage.unwrap();
+            assert_eq!(
+                (
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.cache_read_tokens,
+                    u.cache_write_tokens,
+                    u.reasoning_tokens
+                ),
+                want,
+                "{meta}"
+            );
+        }
+    }
+
+    #[test]
     fn function_calls_across_events() {
         let d = decoder(json!({"model": "m", "messages": [], "stream": true}));
         let out = d

@@ -8,10 +8,14 @@ use axum::serve::ListenerExt;
 
 use crate::config::{Config, Deployment};
 use crate::gateway::Gateway;
+use crate::identity::Identity;
+use crate::ledger::Accounts;
 use crate::plugins::registry::SettingsFn;
 use crate::plugins::{ActiveSet, Kind, Registry, Runtime, RuntimeOptions, builtin, watcher};
 use crate::server::{self, AppState};
 use crate::upstream::Upstream;
+use switchyard_limits::Limiter;
+use switchyard_store::{SpendWriter, Store, WriterOptions};
 
 /// Each plugin's settings: its `plugins.settings` entry, the deployment
 /// table for routers, and for `default-router` whatever `router_settings`
@@ -106,7 +110,25 @@ pub fn secrets(config: &Config) -> Vec<String> {
                 .filter_map(|(_, v)| v.as_str().map(str::to_string)),
         )
     });
-    config.master_key.iter().cloned().chain(params).collect()
+    let stores = [
+        password_of(&config.money.database_url),
+        config.redis.as_ref().and_then(|r| password_of(&r.url)),
+    ];
+    config
+        .master_key
+        .iter()
+        .cloned()
+        .chain(params)
+        .chain(stores.into_iter().flatten())
+        .collect()
+}
+
+/// The password in a `scheme://user:password@host` URL.
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split_once('@')?.0;
+    let password = userinfo.split_once(':')?.1;
+    (!password.is_empty()).then(|| password.to_string())
 }
 
 /// Runs the gateway on `addr` until SIGINT or SIGTERM.
@@ -136,7 +158,6 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         builtin = %builtins,
         "plugins ready"
     );
-    let master_key = config.master_key.clone().map(Arc::from);
     let health_checks = config.health_checks;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -153,10 +174,12 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         if let Some(every) = health_checks {
             crate::gateway::health::spawn(&gateway, every);
         }
+        let accounts = open_accounts(&gateway.config).await?;
         let state = AppState {
             gateway,
             registry,
-            master_key,
+            identity: accounts.identity.clone(),
+            accounts: accounts.clone(),
         };
         // Nagle's algorithm on accepted sockets holds a stream's last small
         // write until the client's delayed ACK (40 ms on Linux), so every
@@ -170,8 +193,51 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         axum::serve(listener, server::router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        // Every request has ended: write down every record before leaving.
+        if let Some(writer) = &accounts.writer {
+            let report = writer.shutdown().await;
+            tracing::info!(?report, "spend records flushed");
+        }
         Ok::<_, anyhow::Error>(())
     })
+}
+
+/// Opens the database (migrating an empty one; refusing one whose schema
+/// is older than this binary), loads the key directory, starts the spend
+/// writer and the limiter, and seeds the budget counters.
+pub async fn open_accounts(config: &Config) -> anyhow::Result<Arc<Accounts>> {
+    let money = &config.money;
+    let store = Store::open(&money.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    let identity = Arc::new(
+        Identity::load(config.master_key.clone(), store.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("database: {e}"))?,
+    );
+    Identity::watch(&identity);
+    let [keys, teams, users, end_users] = identity.directory().counts();
+    tracing::info!(
+        database = %store.describe(),
+        default = money.database_is_default,
+        keys, teams, users, end_users,
+        "keys and spend database ready"
+    );
+    let limiter = match &config.redis {
+        Some(r) => Limiter::redis(&r.url, &r.prefix).map_err(|e| anyhow::anyhow!("limits: {e}"))?,
+        None => Limiter::memory(),
+    };
+    let writer = money
+        .spend_logs
+        .then(|| SpendWriter::start(store.clone(), WriterOptions::new(money.spill_path.clone())));
+    let accounts = Arc::new(Accounts::new(config, limiter, writer, identity));
+    match accounts.seed(config, &store).await {
+        Ok(n) => tracing::debug!(budgets = n, "budget windows seeded from the spend table"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read spend to seed budgets; they start at 0")
+        }
+    }
+    Ok(accounts)
 }
 
 /// Resolves on SIGINT or SIGTERM (what a container runtime sends).

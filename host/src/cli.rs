@@ -50,6 +50,25 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Works with the keys and spend database.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Brings the database named by the config up to this binary's schema.
+    Migrate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Says which schema version the database is at.
+    Status {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,18 +107,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(&file),
+        Command::Db { command } => db(command),
         Command::Serve {
             config,
             plugins,
             host,
             port,
         } => {
-            let mut config = match &config {
-                Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!(e))?,
-                None => {
-                    Config::parse("", std::path::Path::new(".")).map_err(|e| anyhow::anyhow!(e))?
-                }
-            };
+            let mut config = load_or_default(config.as_deref())?;
             if plugins.is_some() {
                 config.plugins.dir = plugins;
             }
@@ -119,6 +134,138 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             crate::app::serve(config, addr)?;
             Ok(0)
         }
+    }
+}
+
+/// The config a command names, or the embedded default.
+fn load_or_default(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!(e)),
+        None => Config::parse("", std::path::Path::new(".")).map_err(|e| anyhow::anyhow!(e)),
+    }
+}
+
+/// `switchyard db migrate|status --config FILE`.
+fn db(command: DbCommand) -> anyhow::Result<i32> {
+    let (DbCommand::Migrate { config } | DbCommand::Status { config }) = &command;
+    let config = load_or_default(config.as_deref())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store = switchyard_store::Store::connect(&config.money.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+        let before = store
+            .schema()
+            .await
+            .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+        println!("database: {}", store.describe());
+        println!("schema: {before:?}");
+        if let DbCommand::Migrate { .. } = command {
+            let applied = store
+                .migrate()
+                .await
+                .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+            if applied.is_empty() {
+                println!("nothing to migrate");
+            } else {
+                for v in &applied {
+                    println!("applied migration {v}");
+                }
+            }
+            let after = store
+                .schema()
+                .await
+                .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+            println!("schema: {after:?}");
+        }
+        Ok(0)
+    })
+}
+
+/// Auth, the database, limits and budgets, as `config check` shows them.
+fn print_money(config: &Config) {
+    let m = &config.money;
+    println!("keys and spend:");
+    match &config.master_key {
+        Some(_) => println!("  auth: master key set (virtual keys work; management API on)"),
+        None => println!(
+            "  auth: off (no general_settings.master_key: anyone may call; management API closed)"
+        ),
+    }
+    let url = redact(&m.database_url);
+    println!(
+        "  database: {url}{}",
+        if m.database_is_default {
+            " (default)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  spend records: {}",
+        if m.spend_logs {
+            "on"
+        } else {
+            "off (disable_spend_logs)"
+        }
+    );
+    println!(
+        "  limit counters: {}",
+        if config.redis.is_some() {
+            "redis (shared by replicas)"
+        } else {
+            "in memory (this process only)"
+        }
+    );
+    for r in &m.rules {
+        let mut parts = Vec::new();
+        if let Some(v) = r.rpm {
+            parts.push(format!("rpm {v}"));
+        }
+        if let Some(v) = r.tpm {
+            parts.push(format!("tpm {v}"));
+        }
+        if let Some(v) = r.max_parallel {
+            parts.push(format!("max_parallel {v}"));
+        }
+        if let Some(b) = &r.budget {
+            parts.push(format!("budget ${} per {:?}", b.max_usd, b.period));
+        }
+        let which = match &r.value {
+            Some(v) => format!("{} = {v}", r.matches.kind()),
+            None => format!("each {}", r.matches.kind()),
+        };
+        println!("  limit {which}: {}", parts.join(", "));
+    }
+    for (p, b) in &m.provider_budgets {
+        println!("  provider budget {p}: ${} per {:?}", b.max_usd, b.period);
+    }
+    for d in &config.deployments {
+        if let Some(b) = &d.budget {
+            println!(
+                "  deployment budget {}: ${} per {:?}",
+                d.id, b.max_usd, b.period
+            );
+        }
+    }
+    if let Some(b) = &m.global_budget {
+        println!("  proxy budget: ${} per {:?}", b.max_usd, b.period);
+    }
+}
+
+/// A URL with its password replaced.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(_)) => match rest.split_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_string(),
+            },
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
     }
 }
 
@@ -183,6 +330,7 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
         Some(every) => println!("  background health checks: every {every:?}"),
         None => println!("  background health checks: off"),
     }
+    print_money(&config);
     let problems = print_plugins(&config)?;
     // Keys it ignores, and values it read otherwise than written.
     if config.warnings.is_empty() {

@@ -7,6 +7,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod gateway;
+pub mod identity;
+pub mod ledger;
 pub mod plugin_tools;
 pub mod plugins;
 pub mod server;

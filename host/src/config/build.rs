@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{ConfigError, KeyPath};
+use super::money::{self, Money};
 use super::raw::RawRouter;
 use super::reader::RawConfig;
 use super::reliability::Reliability;
@@ -28,10 +29,11 @@ impl Config {
             reliability,
             model_list,
             mut plugins,
+            limits,
         } = raw;
         let router_at = top.key("router_settings");
 
-        let master_key = general.master_key;
+        let master_key = general.master_key.clone();
         let max_body_bytes = general
             .max_request_size_mb
             .map_or(32 << 20, |mb| (mb.0 * 1024.0 * 1024.0) as usize);
@@ -69,6 +71,7 @@ impl Config {
             router_defaults.insert("enable_tag_filtering".into(), on.into());
         }
         let redis = redis_settings(&router, &router_at)?;
+        let money = money_settings(&general, &router, &litellm, limits, base, &mut warnings)?;
 
         let model_list::ModelList {
             deployments,
@@ -124,6 +127,7 @@ impl Config {
             latency_ttl,
             reliability,
             redis,
+            money,
             health_checks,
             default_timeout,
             default_stream_timeout,
@@ -131,6 +135,51 @@ impl Config {
             warnings,
         })
     }
+}
+
+/// Keys, spend and limits (see [`money`]).
+fn money_settings(
+    general: &super::raw::RawGeneral,
+    router: &RawRouter,
+    litellm: &super::raw::RawLitellm,
+    limits: Vec<money::RawRule>,
+    base: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Money, ConfigError> {
+    let top = KeyPath::root();
+    let general_at = top.key("general_settings");
+    let (database_url, database_is_default) =
+        money::database_url(general.database_url.clone(), base);
+    let mut rules = money::rules(limits, &top.key("limits"), warnings)?;
+    rules.extend(money::model_rules(
+        general.budget_and_rate_limits.clone().unwrap_or_default(),
+        &general_at.key("budget_and_rate_limits"),
+        warnings,
+    )?);
+    let provider_budgets = money::provider_budgets(
+        router.provider_budget_config.clone().unwrap_or_default(),
+        &top.key("router_settings").key("provider_budget_config"),
+    )?;
+    let litellm_at = top.key("litellm_settings");
+    let global_budget = match litellm.max_budget {
+        Some(max) => Some(switchyard_limits::Budget {
+            max_usd: max.0,
+            period: money::period(
+                litellm.budget_duration.as_ref(),
+                &litellm_at.key("budget_duration"),
+            )?,
+        }),
+        None => None,
+    };
+    Ok(Money {
+        database_url,
+        database_is_default,
+        spill_path: base.join(money::SPILL_FILE),
+        spend_logs: !general.disable_spend_logs.unwrap_or(false),
+        rules,
+        provider_budgets,
+        global_budget,
+    })
 }
 
 /// `redis_url`, else `redis_host` (+ `redis_port`, `redis_password`).

@@ -15,6 +15,7 @@ pub mod env;
 pub mod error;
 mod mend;
 pub mod model_list;
+pub mod money;
 mod notes;
 mod placement;
 pub mod plugins;
@@ -58,6 +59,8 @@ pub struct Config {
     pub reliability: Reliability,
     /// Redis, when replicas share cooldowns and usage.
     pub redis: Option<RedisSettings>,
+    /// Keys, spend and limits: the database, `limits:` rules, budgets.
+    pub money: money::Money,
     /// `general_settings.background_health_checks`: the interval, when on.
     pub health_checks: Option<Duration>,
     /// Upstream timeout when a deployment sets none

@@ -58,6 +58,12 @@ pub struct Deployment {
     pub params: Map<String, Json>,
     pub prices: Prices,
     pub max_input_tokens: Option<u64>,
+    /// `litellm_params.max_budget` over `budget_duration`: spent, the
+    /// deployment is left out of routing until its window resets.
+    pub budget: Option<switchyard_limits::Budget>,
+    /// The model's output limit (`model_info.max_output_tokens`, else
+    /// `max_tokens`): what a budget reserves when a request sets none.
+    pub max_output_tokens: Option<u64>,
     /// All of `model_info`, for routers and cost rules.
     pub model_info: Map<String, Json>,
 }
@@ -127,6 +133,17 @@ fn deployment(entry: RawEntry, index: usize, at: &KeyPath) -> Result<Deployment,
         reasoning_per_token: price(info.output_cost_per_reasoning_token),
         per_request: price(info.input_cost_per_request.or(info.cost_per_request)),
     };
+    let params_at = at.key("litellm_params");
+    let budget = super::money::deployment_budget(
+        params.max_budget,
+        params.budget_duration.as_ref(),
+        &params_at,
+    )?;
+    let max_output_tokens = info
+        .rest
+        .get("max_output_tokens")
+        .or(info.max_tokens.as_ref())
+        .and_then(Json::as_u64);
     let id = match &info.id {
         Some(id) if !id.is_empty() => id.clone(),
         _ => format!("{group}/{index}"),
@@ -152,6 +169,8 @@ fn deployment(entry: RawEntry, index: usize, at: &KeyPath) -> Result<Deployment,
         params: params.rest,
         prices,
         max_input_tokens: info.max_input_tokens.map(|c| c.0),
+        budget,
+        max_output_tokens,
         model_info: object(&info),
     })
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use serde_yaml::{Mapping, Value};
 
+use super::money::{RawModelLimit, RawProviderBudget};
 use super::values::{
     AliasTarget, Count, Fallbacks, NonNegative, Port, Positive, Seconds, SecondsOrZero,
 };
@@ -28,6 +29,8 @@ pub struct RawRoot {
     #[expect(dead_code, reason = "read before the other sections")]
     pub environment_variables: Option<Value>,
     pub plugins: Option<Value>,
+    /// Switchyard's rate limits and budgets by a request field.
+    pub limits: Option<Value>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }
@@ -40,6 +43,10 @@ pub struct RawGeneral {
     pub max_request_size_mb: Option<Positive>,
     pub background_health_checks: Option<bool>,
     pub health_check_interval: Option<Seconds>,
+    pub database_url: Option<String>,
+    pub disable_spend_logs: Option<bool>,
+    /// Not LiteLLM's, but real files carry it: per-model-group limits.
+    pub budget_and_rate_limits: Option<Vec<RawModelLimit>>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }
@@ -64,6 +71,7 @@ pub struct RawRouter {
     /// Pre-call checks are always on; the key is accepted, not needed.
     #[expect(dead_code, reason = "pre-call checks are always on")]
     pub enable_pre_call_checks: Option<bool>,
+    pub provider_budget_config: Option<BTreeMap<String, RawProviderBudget>>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }
@@ -83,6 +91,9 @@ pub struct RawStrategyArgs {
 #[serde(expecting = "a mapping")]
 pub struct RawLitellm {
     pub request_timeout: Option<Seconds>,
+    /// A budget for the whole proxy.
+    pub max_budget: Option<NonNegative>,
+    pub budget_duration: Option<Value>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }
@@ -135,6 +146,9 @@ pub struct RawParams {
     pub weight: Option<NonNegative>,
     pub order: Option<Count>,
     pub tags: Option<Vec<String>>,
+    /// The deployment's own budget.
+    pub max_budget: Option<NonNegative>,
+    pub budget_duration: Option<Value>,
     #[serde(flatten)]
     pub defaults: RequestDefaults,
     /// Passed to the provider adapter as they are.

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
 use super::error::{ConfigError, KeyPath};
+use super::money::RawRule;
 use super::notes::Notes;
 use super::plugins::PluginsSection;
 use super::raw::{RawEntry, RawGeneral, RawLitellm, RawReliability, RawRoot, RawRouter};
@@ -24,6 +25,7 @@ pub struct RawConfig {
     pub reliability: [(KeyPath, RawReliability); 2],
     pub model_list: Vec<RawEntry>,
     pub plugins: PluginsSection,
+    pub limits: Vec<RawRule>,
 }
 
 /// Reads `text`, taking variables from `process` and then the file's
@@ -106,7 +108,11 @@ pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawCo
     let mut plugins_v = value(sections.plugins);
     let plugins: PluginsSection = section(&mut plugins_v, &top.key("plugins"), notes)?;
 
+    let mut limits_v = value(sections.limits);
+    let limits: Vec<RawRule> = section(&mut limits_v, &top.key("limits"), notes)?;
+
     Ok(RawConfig {
+        limits,
         general,
         router,
         litellm,

@@ -596,3 +596,105 @@ model_list:
     assert_eq!((fast[0].rpm, fast[1].rpm), (Some(30), Some(10)));
     assert!(fast[0].params.is_empty(), "{:?}", fast[0].params);
 }
+
+#[test]
+fn money_reads_limits_rules_budgets_and_the_database() {
+    let text = r#"
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o
+      max_budget: 5
+      budget_duration: 1d
+router_settings:
+  provider_budget_config:
+    openai: {budget_limit: 100, time_period: 1mo}
+litellm_settings:
+  max_budget: 1000
+  budget_duration: 30d
+general_settings:
+  database_url: postgresql://u:pw@db:5432/sw
+  budget_and_rate_limits:
+    - {model: gpt, max_budget: 10, budget_duration: 24h, rpm: 60}
+limits:
+  - match: metadata.organization_id
+    rpm: 100
+    tpm: "5000"
+    max_parallel: 4
+  - match: metadata.plan
+    value: free
+    max_budget: 1.5
+    budget_duration: 30d
+    colour: blue
+"#;
+    let c = Config::parse(text, Path::new("/cfg")).unwrap();
+    let m = &c.money;
+    assert_eq!(m.database_url, "postgresql://u:pw@db:5432/sw");
+    assert!(!m.database_is_default);
+    assert_eq!(m.rules.len(), 3);
+    assert_eq!(
+        m.rules[0].matches,
+        money::Match::Metadata("organization_id".into())
+    );
+    assert_eq!(
+        (m.rules[0].rpm, m.rules[0].tpm, m.rules[0].max_parallel),
+        (Some(100), Some(5000), Some(4))
+    );
+    assert_eq!(m.rules[1].value.as_deref(), Some("free"));
+    let b = m.rules[1].budget.as_ref().unwrap();
+    assert_eq!(b.max_usd, 1.5);
+    assert_eq!(b.period, "30d".parse().unwrap());
+    assert_eq!(m.rules[2].matches, money::Match::Model);
+    assert_eq!(m.rules[2].value.as_deref(), Some("gpt"));
+    assert_eq!(m.provider_budgets["openai"].period, "1mo".parse().unwrap());
+    assert_eq!(m.global_budget.as_ref().unwrap().max_usd, 1000.0);
+    let d = &c.deployments[0];
+    assert_eq!(d.budget.as_ref().unwrap().max_usd, 5.0);
+    // The budget keys are the host's, not the provider's.
+    assert!(!d.params.contains_key("max_budget"));
+    let w = c.warnings.join("\n");
+    assert!(w.contains("limits[1].colour is not used"), "{w}");
+    assert!(
+        w.contains("general_settings.budget_and_rate_limits is not a LiteLLM key"),
+        "{w}"
+    );
+    assert!(
+        w.contains("limits[0].tpm"),
+        "a string number is mended with a warning: {w}"
+    );
+}
+
+#[test]
+fn money_defaults_to_a_sqlite_file_beside_the_config() {
+    let c = Config::parse("", Path::new("/etc/sw")).unwrap();
+    assert_eq!(c.money.database_url, "sqlite:///etc/sw/switchyard.db");
+    assert!(c.money.database_is_default);
+    assert!(c.money.spend_logs);
+    assert!(c.money.rules.is_empty());
+}
+
+#[test]
+fn money_errors_name_the_path() {
+    for (text, path) in [
+        (
+            "limits:\n  - match: colour\n    rpm: 1\n",
+            "limits[0].match",
+        ),
+        ("limits:\n  - match: user\n", "limits[0]"),
+        (
+            "limits:\n  - match: user\n    max_budget: 1\n    budget_duration: fortnight\n",
+            "limits[0].budget_duration",
+        ),
+        (
+            "limits:\n  - match: user\n    max_budget: -1\n",
+            "limits[0].max_budget",
+        ),
+        (
+            "router_settings:\n  provider_budget_config:\n    openai: {budget_limit: 1, time_period: 3x}\n",
+            "router_settings.provider_budget_config.openai.time_period",
+        ),
+    ] {
+        let e = Config::parse(text, Path::new(".")).unwrap_err().to_string();
+        assert!(e.contains(path), "{text}: {e}");
+    }
+}

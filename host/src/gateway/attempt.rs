@@ -209,7 +209,7 @@ impl Gateway {
         let attempt = Attempt::new(self, set, d, call.operation.clone(), call.raw)?;
         let in_flight = self.state.start(d);
         let started = Instant::now();
-        let books = Books::new(self, set, d, call.caller);
+        let books = Books::new(self, set, d, call.caller, call.ledger);
         let timeout = call.mode.timeout(d, &self.config);
         match call.mode {
             Mode::Whole => {
@@ -220,7 +220,14 @@ impl Gateway {
             }
             Mode::Stream { include_usage } => {
                 let relay = attempt
-                    .first_chunk(timeout, include_usage, books, in_flight, wait)
+                    .first_chunk(
+                        timeout,
+                        include_usage,
+                        call.estimated_tokens,
+                        books,
+                        in_flight,
+                        wait,
+                    )
                     .await?;
                 Ok(ServedBody::Sse(relay.into_body()))
             }

@@ -12,6 +12,7 @@ use crate::plugins::bindings::types::{Caller, Usage};
 use crate::state::State;
 
 use super::{Gateway, cost};
+use crate::ledger::Ledger;
 
 /// What a call is recorded against. It owns what it needs, so a stream can
 /// carry it past the handler's return.
@@ -21,6 +22,7 @@ pub(super) struct Books {
     set: Arc<ActiveSet>,
     pub(super) deployment: Arc<Deployment>,
     caller: Arc<Caller>,
+    ledger: Arc<Ledger>,
 }
 
 impl Books {
@@ -29,6 +31,7 @@ impl Books {
         set: &Arc<ActiveSet>,
         d: &Arc<Deployment>,
         caller: &Arc<Caller>,
+        ledger: &Arc<Ledger>,
     ) -> Books {
         Books {
             live: gateway.state.clone(),
@@ -36,6 +39,7 @@ impl Books {
             set: set.clone(),
             deployment: d.clone(),
             caller: caller.clone(),
+            ledger: ledger.clone(),
         }
     }
 
@@ -54,14 +58,17 @@ impl Books {
         let d = &self.deployment;
         let tokens = usage.map_or(0, |u| u.input_tokens + u.output_tokens);
         self.live.finish(d, latency, ttft, tokens);
-        if let Some(usage) = usage {
-            let cost = cost::price(
+        let cost = usage.and_then(|usage| {
+            cost::price(
                 &self.set,
                 &self.config.plugins.cost_rules,
                 d,
                 usage,
                 &self.caller,
-            );
+            )
+        });
+        self.ledger.served(d, usage, cost, estimated);
+        if let Some(usage) = usage {
             tracing::info!(
                 deployment = %d.id,
                 streamed = ttft.is_some(),

@@ -6,51 +6,21 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 
+use crate::ledger::Ledger;
+
 use crate::plugins::bindings::provider_api::Operation;
 use crate::plugins::bindings::sanitizer_api::{SanitizeInput, Stage, Verdict};
 use crate::plugins::bindings::types::{self, Caller};
 use crate::plugins::{ActiveSet, CallError};
 
+use super::admit::Admit;
 use super::error::ApiError;
 use super::retry::Call;
 use super::{Gateway, Mode, Served, request, views};
 
-/// The caller a request speaks for. Key management comes later; for now the
-/// master key (or an open gateway) and the request's own `user`/`metadata`
-/// (read here, and left out of what providers receive).
-pub fn caller_for(req: &ChatRequest) -> Caller {
-    caller_from(req.user.clone(), req.metadata.clone().unwrap_or_default())
-}
-
-/// The caller from a request's `user` and `metadata`.
-pub fn caller_from(user: Option<String>, metadata: Map<String, Value>) -> Caller {
-    let tier = metadata
-        .get("customer_tier")
-        .or_else(|| metadata.get("tier"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let tags = metadata
-        .get("tags")
-        .and_then(Value::as_array)
-        .map(|t| {
-            t.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    Caller {
-        key_alias: None,
-        user,
-        team: None,
-        tags,
-        tier,
-        metadata: views::fields_from_map(&metadata),
-    }
-}
-
 impl Gateway {
     /// Serves one chat completion request.
-    pub async fn chat(&self, body: Bytes) -> Result<Served, ApiError> {
+    pub async fn chat(&self, body: Bytes, ledger: &Arc<Ledger>) -> Result<Served, ApiError> {
         let mut raw = request::parse_object(&body)?;
         let overrides = request::Overrides::take(&mut raw)?;
         let req: ChatRequest = request::typed(&raw)?;
@@ -65,8 +35,23 @@ impl Gateway {
             .group(&req.model)
             .ok_or_else(|| self.unknown_model(&req.model))?;
         let set = self.registry.snapshot();
-        let caller = Arc::new(caller_for(&req));
+        let caller = Arc::new(
+            ledger
+                .principal
+                .caller(req.user.clone(), req.metadata.as_ref()),
+        );
         let mut view = views::chat_request_view(&req);
+        let estimated_tokens = views::estimate_tokens(&view);
+        let max_tokens = req.max_completion_tokens.or(req.max_tokens).map(u64::from);
+        let admit = Admit {
+            caller: &caller,
+            end_user: req.user.as_deref(),
+            asked: &req.model,
+            group,
+            input_tokens: estimated_tokens,
+            max_tokens,
+        };
+        self.admit(ledger, &set, admit).await?;
 
         self.sanitize_request(&set, &mut raw, &mut view, &caller)?;
 
@@ -87,7 +72,8 @@ impl Gateway {
             raw: &raw,
             view: Some(&view),
             caller: &caller,
-            estimated_tokens: views::estimate_tokens(&view),
+            ledger,
+            estimated_tokens,
             overrides: &overrides,
         };
         self.serve_call(&set, group, &call).await

@@ -13,6 +13,7 @@
 //!   ([`cost`] prices it).
 //! - [`failure`]: why an attempt failed; [`error`]: what the client sees.
 
+pub mod admit;
 pub mod attempt;
 pub mod books;
 pub mod chat;

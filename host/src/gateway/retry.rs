@@ -33,6 +33,8 @@ pub struct Call<'a> {
     /// What routers read; `None` (embeddings): the configured order.
     pub view: Option<&'a types::ChatRequest>,
     pub caller: &'a Arc<Caller>,
+    /// The request's entry in the books (usage, cost, limits).
+    pub ledger: &'a Arc<crate::ledger::Ledger>,
     /// The prompt's estimated tokens (0: unknown, no context-window check).
     pub estimated_tokens: u64,
     pub overrides: &'a Overrides,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod manage;
 pub mod openai;
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::gateway::Gateway;
+use crate::identity::Identity;
+use crate::ledger::Accounts;
 use crate::plugins::Registry;
 
 /// Shared state of every handler.
@@ -19,8 +22,10 @@ use crate::plugins::Registry;
 pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub registry: Arc<Registry>,
-    /// `general_settings.master_key`; `None` means open, as in LiteLLM.
-    pub master_key: Option<Arc<str>>,
+    /// Keys, teams, users and end users, cached; the master key.
+    pub identity: Arc<Identity>,
+    /// Limits and spend.
+    pub accounts: Arc<Accounts>,
 }
 
 /// Every route.
@@ -40,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/readiness", get(openai::readiness))
         .route("/health", get(openai::health))
         .route("/admin/plugins", get(admin::plugins))
+        .merge(manage::routes())
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

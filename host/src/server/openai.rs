@@ -11,25 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::admin::presented_keys;
 use crate::gateway::ApiError;
 use crate::gateway::{Served, ServedBody};
+use crate::identity::Principal;
+use crate::ledger::Ledger;
 
-/// Checks the master key, when one is set.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(key) = &state.master_key else {
-        return Ok(());
-    };
-    let keys = presented_keys(headers);
-    match keys.first() {
-        _ if keys.contains(&&**key) => Ok(()),
-        Some(_) => Err(ApiError::unauthorized(
-            "Authentication Error: invalid API key. Use the gateway's key as a Bearer token.",
-        )),
-        None => Err(ApiError::unauthorized(
-            "Authentication Error: no API key. Send `Authorization: Bearer <key>`.",
-        )),
-    }
+/// Checks the caller's key (any valid key) for the read-only routes.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    state.identity.authenticate(headers)
 }
 
 /// The request id: the client's `x-request-id`, else a new one.
@@ -61,18 +50,50 @@ fn header(v: &str) -> HeaderValue {
 }
 
 /// Turns a served answer into the response, with the gateway's headers.
-fn respond(result: Result<Served, ApiError>, started: Instant, id: HeaderValue) -> Response {
+fn respond(
+    result: Result<Served, ApiError>,
+    started: Instant,
+    id: HeaderValue,
+    ledger: Option<&Ledger>,
+) -> Response {
     let mut resp = match result {
         Err(e) => {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            if let Some(ledger) = ledger {
+                let attempts = e
+                    .headers
+                    .iter()
+                    .find(|(n, _)| *n == "x-switchyard-attempts")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                ledger.outcome(
+                    e.status.as_u16(),
+                    Some(e.code.as_deref().unwrap_or(e.kind)),
+                    attempts,
+                    0,
+                    ms,
+                );
+            }
             let mut r = e.into_response();
             r.headers_mut().insert("x-request-id", id);
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
             r.headers_mut()
                 .insert("x-switchyard-overhead-ms", header(&format!("{ms:.3}")));
+            if let Some(ledger) = ledger {
+                rate_limit_headers(r.headers_mut(), ledger);
+            }
             return r;
         }
         Ok(served) => {
             let overhead = started.elapsed().saturating_sub(served.upstream_wait);
+            if let Some(ledger) = ledger {
+                ledger.outcome(
+                    200,
+                    None,
+                    served.attempts,
+                    served.fallbacks,
+                    overhead.as_secs_f64() * 1000.0,
+                );
+            }
             let mut r = match served.body {
                 ServedBody::Json(b) => {
                     let mut r = Response::new(Body::from(b));
@@ -108,11 +129,42 @@ fn respond(result: Result<Served, ApiError>, started: Instant, id: HeaderValue) 
             }
             let ms = overhead.as_secs_f64() * 1000.0;
             h.insert("x-switchyard-overhead-ms", header(&format!("{ms:.3}")));
+            if let Some(ledger) = ledger {
+                // Known for a whole answer; a stream's cost is known only
+                // when it ends (its spend record has it).
+                if let Some(cost) = ledger.cost() {
+                    let v = match cost {
+                        Some(usd) => format!("{usd}"),
+                        None => "unknown".into(),
+                    };
+                    h.insert("x-switchyard-response-cost", header(&v));
+                }
+                rate_limit_headers(h, ledger);
+            }
             r
         }
     };
     resp.headers_mut().insert("x-request-id", id);
     resp
+}
+
+/// OpenAI's `x-ratelimit-*` headers, where a limit applied.
+fn rate_limit_headers(h: &mut HeaderMap, ledger: &Ledger) {
+    let Some(r) = ledger.remaining() else {
+        return;
+    };
+    if let Some(n) = r.requests {
+        h.insert("x-ratelimit-remaining-requests", header(&n.to_string()));
+    }
+    if let Some(n) = r.tokens {
+        h.insert("x-ratelimit-remaining-tokens", header(&n.to_string()));
+    }
+    if let Some(s) = r.reset_requests_s {
+        h.insert("x-ratelimit-reset-requests", header(&format!("{s}s")));
+    }
+    if let Some(s) = r.reset_tokens_s {
+        h.insert("x-ratelimit-reset-tokens", header(&format!("{s}s")));
+    }
 }
 
 /// Which gateway operation a POST route serves.
@@ -131,16 +183,34 @@ async fn serve(
 ) -> Response {
     let started = Instant::now();
     let id = request_id(&headers);
+    let principal = match authorize(&state, &headers) {
+        Ok(p) => p,
+        Err(e) => {
+            // A refused key leaves a record too (without the key).
+            let ledger = Ledger::open(
+                &state.accounts,
+                Principal::Open,
+                id.to_str().unwrap_or("unknown"),
+                started,
+            );
+            return respond(Err(e), started, id, Some(&ledger));
+        }
+    };
+    let ledger = Ledger::open(
+        &state.accounts,
+        principal,
+        id.to_str().unwrap_or("unknown"),
+        started,
+    );
     let result = async {
-        authorize(&state, &headers)?;
         let body = body_or_error(body, state.gateway.config.max_body_bytes)?;
         match op {
-            Op::Chat => state.gateway.chat(body).await,
-            Op::Embeddings => state.gateway.embeddings(body).await,
+            Op::Chat => state.gateway.chat(body, &ledger).await,
+            Op::Embeddings => state.gateway.embeddings(body, &ledger).await,
         }
     }
     .await;
-    respond(result, started, id)
+    respond(result, started, id, Some(&ledger))
 }
 
 pub async fn chat(
@@ -164,15 +234,19 @@ fn model_json(name: &str) -> serde_json::Value {
 }
 
 pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
+    let principal = match authorize(&state, &headers) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     let config = &state.gateway.config;
+    // A key sees the models it may call.
     let data: Vec<_> = config
         .groups
         .keys()
-        .chain(config.aliases.keys())
-        .map(|n| model_json(n))
+        .map(|g| (g, g))
+        .chain(config.aliases.iter())
+        .filter(|(name, group)| principal.check_model(name, group, &config.aliases).is_ok())
+        .map(|(n, _)| model_json(n))
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
 }
@@ -213,6 +287,8 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
         "plugins_loaded": set.len(),
         "missing_plugins": missing,
         "shared_state": state.gateway.state.shared_status(),
+        "limits": state.accounts.limiter.status(),
+        "spend_writer": state.accounts.writer.as_ref().map(|w| w.stats()),
     });
     let status = if missing.is_empty() {
         StatusCode::OK

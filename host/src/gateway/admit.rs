@@ -1,0 +1,124 @@
+//! The money checks, once per request and before the sanitisers, in this
+//! order: the key may call the model (401), the end user is not blocked
+//! (401), and every limit that applies admits the request and reserves its
+//! share (429 naming the limit). A budget reserves the call's maximum cost,
+//! priced by the cost rules from the input's estimated tokens and the
+//! output limit, so a burst against a nearly spent budget overspends by at
+//! most one call.
+
+use std::sync::Arc;
+
+use switchyard_limits::Ask;
+
+use crate::config::ModelGroup;
+use crate::ledger::{Ledger, refusal};
+use crate::plugins::ActiveSet;
+use crate::plugins::bindings::types::{Caller, Usage};
+
+use super::error::ApiError;
+use super::{Gateway, cost};
+
+/// The output a budget reserves for when neither the request nor the
+/// deployment's `model_info` limits it.
+const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
+/// Deployments priced for a reservation: the dearest of the first few.
+const PRICED_DEPLOYMENTS: usize = 8;
+
+/// What the checks read of a request.
+pub(super) struct Admit<'a> {
+    pub caller: &'a Caller,
+    /// The request's `user` field.
+    pub end_user: Option<&'a str>,
+    /// The model as the client named it (an alias, perhaps).
+    pub asked: &'a str,
+    pub group: &'a ModelGroup,
+    /// The prompt's estimated tokens.
+    pub input_tokens: u64,
+    /// The request's output limit.
+    pub max_tokens: Option<u64>,
+}
+
+impl Gateway {
+    /// Checks and reserves the caller's limits (see the module doc).
+    pub(super) async fn admit(
+        &self,
+        ledger: &Arc<Ledger>,
+        set: &ActiveSet,
+        ask: Admit<'_>,
+    ) -> Result<(), ApiError> {
+        let Admit {
+            caller,
+            end_user,
+            asked,
+            group,
+            input_tokens,
+            max_tokens,
+        } = ask;
+        let accounts = ledger.accounts();
+        ledger
+            .principal
+            .check_model(asked, &group.name, &self.config.aliases)?;
+        let entry = end_user.and_then(|u| accounts.identity.directory().end_user(u));
+        if let Some(e) = &entry
+            && e.record.blocked
+        {
+            let mut err = ApiError::unauthorized(format!(
+                "Authentication Error: end user {} is blocked.",
+                e.id
+            ));
+            err.code = Some("end_user_blocked".into());
+            return Err(err);
+        }
+        ledger.set_caller(caller, end_user, &group.name);
+        let limits = accounts.limits_for(&ledger.principal, entry.as_deref(), caller, &group.name);
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let max_cost = if limits.iter().any(|l| l.budget.is_some()) {
+            self.max_cost(set, group, input_tokens, max_tokens, caller)
+        } else {
+            None
+        };
+        let ask = Ask {
+            tokens: input_tokens + max_tokens.unwrap_or(0),
+            max_cost_usd: max_cost,
+        };
+        match accounts.limiter.admit(&limits, &ask).await {
+            Ok(admission) => {
+                ledger.admitted(admission);
+                Ok(())
+            }
+            Err(refused) => Err(refusal::to_api(&refused)),
+        }
+    }
+
+    /// The most the call can cost on any of the group's (first few)
+    /// deployments; `None` when no rule prices any of them.
+    fn max_cost(
+        &self,
+        set: &ActiveSet,
+        group: &ModelGroup,
+        input_tokens: u64,
+        max_tokens: Option<u64>,
+        caller: &Caller,
+    ) -> Option<f64> {
+        group
+            .deployments
+            .iter()
+            .take(PRICED_DEPLOYMENTS)
+            .filter_map(|d| {
+                let usage = Usage {
+                    input_tokens,
+                    output_tokens: max_tokens
+                        .or(d.max_output_tokens)
+                        .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
+                    cache_read_tokens: 0,
+                    cache_write_tokens: 0,
+                    reasoning_tokens: 0,
+                    extra: Vec::new(),
+                };
+                cost::price(set, &self.config.plugins.cost_rules, d, &usage, caller)
+            })
+            .reduce(f64::max)
+    }
+}

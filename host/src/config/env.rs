@@ -51,6 +51,26 @@ impl Walk<'_, '_> {
             return Ok(());
         }
         match value {
+            Value::String(s) if *path == falls_back() => {
+                // A file shared with a LiteLLM deployment names its
+                // database by a variable this host may not set: the
+                // default database serves rather than no gateway at all.
+                let written = self.notes.written(path);
+                match expand_str(s, &written, self.vars) {
+                    Ok(Some(expanded)) => {
+                        *s = expanded;
+                        self.notes.env_value(written);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.notes.warn(format!(
+                            "{e}; keys and spend go to the default SQLite file beside the config"
+                        ));
+                        *value = Value::Null;
+                    }
+                }
+                Ok(())
+            }
             Value::String(s) => {
                 let written = self.notes.written(path);
                 if let Some(expanded) = expand_str(s, &written, self.vars)? {
@@ -77,6 +97,11 @@ impl Walk<'_, '_> {
 }
 
 /// `s` with its references replaced, or `None` when it has none.
+/// The one value whose missing variable falls back to a default.
+fn falls_back() -> KeyPath {
+    KeyPath::root().key("general_settings").key("database_url")
+}
+
 fn expand_str(s: &str, path: &KeyPath, vars: Lookup) -> Result<Option<String>, ConfigError> {
     if let Some(name) = s.strip_prefix(PREFIX) {
         let name = name.trim();

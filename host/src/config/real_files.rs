@@ -92,7 +92,7 @@ fn a_support_chat_file_loads_with_its_quirks_mended() {
         [
             "general_settings.default_fallbacks belongs at router_settings.default_fallbacks; used there",
             "model_list[2].model_info.rpm belongs at model_list[2].litellm_params.rpm; used there",
-            "general_settings.database_url is not used by Switchyard and is ignored",
+            "general_settings.database_url: environment variable DATABASE_URL is not set (referenced as os.environ/DATABASE_URL); keys and spend go to the default SQLite file beside the config",
             "router_settings.enable_tag_filtering: the string \"true\" is read as true",
             "litellm_settings.cache is not used by Switchyard and is ignored",
             "litellm_settings.cache_params is not used by Switchyard and is ignored",
@@ -175,33 +175,36 @@ fn a_platform_team_file_loads_and_names_every_section_it_ignores() {
             .map(|k| format!("{k} is not used by Switchyard and is ignored"))
             .collect()
     };
+    let mut want = vec![
+        "general_settings.database_url: environment variable DATABASE_URL is not set (referenced as os.environ/DATABASE_URL); keys and spend go to the default SQLite file beside the config".to_string(),
+    ];
+    want.extend(ignored(&[
+        "credential_list",
+        "general_settings.alert_to_webhook_url",
+        "general_settings.alert_types",
+        "general_settings.alerting",
+        "general_settings.alerting_threshold",
+        "general_settings.allowed_routes",
+        "general_settings.database_connection_pool_limit",
+        "general_settings.proxy_budget_rescheduler_max_time",
+        "general_settings.proxy_budget_rescheduler_min_time",
+        "general_settings.store_model_in_db",
+        "general_settings.ui_access_mode",
+        "litellm_settings.callbacks",
+        "litellm_settings.default_team_settings",
+        "litellm_settings.drop_params",
+        "litellm_settings.internal_user_budget_duration",
+        "litellm_settings.json_logs",
+        "litellm_settings.key_generation_settings",
+        "litellm_settings.max_internal_user_budget",
+    ]));
+    assert_eq!(c.warnings, want);
+    // Budgets it reads now: the proxy's and the providers'.
     assert_eq!(
-        c.warnings,
-        ignored(&[
-            "credential_list",
-            "general_settings.alert_to_webhook_url",
-            "general_settings.alert_types",
-            "general_settings.alerting",
-            "general_settings.alerting_threshold",
-            "general_settings.allowed_routes",
-            "general_settings.database_connection_pool_limit",
-            "general_settings.database_url",
-            "general_settings.proxy_budget_rescheduler_max_time",
-            "general_settings.proxy_budget_rescheduler_min_time",
-            "general_settings.store_model_in_db",
-            "general_settings.ui_access_mode",
-            "router_settings.provider_budget_config",
-            "litellm_settings.budget_duration",
-            "litellm_settings.callbacks",
-            "litellm_settings.default_team_settings",
-            "litellm_settings.drop_params",
-            "litellm_settings.internal_user_budget_duration",
-            "litellm_settings.json_logs",
-            "litellm_settings.key_generation_settings",
-            "litellm_settings.max_budget",
-            "litellm_settings.max_internal_user_budget",
-        ])
+        c.money.global_budget.as_ref().map(|b| b.max_usd),
+        Some(20000.0)
     );
+    assert_eq!(c.money.provider_budgets["azure"].max_usd, 5000.0);
     let [east, sweden, openai, _, o3, embed] = &c.deployments[..] else {
         panic!("six deployments");
     };

@@ -69,13 +69,15 @@ fn a_litellm_file_loads_with_one_warning_per_unused_key() {
         })
     );
     for key in [
-        "router_settings.provider_budget_config",
         "litellm_settings.drop_params",
         "litellm_settings.set_verbose",
-        "general_settings.database_url",
     ] {
         assert_eq!(w.matches(key).count(), 1, "{key} in {w}");
     }
+    // Read now: the database and provider budgets.
+    assert!(!w.contains("database_url"), "{w}");
+    assert!(!w.contains("provider_budget_config"), "{w}");
+    assert_eq!(c.money.database_url, "postgres://x");
     assert!(!w.contains("master_key"), "{w}");
 }
 
@@ -397,14 +399,11 @@ callback_settings: {otel: {message_logging: false}}
             "callback_settings is not used by Switchyard and is ignored",
             "guardrails is not used by Switchyard and is ignored",
             "general_settings.alerting is not used by Switchyard and is ignored",
-            "general_settings.database_url is not used by Switchyard and is ignored",
             "general_settings.store_model_in_db is not used by Switchyard and is ignored",
-            "router_settings.provider_budget_config is not used by Switchyard and is ignored",
             "router_settings.routing_strategy_args.cooldown is not used by Switchyard and is ignored",
             "litellm_settings.cache is not used by Switchyard and is ignored",
             "litellm_settings.cache_params is not used by Switchyard and is ignored",
             "litellm_settings.callbacks is not used by Switchyard and is ignored",
-            "litellm_settings.max_budget is not used by Switchyard and is ignored",
             "litellm_settings.success_callback is not used by Switchyard and is ignored",
         ]
     );
@@ -538,11 +537,12 @@ fn a_reference_under_a_key_switchyard_ignores_need_not_be_set() {
     assert_eq!(
         c.warnings,
         [
+            "general_settings.database_url: environment variable SY_SURELY_UNSET_DB is not set (referenced as os.environ/SY_SURELY_UNSET_DB); keys and spend go to the default SQLite file beside the config",
             "general_settings.alerting_args is not used by Switchyard and is ignored",
-            "general_settings.database_url is not used by Switchyard and is ignored",
             "litellm_settings.cache_params is not used by Switchyard and is ignored",
         ]
     );
+    assert!(c.money.database_is_default);
     // A key that is read (here after a move) must have its variable.
     let e = load(
         "litellm_settings:\n  master_key: os.environ/SY_SURELY_UNSET_MK\n",

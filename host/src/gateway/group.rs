@@ -23,6 +23,7 @@ use super::failure::Failure;
 use super::retry::{Call, GroupError, Progress};
 use super::route::Route;
 use super::{Gateway, ServedBody};
+use crate::ledger::{Accounts, scopes};
 
 /// The first backoff before retrying the same deployment; it doubles per
 /// retry.
@@ -124,7 +125,7 @@ impl Gateway {
         let mut run = self.start_group(set, group, call, primary)?;
         progress.reason.clone_from(&run.reason);
         loop {
-            let d = self.pick(&mut run, call.estimated_tokens)?;
+            let d = self.pick(&mut run, call)?;
             if self.back_off(&mut run, &d, progress).await? {
                 continue;
             }
@@ -185,13 +186,16 @@ impl Gateway {
 
     /// The next deployment, from where the last pick left off, that can
     /// take a request now; else the group's error.
-    fn pick(&self, run: &mut GroupRun, tokens: u64) -> Result<Arc<Deployment>, GroupError> {
+    fn pick(&self, run: &mut GroupRun, call: &Call<'_>) -> Result<Arc<Deployment>, GroupError> {
+        let tokens = call.estimated_tokens;
+        let accounts = call.ledger.accounts();
         let mut blocked = Blocked::default();
         let now = now_ms();
         let n = run.fits.len();
-        let found = (0..n)
-            .map(|k| (run.next + k) % n)
-            .find(|&i| self.available(&run.fits[i], tokens, now, &mut blocked));
+        let found = (0..n).map(|k| (run.next + k) % n).find(|&i| {
+            self.available(&run.fits[i], tokens, now, &mut blocked)
+                && within_budget(accounts, &run.fits[i], &mut blocked)
+        });
         match found {
             Some(i) => {
                 run.at = i;
@@ -312,6 +316,42 @@ impl Gateway {
         }
         true
     }
+}
+
+/// Whether `d`'s own budget and its provider's have money left this
+/// window (read from memory: no round trip); if not, why, into `blocked`.
+fn within_budget(accounts: &Accounts, d: &Deployment, blocked: &mut Blocked) -> bool {
+    let limiter = &accounts.limiter;
+    let spent = [
+        d.budget
+            .as_ref()
+            .map(|b| (scopes::deployment(&d.id), b, "its budget")),
+        accounts
+            .provider_budget(&d.provider)
+            .map(|b| (scopes::provider(&d.provider), b, "its provider's budget")),
+    ];
+    for (scope, budget, whose) in spent.into_iter().flatten() {
+        if limiter.over_budget(&scope, budget) {
+            let now = crate::state::now_ms();
+            let reset = budget
+                .period
+                .window(now)
+                .end_ms
+                .map_or(Duration::from_secs(86_400), |end| {
+                    Duration::from_millis(end.saturating_sub(now))
+                });
+            blocked.add(
+                reset,
+                false,
+                format!(
+                    "{} has spent {whose} of ${} per {}",
+                    d.id, budget.max_usd, budget.period
+                ),
+            );
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -14,8 +14,15 @@ use switchyard_e2e::*;
 const CALL_COST: f64 = 0.016;
 
 fn priced_entry(openai: &MockProvider) -> String {
-    let mut e = model_entry("gpt", "openai/gpt-4o-mini", &openai.url(), &["api_key: sk-up"]);
-    e.push_str("    model_info:\n      input_cost_per_token: 0.001\n      output_cost_per_token: 0.001\n");
+    let mut e = model_entry(
+        "gpt",
+        "openai/gpt-4o-mini",
+        &openai.url(),
+        &["api_key: sk-up"],
+    );
+    e.push_str(
+        "    model_info:\n      input_cost_per_token: 0.001\n      output_cost_per_token: 0.001\n",
+    );
     e
 }
 
@@ -43,7 +50,10 @@ fn rpm_per_organization_admits_exactly_the_limit_for_each_organization() {
         "  - match: metadata.organization_id\n    rpm: 3\n",
     ));
     let statuses: Vec<u16> = (0..5)
-        .map(|_| gw.post("/v1/chat/completions", Some(KEY), &chat("org_a")).status)
+        .map(|_| {
+            gw.post("/v1/chat/completions", Some(KEY), &chat("org_a"))
+                .status
+        })
         .collect();
     // Unless the minute turned over mid-test (then one more is let in).
     let ok = statuses.iter().filter(|s| **s == 200).count();
@@ -65,9 +75,8 @@ fn rpm_per_organization_admits_exactly_the_limit_for_each_organization() {
     assert_eq!(other.status, 200, "{}", other.body);
     assert_eq!(other.header("x-ratelimit-remaining-requests"), Some("2"));
     // Refused requests never reached the provider.
-    let answered = statuses.iter().filter(|s| **s == 200).count()
-        + usize::from(refused.status == 200)
-        + 1;
+    let answered =
+        statuses.iter().filter(|s| **s == 200).count() + usize::from(refused.status == 200) + 1;
     assert_eq!(openai.count(), answered);
 }
 
@@ -106,7 +115,8 @@ fn a_budget_answers_the_call_that_crosses_it_refuses_the_next_and_resets_with_it
     assert_eq!(openai.count(), 2);
     // Another organization is not affected.
     assert_eq!(
-        gw.post("/v1/chat/completions", Some(KEY), &chat("org_b")).status,
+        gw.post("/v1/chat/completions", Some(KEY), &chat("org_b"))
+            .status,
         200
     );
     // The next window starts from zero.
@@ -127,7 +137,10 @@ fn tpm_and_max_parallel_per_organization_are_enforced() {
     ));
     // 16 tokens a call: the second crosses 20 and is answered, the third refused.
     let s: Vec<u16> = (0..3)
-        .map(|_| gw.post("/v1/chat/completions", Some(KEY), &chat("org_t")).status)
+        .map(|_| {
+            gw.post("/v1/chat/completions", Some(KEY), &chat("org_t"))
+                .status
+        })
         .collect();
     let second_minute = s == [200, 200, 200];
     assert!(s == [200, 200, 429] || second_minute, "{s:?}");
@@ -158,7 +171,8 @@ fn tpm_and_max_parallel_per_organization_are_enforced() {
     assert_eq!(slow.join().unwrap(), "200");
     // The slot is free again.
     assert_eq!(
-        gw.post("/v1/chat/completions", Some(KEY), &chat("org_p")).status,
+        gw.post("/v1/chat/completions", Some(KEY), &chat("org_p"))
+            .status,
         200
     );
 }

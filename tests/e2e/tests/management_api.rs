@@ -1472,3 +1472,35 @@ fn the_same_api_works_on_postgresql() {
     );
     drop(gw);
 }
+
+#[test]
+fn a_change_made_on_one_replica_reaches_another_sharing_the_database() {
+    let openai = MockProvider::start(Flavor::OpenAi);
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/shared.sqlite", dir.path().display());
+    let a = Gateway::start(&config(&openai, &db, true));
+    let b = Gateway::start(&config(&openai, &db, true));
+    let made = ok(post(&a, "/key/generate", json!({"key_alias": "roaming"})));
+    let key = made["key"].as_str().unwrap().to_string();
+    // A serves it at once; B once its poll has read it.
+    assert_eq!(chat(&a, &key).status, 200);
+    eventually("B serves the new key", Duration::from_secs(5), || {
+        chat(&b, &key).status == 200
+    });
+    // What B writes, A sees: a block, then a delete.
+    ok(post(&b, "/key/block", json!({"key": key})));
+    assert_eq!(chat(&b, &key).status, 401);
+    eventually("A refuses the blocked key", Duration::from_secs(5), || {
+        chat(&a, &key).status == 401
+    });
+    ok(post(&b, "/key/unblock", json!({"key": key})));
+    eventually("A serves it again", Duration::from_secs(5), || {
+        chat(&a, &key).status == 200
+    });
+    ok(post(&a, "/key/delete", json!({"keys": [key]})));
+    eventually("B refuses the deleted key", Duration::from_secs(5), || {
+        chat(&b, &key).status == 401
+    });
+    // Both read the same records.
+    assert_eq!(ok(get(&a, "/key/list")), ok(get(&b, "/key/list")));
+}

@@ -115,7 +115,7 @@ fn row_of(id: String, record: &EndUserRecord, like: Option<&Row>) -> Result<Row,
             updated_ms: rows::now_ms(),
             ..old.clone()
         },
-        None => rows::new_row(id, Value::Null),
+        None => Row::new(id, Value::Null),
     };
     row.body = rows::body(record)?;
     row.alias = record.alias.clone();

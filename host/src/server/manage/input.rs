@@ -242,7 +242,7 @@ pub fn check_value(name: &str, kind: Kind, value: &Value) -> Result<(), ApiError
     let wrong = |what: &str| {
         ApiError::bad_param(
             name,
-            format!("`{name}` must be {what}, got {}", shown(value)),
+            format!("`{name}` must be {what}, got {}", shown(name, value)),
         )
     };
     match kind {
@@ -318,7 +318,7 @@ fn budget(name: &str, value: &Value) -> Result<(), ApiError> {
             name,
             format!(
                 "`{name}` must be an object {{\"budget_limit\": <usd>, \"time_period\": \"30d\"}}, got {}",
-                shown(value)
+                shown(name, value)
             ),
         ));
     };
@@ -481,8 +481,15 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// A value as shown in a message: short, and never a long string in full.
-fn shown(v: &Value) -> String {
+/// Fields whose values may be key secrets: never shown in a message.
+const SECRET_FIELDS: &[&str] = &["key", "keys", "new_key", "new_master_key"];
+
+/// A value as shown in a message: short, never a long string in full,
+/// never the value of a field that may hold a key.
+fn shown(name: &str, v: &Value) -> String {
+    if SECRET_FIELDS.contains(&name) {
+        return format!("{} (not shown)", type_name(v));
+    }
     let s = v.to_string();
     if s.chars().count() > 60 {
         let head: String = s.chars().take(57).collect();
@@ -576,8 +583,11 @@ mod tests {
         assert_eq!(e.message, "`model_max_budget.gpt-4o` needs a budget_limit");
         let e = refused(r#"{"model_rpm_limit": {"gpt-4o": -1}}"#);
         assert_eq!(e.param.as_deref(), Some("model_rpm_limit.gpt-4o"));
-        let e = refused(r#"{"key": ""}"#);
-        assert_eq!(e.message, "`key` must be a non-empty string, got \"\"");
+        let e = refused(r#"{"key": ["sk-secret"]}"#);
+        assert_eq!(
+            e.message,
+            "`key` must be a non-empty string, got an array (not shown)"
+        );
     }
 
     #[test]

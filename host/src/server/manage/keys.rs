@@ -254,7 +254,7 @@ fn row_of(id: String, record: &KeyRecord, like: Option<&Row>) -> Result<Row, Api
             updated_ms: rows::now_ms(),
             ..old.clone()
         },
-        None => rows::new_row(id, Value::Null),
+        None => Row::new(id, Value::Null),
     };
     row.body = rows::body(record)?;
     row.alias = record.key_alias.clone();

@@ -147,21 +147,6 @@ pub async fn delete(identity: &Identity, entity: Entity, id: &str) -> Result<(),
     Ok(())
 }
 
-/// A new row for `entity`, stamped now.
-pub fn new_row(id: String, body: Value) -> Row {
-    let now = now_ms();
-    Row {
-        id,
-        alias: None,
-        team_id: None,
-        user_id: None,
-        body,
-        spend: 0.0,
-        created_ms: now,
-        updated_ms: now,
-    }
-}
-
 /// The entity's name in messages.
 pub fn what(entity: Entity) -> &'static str {
     match entity {

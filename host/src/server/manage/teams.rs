@@ -131,7 +131,7 @@ fn row_of(id: String, record: &TeamRecord, like: Option<&Row>) -> Result<Row, Ap
             updated_ms: rows::now_ms(),
             ..old.clone()
         },
-        None => rows::new_row(id, Value::Null),
+        None => Row::new(id, Value::Null),
     };
     row.body = rows::body(record)?;
     row.alias = record.team_alias.clone();

@@ -114,6 +114,7 @@ impl Config {
                 *dir = base.join(&*dir);
             }
         }
+        margins(&litellm, &mut plugins, &mut warnings);
         plugins.validate()?;
 
         Ok(Config {
@@ -134,6 +135,50 @@ impl Config {
             max_body_bytes,
             warnings,
         })
+    }
+}
+
+/// LiteLLM's `cost_margin_config` and `cost_discount_config` become the
+/// built-in `cost-margin` rule's `margin` and `discount` (its own settings
+/// win), and the rule joins the default chain after `model-prices`.
+fn margins(
+    litellm: &super::raw::RawLitellm,
+    plugins: &mut super::PluginsSection,
+    warnings: &mut Vec<String>,
+) {
+    const RULE: &str = "cost-margin";
+    let given = [
+        ("margin", "cost_margin_config", &litellm.cost_margin_config),
+        (
+            "discount",
+            "cost_discount_config",
+            &litellm.cost_discount_config,
+        ),
+    ];
+    if given.iter().all(|(_, _, v)| v.is_none()) {
+        return;
+    }
+    let settings = plugins.settings.entry(RULE.to_string()).or_default();
+    let config = settings
+        .entry("config")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    if let serde_json::Value::Object(config) = config {
+        for (field, _, value) in &given {
+            if let Some(v) = value {
+                config.entry(*field).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    if plugins.cost_rules == ["model-prices"] {
+        plugins.cost_rules.push(RULE.to_string());
+    } else if !plugins.cost_rules.iter().any(|r| r == RULE) {
+        for (_, key, value) in &given {
+            if value.is_some() {
+                warnings.push(format!(
+                    "litellm_settings.{key} applies through the cost-margin rule, which plugins.cost_rules leaves out: add it to apply the {key}"
+                ));
+            }
+        }
     }
 }
 

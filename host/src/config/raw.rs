@@ -91,6 +91,9 @@ pub struct RawStrategyArgs {
 #[serde(expecting = "a mapping")]
 pub struct RawLitellm {
     pub request_timeout: Option<Seconds>,
+    /// Markups and discounts: the `cost-margin` plugin's config.
+    pub cost_margin_config: Option<Json>,
+    pub cost_discount_config: Option<Json>,
     /// A budget for the whole proxy.
     pub max_budget: Option<NonNegative>,
     pub budget_duration: Option<Value>,

@@ -698,3 +698,41 @@ fn money_errors_name_the_path() {
         assert!(e.contains(path), "{text}: {e}");
     }
 }
+
+#[test]
+fn litellm_cost_margins_and_discounts_configure_the_cost_margin_rule() {
+    let c = Config::parse(
+        "litellm_settings:\n  cost_margin_config: {global: 0.05, anthropic: {percentage: 0.08, fixed_amount: 0.0001}}\n  cost_discount_config: {gemini: 0.05}\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(c.plugins.cost_rules, ["model-prices", "cost-margin"]);
+    let config = &c.plugins.settings["cost-margin"]["config"];
+    assert_eq!(config["margin"]["global"], serde_json::json!(0.05));
+    assert_eq!(
+        config["margin"]["anthropic"]["fixed_amount"],
+        serde_json::json!(0.0001)
+    );
+    assert_eq!(config["discount"]["gemini"], serde_json::json!(0.05));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // A chain that leaves the rule out is told so.
+    let c = Config::parse(
+        "litellm_settings:\n  cost_discount_config: {gemini: 0.05}\nplugins:\n  cost_rules: [model-prices]\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(c.plugins.cost_rules, ["model-prices", "cost-margin"]);
+    let c = Config::parse(
+        "litellm_settings:\n  cost_discount_config: {gemini: 0.05}\nplugins:\n  cost_rules: [my-prices]\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(c.plugins.cost_rules, ["my-prices"]);
+    assert!(
+        c.warnings
+            .join("\n")
+            .contains("cost_discount_config applies through the cost-margin rule"),
+        "{:?}",
+        c.warnings
+    );
+}

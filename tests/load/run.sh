@@ -9,6 +9,12 @@
 #
 #   make build && bash tests/load/run.sh [seconds-per-run]
 #
+# Two more gateways measure keys, limits and spend on top of the chain: a
+# virtual key with a budget and an rpm limit (high enough never to refuse)
+# on the embedded default (SQLite, in-memory counters), and the same on
+# PostgreSQL + Redis when both answer on 127.0.0.1 (one schema and key
+# prefix of its own, removed at the end).
+#
 # Needs wrk (apt-get install wrk). Sends traffic only to 127.0.0.1 and stops
 # by itself.
 set -euo pipefail
@@ -20,7 +26,15 @@ cargo build --release -q -p switchyard --example null_proxy
 [ -x target/release/switchyard ] || { echo "run make build first"; exit 1; }
 
 WORK="$(mktemp -d)"
-cleanup() { kill "${GW_PID:-}" "${MOCK_PID:-}" "${NULL_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
+PG_SCHEMA="sy_load_$$"
+HAVE_PG=0
+if psql -h 127.0.0.1 -U postgres -d test -qc "CREATE SCHEMA $PG_SCHEMA" >/dev/null 2>&1 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then HAVE_PG=1; fi
+cleanup() {
+  kill "${GW_PID:-}" "${MOCK_PID:-}" "${NULL_PID:-}" "${KEYS_PID:-}" "${PG_PID:-}" 2>/dev/null || true
+  [ "$HAVE_PG" = 1 ] && psql -h 127.0.0.1 -U postgres -d test -qc "DROP SCHEMA $PG_SCHEMA CASCADE" >/dev/null 2>&1
+  [ "$HAVE_PG" = 1 ] && redis-cli -h 127.0.0.1 --scan --pattern "$PG_SCHEMA*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 # The mock serves until its stdin closes; keep a pipe open to it.
@@ -54,6 +68,57 @@ SWITCHYARD_LOG=warn target/release/switchyard serve --config "$WORK/config.yaml"
 GW_PID=$!
 for _ in $(seq 200); do curl -sf "127.0.0.1:$PORT/health/liveliness" >/dev/null && break; sleep 0.05; done
 
+# The same chain behind keys: a master key, and a virtual key with a budget
+# and an rpm limit that never refuse.
+keys_config() { # dir general-settings-extra router-settings
+  mkdir -p "$1"
+  cat > "$1/config.yaml" <<YAML
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_base: "$MOCK_URL", api_key: sk-load}
+    model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
+general_settings:
+  master_key: sk-master
+$2
+router_settings:
+  num_retries: 0
+$3
+plugins:
+  dir: $WORK/plugins
+  router: default-router
+  sanitizers: [pii-redactor]
+  cost_rules: [model-prices]
+YAML
+}
+start_keys() { # dir port; prints the pid
+  SWITCHYARD_LOG=warn target/release/switchyard serve --config "$1/config.yaml" --host 127.0.0.1 --port "$2" > /dev/null 2>&1 &
+  echo $!
+}
+wait_up() { for _ in $(seq 200); do curl -sf "127.0.0.1:$1/health/liveliness" >/dev/null && return 0; sleep 0.05; done; }
+new_key() { # port; prints a virtual key with a budget and an rpm limit
+  curl -sf "127.0.0.1:$1/key/generate" -H 'Authorization: Bearer sk-master' \
+    -d '{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'
+}
+KEYS_PORT=$(free_port)
+keys_config "$WORK/keys" "" ""
+KEYS_PID=$(start_keys "$WORK/keys" "$KEYS_PORT")
+wait_up "$KEYS_PORT"
+KEYS_KEY=$(new_key "$KEYS_PORT")
+if [ "$HAVE_PG" = 1 ]; then
+  PG_PORT=$(free_port)
+  keys_config "$WORK/pg" "  database_url: \"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$PG_SCHEMA\"" \
+    "  redis_url: redis://127.0.0.1:6379
+  redis_key_prefix: $PG_SCHEMA"
+  PG_PID=$(start_keys "$WORK/pg" "$PG_PORT")
+  wait_up "$PG_PORT"
+  PG_KEY=$(new_key "$PG_PORT")
+fi
+
+lua_with_key() { # key file
+  sed "s/Bearer sk-load/Bearer $1/" "$WORK/post.lua" > "$2"
+}
+
 cat > "$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -70,10 +135,10 @@ pct() { awk -v p="$1" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} els
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 errors() { awk '/Non-2xx|Socket errors/ {print}' "$1"; }
 
-run() { # name url threads conns [pid whose CPU time to count]
+run() { # name url threads conns [pid whose CPU time to count] [lua script]
   local before=0
   [ -n "${5:-}" ] && before=$(cpu_ticks "$5")
-  wrk -t"$3" -c"$4" -d"${SECS}s" --latency -s "$WORK/post.lua" "$2" > "$WORK/$1.txt"
+  wrk -t"$3" -c"$4" -d"${SECS}s" --latency -s "${6:-$WORK/post.lua}" "$2" > "$WORK/$1.txt"
   [ -n "${5:-}" ] && echo $(( $(cpu_ticks "$5") - before )) > "$WORK/$1.cpu"
   return 0
 }
@@ -84,6 +149,12 @@ cpu_per_req() { awk -v t="$(cat "$WORK/$1.cpu")" -v hz="$TICK_HZ" '/requests in/
 wrk -t1 -c4 -d2s -s "$WORK/post.lua" "$MOCK_URL/chat/completions" >/dev/null
 wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$NULL_PORT/v1/chat/completions" >/dev/null
 wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null
+lua_with_key "$KEYS_KEY" "$WORK/keys.lua"
+wrk -t1 -c4 -d2s -s "$WORK/keys.lua" "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" >/dev/null
+if [ "$HAVE_PG" = 1 ]; then
+  lua_with_key "$PG_KEY" "$WORK/pg.lua"
+  wrk -t1 -c4 -d2s -s "$WORK/pg.lua" "http://127.0.0.1:$PG_PORT/v1/chat/completions" >/dev/null
+fi
 sleep 1
 IDLE_KB=$(rss_kb)
 
@@ -97,8 +168,15 @@ SAMPLER=$!
 run gateway-64 "http://127.0.0.1:$PORT/v1/chat/completions" 2 64 "$GW_PID"
 kill "$SAMPLER" 2>/dev/null || true
 PEAK_KB=$(cat "$WORK/peak" 2>/dev/null || echo 0)
+run keys-1 "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" 1 1 "" "$WORK/keys.lua"
+run keys-64 "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" 2 64 "$KEYS_PID" "$WORK/keys.lua"
+if [ "$HAVE_PG" = 1 ]; then
+  run pg-1 "http://127.0.0.1:$PG_PORT/v1/chat/completions" 1 1 "" "$WORK/pg.lua"
+  run pg-64 "http://127.0.0.1:$PG_PORT/v1/chat/completions" 2 64 "$PG_PID" "$WORK/pg.lua"
+fi
 
-for f in direct-1 null-1 gateway-1 direct-64 null-64 gateway-64; do
+for f in direct-1 null-1 gateway-1 direct-64 null-64 gateway-64 keys-1 keys-64 pg-1 pg-64; do
+  [ -f "$WORK/$f.txt" ] || continue
   e=$(errors "$WORK/$f.txt"); [ -n "$e" ] && echo "$f: $e"
 done
 
@@ -116,4 +194,19 @@ $(row "p99, concurrency 64" 99% 64)
 | throughput, concurrency 64 | $(rps "$WORK/direct-64.txt") req/s | $(rps "$WORK/null-64.txt") req/s | $(rps "$WORK/gateway-64.txt") req/s | |
 | proxy CPU per request, concurrency 64 | | $(cpu_per_req null-64) µs | $(cpu_per_req gateway-64) µs | |
 | resident memory | | | idle $((IDLE_KB/1024)) MiB, peak under load $((PEAK_KB/1024)) MiB | |
+REPORT
+keys_row() { # label run
+  [ -f "$WORK/$2-1.txt" ] || return 0
+  g1=$(pct 50% "$WORK/gateway-1.txt"); k1=$(pct 50% "$WORK/$2-1.txt")
+  echo "| $1 | $k1 µs (+$(awk "BEGIN{print $k1-$g1}") µs) | $(rps "$WORK/$2-64.txt") req/s | $(cpu_per_req "$2-64") µs (+$(( $(cpu_per_req "$2-64") - $(cpu_per_req gateway-64) )) µs) |"
+}
+cat <<REPORT
+
+Keys, limits and spend on top of the plugin chain (a virtual key with a budget and an rpm limit; against "through gateway" above):
+
+| gateway | p50, concurrency 1 (added) | throughput, concurrency 64 | CPU per request, concurrency 64 (added) |
+| --- | ---: | ---: | ---: |
+| no keys (above) | $(pct 50% "$WORK/gateway-1.txt") µs | $(rps "$WORK/gateway-64.txt") req/s | $(cpu_per_req gateway-64) µs |
+$(keys_row "virtual key, SQLite, memory counters" keys)
+$(keys_row "virtual key, PostgreSQL + Redis" pg)
 REPORT

@@ -27,6 +27,27 @@ pub struct Prices {
     pub cache_write_per_token: Option<f64>,
     pub reasoning_per_token: Option<f64>,
     pub per_request: Option<f64>,
+    /// Every other price key of `model_info` (long-context tiers such as
+    /// `input_cost_per_token_above_200k_tokens`, per-TTL cache writes), as
+    /// JSON text, for the cost rules.
+    pub extra: Vec<(String, String)>,
+}
+
+/// The `model_info` keys [`Prices`] reads into its typed fields.
+const TYPED_PRICES: [&str; 7] = [
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+    "input_cost_per_request",
+    "cost_per_request",
+];
+
+/// Whether a `model_info` key is a price (LiteLLM names them
+/// `*cost_per*` and `*_token_cost*`).
+pub fn is_price_key(key: &str) -> bool {
+    key.contains("cost_per") || key.contains("_token_cost")
 }
 
 /// One deployment: a provider model behind a model group.
@@ -132,6 +153,12 @@ fn deployment(entry: RawEntry, index: usize, at: &KeyPath) -> Result<Deployment,
         cache_write_per_token: price(info.cache_creation_input_token_cost),
         reasoning_per_token: price(info.output_cost_per_reasoning_token),
         per_request: price(info.input_cost_per_request.or(info.cost_per_request)),
+        extra: info
+            .rest
+            .iter()
+            .filter(|(k, _)| is_price_key(k) && !TYPED_PRICES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect(),
     };
     let params_at = at.key("litellm_params");
     let budget = super::money::deployment_budget(

@@ -172,8 +172,7 @@ fn model_info_extra(d: &Deployment) -> Vec<types::Field> {
         .filter(|(k, _)| {
             !(k.as_str() == "id"
                 || k.as_str() == "max_input_tokens"
-                || k.contains("cost_per")
-                || k.ends_with("_token_cost"))
+                || crate::config::model_list::is_price_key(k))
         })
         .map(|(k, v)| types::Field {
             key: k.clone(),

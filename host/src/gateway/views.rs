@@ -18,7 +18,14 @@ pub fn prices(p: &Prices) -> types::Prices {
         cache_write_per_token: p.cache_write_per_token,
         reasoning_per_token: p.reasoning_per_token,
         per_request: p.per_request,
-        extra: Vec::new(),
+        extra: p
+            .extra
+            .iter()
+            .map(|(k, v)| Field {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -37,7 +37,7 @@ fn a_litellm_config_without_plugins_serves_openai_anthropic_gemini_and_openroute
             ),
             model_entry(
                 "flash",
-                "gemini/gemini-2.0-flash",
+                "gemini/gemini-2.5-flash",
                 &gemini.url(),
                 &["api_key: k"],
             ),
@@ -50,7 +50,7 @@ fn a_litellm_config_without_plugins_serves_openai_anthropic_gemini_and_openroute
     // Embedded by `make build`; a binary built without them finds them
     // beside itself.
     assert!(
-        log.contains("plugins ready plugins=8 routers=2 adapters=4"),
+        log.contains("plugins ready plugins=9 routers=2 adapters=4"),
         "{log}"
     );
     assert!(!log.contains("no loaded provider adapter"), "{log}");
@@ -87,16 +87,16 @@ fn a_litellm_config_without_plugins_serves_openai_anthropic_gemini_and_openroute
         assert_eq!(mock.count(), 2);
     }
     // Calls are priced by the built-in cost rule at list prices (no
-    // model_info prices here): every call that reported usage, except the
-    // OpenRouter model, which has no list price. (OpenAI-format streams
-    // report usage only when the client asks for it.)
+    // model_info prices here): every call, streamed ones too (the openai
+    // adapter asks for a stream's usage), except the OpenRouter model,
+    // which has no list price.
     let log = gw.log();
     let priced: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("call completed") && l.contains("cost_usd=Some("))
         .collect();
-    assert_eq!(priced.len(), 5, "{log}");
-    for (deployment, n) in [("gpt/0", 1), ("claude/2", 2), ("flash/3", 2)] {
+    assert_eq!(priced.len(), 6, "{log}");
+    for (deployment, n) in [("gpt/0", 2), ("claude/2", 2), ("flash/3", 2)] {
         let here = priced
             .iter()
             .filter(|l| l.contains(&format!("deployment={deployment} ")))

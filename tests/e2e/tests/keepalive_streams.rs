@@ -62,12 +62,13 @@ fn streams_on_one_kept_alive_connection_each_end_without_a_stall() {
         // One connection for all of them: only the first opens one.
         assert_eq!(*connects, u32::from(i == 0), "stream {i}: {text}");
     }
-    // The stall held every stream after the first for 40 ms; a stream from
-    // a local mock ends in about a millisecond. None may reach the stall's
-    // signature, and the typical one is well clear of it (the median keeps
-    // one descheduled stream on a busy machine from failing the test).
+    // The stall held every stream after the first for 40 ms; the mock paces
+    // its events about a millisecond apart (the usage chunk included), so a
+    // stream ends in 15-20 ms. None may reach the stall's signature, and
+    // the typical one is well clear of it (the median keeps one descheduled
+    // stream on a busy machine from failing the test).
     let mut later: Vec<f64> = transfers[1..].iter().map(|t| t.2).collect();
     assert!(later.iter().all(|s| *s < 0.035), "{text}");
     later.sort_by(f64::total_cmp);
-    assert!(later[later.len() / 2] < 0.015, "{text}");
+    assert!(later[later.len() / 2] < 0.028, "{text}");
 }

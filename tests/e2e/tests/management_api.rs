@@ -1198,12 +1198,16 @@ fn wait_for_logs(gw: &Gateway, api_key: &str, n: usize) -> Vec<Value> {
 fn spend_logs_and_usage_report_what_keys_spent_and_keys_read_only_their_own_team() {
     let openai = MockProvider::start(Flavor::OpenAi);
     let gw = start(&openai, true);
-    ok(post(&gw, "/team/new", json!({"team_id": "t1"})));
+    ok(post(
+        &gw,
+        "/team/new",
+        json!({"team_id": "t1", "max_budget": 1, "budget_duration": "30d"}),
+    ));
     ok(post(&gw, "/team/new", json!({"team_id": "t2"})));
     let a = ok(post(
         &gw,
         "/key/generate",
-        json!({"key_alias": "a", "team_id": "t1"}),
+        json!({"key_alias": "a", "team_id": "t1", "max_budget": 5}),
     ));
     let b = ok(post(
         &gw,
@@ -1333,13 +1337,31 @@ fn spend_logs_and_usage_report_what_keys_spent_and_keys_read_only_their_own_team
     assert!(m.contains("t1"), "{m}");
     // Spend logs stay admin-only.
     refused(&gw.get("/spend/logs", Some(a_key)), 403, None);
-    // The key's all-time spend reaches its info.
+    // The key's all-time spend reaches its info, and the budgets' current
+    // windows are shown as the limits count them.
     eventually("key spend updated", Duration::from_secs(10), || {
         let s = ok(get(&gw, &format!("/key/info?key={a_hash}")))["info"]["spend"]
             .as_f64()
             .unwrap();
         (s - 2.0 * CALL_COST).abs() < 1e-9
     });
+    let info = ok(get(&gw, &format!("/key/info?key={a_hash}")))["info"].clone();
+    let window = info["budget_window_spend"].as_f64().unwrap();
+    assert!((window - 2.0 * CALL_COST).abs() < 1e-9, "{info}");
+    assert_eq!(
+        info["budget_reset_at"],
+        Value::Null,
+        "a budget without a duration never resets"
+    );
+    let team = ok(get(&gw, "/team/info?team_id=t1"))["team_info"].clone();
+    let window = team["budget_window_spend"].as_f64().unwrap();
+    assert!((window - 2.0 * CALL_COST).abs() < 1e-9, "{team}");
+    assert!(is_time(&team["budget_reset_at"]), "{team}");
+    let solo_info = ok(get(&gw, &format!("/key/info?key={solo_key}")))["info"].clone();
+    assert!(
+        solo_info.get("budget_window_spend").is_none(),
+        "no budget: {solo_info}"
+    );
 }
 
 /// A PostgreSQL schema for one test, dropped when it ends.

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchyard_store::{Entity, ListFilter, Row};
 
+use super::budget;
 use super::input::{self, Empty, Field, Kind, Schema, dropped, kept, record, request};
 use super::query::Params;
 use super::rows::{self, store_error};
@@ -19,6 +20,7 @@ use crate::config::Config;
 use crate::gateway::ApiError;
 use crate::identity::Identity;
 use crate::identity::records::EndUserRecord;
+use crate::ledger::scopes;
 use crate::server::AppState;
 
 /// The customer fields the gateway acts on (EndUserRecord's).
@@ -243,7 +245,10 @@ pub async fn info(
         ));
     };
     let row = existing(&state.identity, "end_user_id", id).await?;
-    Ok(Json(Value::Object(view(&row))).into_response())
+    let mut info = view(&row);
+    let limits = budget::limits_of(&row.body);
+    budget::add_window(&state, scopes::END_USER, id, &limits, &mut info).await;
+    Ok(Json(Value::Object(info)).into_response())
 }
 
 /// `GET /customer/list` (and `/end_user/list`).

@@ -7,6 +7,7 @@
 //! team's usage). A write is checked whole before anything is stored, then
 //! handed to this replica's key cache at once (other replicas poll).
 
+mod budget;
 mod customers;
 mod expiry;
 mod input;

@@ -15,12 +15,13 @@ use serde_json::{Map, Value, json};
 use switchyard_store::{Entity, ListFilter, Row};
 
 use super::input::{self, Checked, Empty, Field, Kind, Schema, dropped, kept, record, request};
-use super::keys;
 use super::query::Params;
 use super::rows::{self, store_error};
+use super::{budget, keys};
 use crate::gateway::ApiError;
 use crate::identity::Identity;
 use crate::identity::records::TeamRecord;
+use crate::ledger::scopes;
 use crate::server::AppState;
 
 /// The team fields the gateway acts on (TeamRecord's).
@@ -322,9 +323,12 @@ pub async fn info(
         .iter()
         .map(|k| Value::Object(keys::view(k)))
         .collect();
+    let mut team_info = view(&row);
+    let limits = budget::limits_of(&row.body);
+    budget::add_window(&state, scopes::TEAM, id, &limits, &mut team_info).await;
     Ok(Json(json!({
         "team_id": id,
-        "team_info": view(&row),
+        "team_info": team_info,
         "keys": keys,
         "team_memberships": [],
     }))

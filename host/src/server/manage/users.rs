@@ -16,10 +16,11 @@ use switchyard_store::{Entity, ListFilter, Row};
 use super::input::{self, Empty, Field, Kind, Schema, dropped, kept, record, request};
 use super::query::Params;
 use super::rows::{self, store_error};
-use super::{expiry, keys, teams};
+use super::{budget, expiry, keys, teams};
 use crate::gateway::ApiError;
 use crate::identity::Identity;
 use crate::identity::records::UserRecord;
+use crate::ledger::scopes;
 use crate::server::AppState;
 
 /// LiteLLM's user roles (only `proxy_admin` changes what the gateway does).
@@ -379,9 +380,12 @@ pub async fn info(
         }
     }
     let keys: Vec<Value> = keys.iter().map(|k| Value::Object(keys::view(k))).collect();
+    let mut user_info = view(&row);
+    let limits = budget::limits_of(&row.body);
+    budget::add_window(&state, scopes::USER, id, &limits, &mut user_info).await;
     Ok(Json(json!({
         "user_id": id,
-        "user_info": view(&row),
+        "user_info": user_info,
         "keys": keys,
         "teams": teams,
     }))

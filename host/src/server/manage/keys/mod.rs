@@ -21,13 +21,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchyard_store::{Entity, ListFilter, Row};
 
-use super::expiry;
 use super::input::{self, Checked};
 use super::query::Params;
 use super::rows::{self, store_error};
+use super::{budget, expiry};
 use crate::gateway::ApiError;
 use crate::identity::records::KeyRecord;
 use crate::identity::{Identity, Reader, secret};
+use crate::ledger::scopes;
 use crate::server::AppState;
 use fields::{BLOCK, DELETE, GENERATE, UNBLOCK, UPDATE};
 
@@ -245,6 +246,8 @@ pub async fn info(
     let row = existing(&state.identity, "key", &id).await?;
     let mut info = view(&row);
     info.remove("token");
+    let limits = budget::limits_of(&row.body);
+    budget::add_window(&state, scopes::KEY, &row.id, &limits, &mut info).await;
     Ok(Json(json!({"key": row.id, "info": info})).into_response())
 }
 

@@ -106,7 +106,7 @@ impl Ledger {
 
     /// What OpenAI's `x-ratelimit-*` headers report, if a limit applied.
     pub fn remaining(&self) -> Option<Remaining> {
-        self.draft().remaining.clone()
+        self.draft().remaining
     }
 
     /// A deployment answered (for a stream: the stream ended). Adds the

@@ -46,7 +46,7 @@ impl Accounts {
             identity,
             rules: config.money.rules.clone(),
             provider_budgets: config.money.provider_budgets.clone(),
-            global_budget: config.money.global_budget.clone(),
+            global_budget: config.money.global_budget,
         }
     }
 
@@ -80,11 +80,11 @@ impl Accounts {
         }
         for d in &config.deployments {
             if let Some(b) = &d.budget {
-                budgets.push((scopes::deployment(&d.id), b.clone()));
+                budgets.push((scopes::deployment(&d.id), *b));
             }
         }
         for (p, b) in &self.provider_budgets {
-            budgets.push((scopes::provider(p), b.clone()));
+            budgets.push((scopes::provider(p), *b));
         }
         let mut sums = Sums::default();
         let mut seeded = 0;

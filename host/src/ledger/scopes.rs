@@ -201,7 +201,7 @@ impl Accounts {
                     rpm: rule.rpm,
                     tpm: rule.tpm,
                     max_parallel: rule.max_parallel,
-                    budget: rule.budget.clone(),
+                    budget: rule.budget,
                 });
             }
         }
@@ -212,7 +212,7 @@ impl Accounts {
                 rpm: None,
                 tpm: None,
                 max_parallel: None,
-                budget: Some(b.clone()),
+                budget: Some(*b),
             });
         }
         out
@@ -223,7 +223,7 @@ impl Accounts {
         self.rules
             .iter()
             .filter_map(|r| {
-                let b = r.budget.clone()?;
+                let b = r.budget?;
                 let by = match &r.matches {
                     Match::Metadata(f) => SpendBy::Metadata(f.clone()),
                     Match::User => SpendBy::EndUser,

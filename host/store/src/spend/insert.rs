@@ -1,0 +1,199 @@
+//! Writing a batch of spend records: multi-row INSERTs that skip request
+//! ids already stored, and in the same transaction each new record's cost
+//! added to its key, team, user and end user.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sqlx::Row as _;
+
+use super::SpendRecord;
+use super::metadata::metadata_json;
+use crate::error::StoreError;
+use crate::sql::{day, int};
+use crate::store::Store;
+use crate::target::Backend;
+
+pub(crate) const COLUMNS: &[&str] = &[
+    "request_id",
+    "start_ms",
+    "end_ms",
+    "day",
+    "key_hash",
+    "key_alias",
+    "user_id",
+    "team_id",
+    "end_user",
+    "tags",
+    "metadata",
+    "model_group",
+    "deployment",
+    "provider",
+    "status",
+    "error_kind",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "estimated",
+    "cache_hit",
+    "attempts",
+    "fallbacks",
+    "overhead_ms",
+    "latency_ms",
+];
+
+/// Rows per INSERT: the most bind parameters a statement may carry
+/// (SQLite 32766, PostgreSQL 65535) over the columns a row binds.
+fn rows_per_insert(backend: Backend) -> usize {
+    let limit = match backend {
+        Backend::Sqlite => 32_766,
+        Backend::Postgres => 65_535,
+    };
+    limit / COLUMNS.len()
+}
+
+/// A multi-row INSERT. SQLite gets anonymous `?` placeholders: it looks
+/// numbered ones (`$n`) up by name in a list, which is quadratic in their
+/// number (500 rows took 0.5 s instead of 5 ms).
+fn insert_sql(backend: Backend, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO spend ({}) VALUES ", COLUMNS.join(", "));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..COLUMNS.len() {
+            n += 1;
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING request_id");
+    sql
+}
+
+fn finite(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
+impl Store {
+    /// Writes `records` in one transaction; returns how many were new (a
+    /// request id already stored is skipped, and its cost not added again).
+    pub async fn insert_spend(&self, records: &[SpendRecord]) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let db = |e| self.secrets.db(e);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut inserted: HashSet<String> = HashSet::with_capacity(records.len());
+        for chunk in records.chunks(rows_per_insert(self.backend)) {
+            let sql = insert_sql(self.backend, chunk.len());
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.request_id.as_str())
+                    .bind(r.start_ms)
+                    .bind(r.end_ms)
+                    .bind(day(r.start_ms))
+                    .bind(r.key_hash.as_deref())
+                    .bind(r.key_alias.as_deref())
+                    .bind(r.user_id.as_deref())
+                    .bind(r.team_id.as_deref())
+                    .bind(r.end_user.as_deref())
+                    .bind(serde_json::Value::from(r.tags.clone()).to_string())
+                    .bind(metadata_json(&r.metadata))
+                    .bind(r.model_group.as_deref())
+                    .bind(r.deployment.as_deref())
+                    .bind(r.provider.as_deref())
+                    .bind(i64::from(r.status))
+                    .bind(r.error_kind.as_deref())
+                    .bind(int(r.input_tokens))
+                    .bind(int(r.output_tokens))
+                    .bind(int(r.cache_read_tokens))
+                    .bind(int(r.cache_write_tokens))
+                    .bind(int(r.reasoning_tokens))
+                    .bind(r.cost.filter(|c| c.is_finite()))
+                    .bind(i64::from(r.estimated))
+                    .bind(i64::from(r.cache_hit))
+                    .bind(i64::from(r.attempts))
+                    .bind(i64::from(r.fallbacks))
+                    .bind(finite(r.overhead_ms))
+                    .bind(finite(r.latency_ms));
+            }
+            for row in q.fetch_all(&mut *tx).await.map_err(db)? {
+                inserted.insert(row.try_get::<String, _>(0).map_err(db)?);
+            }
+        }
+        let new = inserted.len() as u64;
+        // Sum each new record's cost once per id; BTreeMaps give every
+        // writer the same lock order, so replicas never deadlock.
+        let mut sums: [BTreeMap<&str, f64>; 4] = Default::default();
+        for r in records {
+            // `remove`: the first record of a request id is the one stored.
+            if !inserted.remove(&r.request_id) {
+                continue;
+            }
+            let Some(cost) = r.cost.filter(|c| c.is_finite() && *c != 0.0) else {
+                continue;
+            };
+            let ids = [&r.key_hash, &r.team_id, &r.user_id, &r.end_user];
+            for (sum, id) in sums.iter_mut().zip(ids) {
+                if let Some(id) = id {
+                    *sum.entry(id.as_str()).or_default() += cost;
+                }
+            }
+        }
+        let tables = [
+            ("keys", "token_hash"),
+            ("teams", "team_id"),
+            ("users", "user_id"),
+            ("end_users", "user_id"),
+        ];
+        for ((table, column), sum) in tables.into_iter().zip(&sums) {
+            if sum.is_empty() {
+                continue;
+            }
+            let sql = format!("UPDATE {table} SET spend = spend + $1 WHERE {column} = $2");
+            for (id, cost) in sum {
+                sqlx::query(&sql)
+                    .bind(*cost)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn inserts_fit_the_parameter_limits() {
+        use super::*;
+        assert_eq!(COLUMNS.len(), 28);
+        assert!(rows_per_insert(Backend::Sqlite) * COLUMNS.len() <= 32_766);
+        assert!(rows_per_insert(Backend::Postgres) * COLUMNS.len() <= 65_535);
+        let sql = insert_sql(Backend::Sqlite, 1);
+        assert!(sql.ends_with(&format!(
+            "VALUES ({}) ON CONFLICT DO NOTHING RETURNING request_id",
+            ["?"; 28].join(", ")
+        )));
+        let sql = insert_sql(Backend::Postgres, 2);
+        assert!(sql.ends_with("($29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54, $55, $56) ON CONFLICT DO NOTHING RETURNING request_id"));
+    }
+}

@@ -1,0 +1,384 @@
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::{both, record, spend_rows};
+use crate::{
+    Entity, GroupBy, Row, SpendBy, SpendQuery, SpendRecord, Store, StoreError, Totals, UsageQuery,
+};
+
+async fn entities(store: &Store) {
+    for (e, ids) in [
+        (Entity::Key, &["hash0", "hash1", "hash2", "hash3"][..]),
+        (Entity::Team, &["team0", "team1"][..]),
+        (Entity::User, &["user0", "user1", "user2"][..]),
+        (
+            Entity::EndUser,
+            &["end0", "end1", "end2", "end3", "end4"][..],
+        ),
+    ] {
+        for id in ids {
+            store.insert(e, &Row::new(*id, json!({}))).await.unwrap();
+        }
+    }
+}
+
+async fn spend_of(store: &Store, e: Entity, id: &str) -> f64 {
+    store.get(e, id).await.unwrap().unwrap().spend
+}
+
+async fn insert_is_idempotent_and_adds_spend_once(store: &Store) {
+    entities(store).await;
+    let mut records: Vec<SpendRecord> = (0..8).map(record).collect();
+    records[1].cost = None; // unknown: adds nothing
+    records.push(record(0)); // the same request twice in one batch
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 8);
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 0);
+    assert_eq!(spend_rows(store).await, 8);
+    // hash0: records 0 and 4; hash1: 1 (unknown cost) and 5.
+    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 0.5);
+    assert_eq!(spend_of(store, Entity::Key, "hash1").await, 0.25);
+    // team0: 0, 2, 4, 6; team1: 1 (unknown), 3, 5, 7.
+    assert_eq!(spend_of(store, Entity::Team, "team0").await, 1.0);
+    assert_eq!(spend_of(store, Entity::Team, "team1").await, 0.75);
+    // user0: 0, 3, 6; user1: 1 (unknown), 4, 7.
+    assert_eq!(spend_of(store, Entity::User, "user0").await, 0.75);
+    assert_eq!(spend_of(store, Entity::User, "user1").await, 0.5);
+    // end0: 0, 5; end1: 1 (unknown), 6.
+    assert_eq!(spend_of(store, Entity::EndUser, "end0").await, 0.5);
+    assert_eq!(spend_of(store, Entity::EndUser, "end1").await, 0.25);
+    // Spend does not bump updated_ms: the gateway's cache is not reloaded.
+    let key = store.get(Entity::Key, "hash0").await.unwrap().unwrap();
+    assert_eq!(key.created_ms, key.updated_ms);
+}
+
+async fn large_batches_are_chunked(store: &Store) {
+    let records: Vec<SpendRecord> = (0..3000).map(record).collect();
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 3000);
+    assert_eq!(spend_rows(store).await, 3000);
+}
+
+async fn logs_round_trip_filter_and_page(store: &Store) {
+    let mut full = record(1);
+    full.error_kind = Some("rate_limited".to_owned());
+    full.status = 429;
+    full.estimated = true;
+    full.cache_hit = true;
+    full.attempts = 3;
+    full.fallbacks = 1;
+    full.cost = None;
+    full.input_tokens = u64::MAX; // saturates at i64::MAX
+    let mut records: Vec<SpendRecord> = (2..30).map(record).collect();
+    records.push(full.clone());
+    store.insert_spend(&records).await.unwrap();
+
+    let one = store
+        .spend_logs(&SpendQuery {
+            request_id: Some("req-00000001".to_owned()),
+            ..SpendQuery::default()
+        })
+        .await
+        .unwrap();
+    let expected = SpendRecord {
+        input_tokens: i64::MAX as u64,
+        ..full
+    };
+    assert_eq!(one, vec![expected]);
+
+    let page = |q: SpendQuery| async move {
+        store
+            .spend_logs(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.request_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        page(SpendQuery {
+            page_size: 3,
+            ..SpendQuery::default()
+        })
+        .await,
+        ["req-00000029", "req-00000028", "req-00000027"]
+    );
+    assert_eq!(
+        page(SpendQuery {
+            page: 2,
+            page_size: 3,
+            ..SpendQuery::default()
+        })
+        .await,
+        ["req-00000026", "req-00000025", "req-00000024"]
+    );
+    // hash1 has records 1, 5, 9, …, 29; start/end bound start_ms (half-open).
+    let base = record(0).start_ms;
+    assert_eq!(
+        page(SpendQuery {
+            key_hash: Some("hash1".to_owned()),
+            start_ms: Some(base + 5),
+            end_ms: Some(base + 13),
+            ..SpendQuery::default()
+        })
+        .await,
+        ["req-00000009", "req-00000005"]
+    );
+    assert_eq!(
+        page(SpendQuery {
+            team_id: Some("team0".to_owned()),
+            user_id: Some("user0".to_owned()),
+            end_ms: Some(base + 13),
+            ..SpendQuery::default()
+        })
+        .await,
+        ["req-00000012", "req-00000006"]
+    );
+}
+
+async fn metadata_is_truncated_to_4_kib(store: &Store) {
+    let mut r = record(1);
+    r.metadata = json!({"huge": "x".repeat(5000), "keep": 1})
+        .as_object()
+        .unwrap()
+        .clone();
+    store.insert_spend(&[r]).await.unwrap();
+    let got = store.spend_logs(&SpendQuery::default()).await.unwrap();
+    assert_eq!(
+        serde_json::Value::Object(got[0].metadata.clone()),
+        json!({"keep": 1})
+    );
+}
+
+fn totals(requests: u64, tokens: u64, cost: f64) -> Totals {
+    Totals {
+        requests,
+        tokens,
+        cost,
+    }
+}
+
+async fn usage_groups_and_filters(store: &Store) {
+    let mut records: Vec<SpendRecord> = (0..6).map(record).collect();
+    records[5].cost = None;
+    records[5].model_group = None;
+    records[5].metadata = json!({"flag": true}).as_object().unwrap().clone();
+    records[4].tags = vec![];
+    store.insert_spend(&records).await.unwrap();
+    let base = record(0).start_ms;
+    let q = |group_by: GroupBy, filter: Vec<(GroupBy, String)>| UsageQuery {
+        start_ms: base,
+        end_ms: base + 6,
+        group_by,
+        filter,
+    };
+    let groups = |u: crate::Usage| u.groups.into_iter().collect::<Vec<_>>();
+
+    let by_model = store.usage(&q(GroupBy::Model, vec![])).await.unwrap();
+    assert_eq!(by_model.summary, totals(6, 90, 1.25));
+    assert_eq!(
+        groups(by_model),
+        [
+            ("".to_owned(), totals(1, 15, 0.0)),
+            ("gpt-4o".to_owned(), totals(5, 75, 1.25))
+        ]
+    );
+    // Key: alias for hash0 (records 0 and 4), else the hash's prefix.
+    assert_eq!(
+        groups(store.usage(&q(GroupBy::Key, vec![])).await.unwrap()),
+        [
+            ("alias0".to_owned(), totals(2, 30, 0.5)),
+            ("hash1".to_owned(), totals(2, 30, 0.25)),
+            ("hash2".to_owned(), totals(1, 15, 0.25)),
+            ("hash3".to_owned(), totals(1, 15, 0.25)),
+        ]
+    );
+    // Tags: one row per tag; record 4 has none.
+    assert_eq!(
+        groups(store.usage(&q(GroupBy::Tag, vec![])).await.unwrap()),
+        [
+            ("prod".to_owned(), totals(5, 75, 1.0)),
+            ("t0".to_owned(), totals(2, 30, 0.5)),
+            ("t1".to_owned(), totals(3, 45, 0.5)),
+        ]
+    );
+    assert_eq!(
+        groups(store.usage(&q(GroupBy::Day, vec![])).await.unwrap()),
+        [("2024-06-01".to_owned(), totals(6, 90, 1.25))]
+    );
+    assert_eq!(
+        groups(
+            store
+                .usage(&q(GroupBy::Metadata("trace.env".to_owned()), vec![]))
+                .await
+                .unwrap()
+        ),
+        [
+            ("".to_owned(), totals(1, 15, 0.0)),
+            ("ci".to_owned(), totals(5, 75, 1.25))
+        ]
+    );
+    assert_eq!(
+        groups(
+            store
+                .usage(&q(GroupBy::Metadata("flag".to_owned()), vec![]))
+                .await
+                .unwrap()
+        ),
+        [
+            ("".to_owned(), totals(5, 75, 1.25)),
+            ("true".to_owned(), totals(1, 15, 0.0))
+        ]
+    );
+    assert_eq!(
+        groups(
+            store
+                .usage(&q(GroupBy::Metadata("n".to_owned()), vec![]))
+                .await
+                .unwrap()
+        )
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect::<Vec<_>>(),
+        ["", "0", "1", "2", "3", "4"]
+    );
+    // Filters: team1 (1, 3, 5) tagged t1, by end user.
+    let filtered = store
+        .usage(&q(
+            GroupBy::EndUser,
+            vec![
+                (GroupBy::Team, "team1".to_owned()),
+                (GroupBy::Tag, "t1".to_owned()),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(filtered.summary, totals(3, 45, 0.5));
+    assert_eq!(
+        groups(filtered),
+        [
+            ("end0".to_owned(), totals(1, 15, 0.0)),
+            ("end1".to_owned(), totals(1, 15, 0.25)),
+            ("end3".to_owned(), totals(1, 15, 0.25)),
+        ]
+    );
+    // A Key filter matches the alias or the whole hash.
+    for key in ["alias0", "hash0"] {
+        let u = store
+            .usage(&q(GroupBy::User, vec![(GroupBy::Key, key.to_owned())]))
+            .await
+            .unwrap();
+        assert_eq!(u.summary, totals(2, 30, 0.5), "{key}");
+        assert_eq!(
+            groups(u),
+            [
+                ("user0".to_owned(), totals(1, 15, 0.25)),
+                ("user1".to_owned(), totals(1, 15, 0.25)),
+            ]
+        );
+    }
+    let by_meta = store
+        .usage(&q(
+            GroupBy::Model,
+            vec![(GroupBy::Metadata("trace.env".to_owned()), "ci".to_owned())],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(by_meta.summary, totals(5, 75, 1.25));
+    // Nothing in range.
+    let empty = store
+        .usage(&UsageQuery {
+            start_ms: 0,
+            end_ms: 1,
+            group_by: GroupBy::Tag,
+            filter: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(empty, crate::Usage::default());
+    assert!(matches!(
+        store
+            .usage(&q(
+                GroupBy::Metadata("a'; DROP TABLE spend".to_owned()),
+                vec![]
+            ))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn spend_since_sums_known_costs(store: &Store) {
+    let mut records: Vec<SpendRecord> = (0..6).map(record).collect();
+    records[5].cost = None;
+    records[2].cost = Some(1.0);
+    store.insert_spend(&records).await.unwrap();
+    let base = record(0).start_ms;
+    let map = |pairs: &[(&str, f64)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect::<HashMap<_, _>>()
+    };
+    assert_eq!(
+        store.spend_since(SpendBy::Key, base).await.unwrap(),
+        map(&[
+            ("hash0", 0.5),
+            ("hash1", 0.25),
+            ("hash2", 1.0),
+            ("hash3", 0.25)
+        ])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::Key, base + 2).await.unwrap(),
+        map(&[("hash0", 0.25), ("hash2", 1.0), ("hash3", 0.25)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::Tag, base).await.unwrap(),
+        map(&[("prod", 2.0), ("t0", 1.5), ("t1", 0.5)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::Model, base).await.unwrap(),
+        map(&[("gpt-4o", 2.0)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::Provider, base).await.unwrap(),
+        map(&[("azure", 2.0)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::Deployment, base).await.unwrap(),
+        map(&[("azure-east", 2.0)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::Team, base).await.unwrap(),
+        map(&[("team0", 1.5), ("team1", 0.5)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::User, base).await.unwrap(),
+        map(&[("user0", 0.5), ("user1", 0.5), ("user2", 1.0)])
+    );
+    assert_eq!(
+        store.spend_since(SpendBy::EndUser, base).await.unwrap(),
+        map(&[
+            ("end0", 0.25),
+            ("end1", 0.25),
+            ("end2", 1.0),
+            ("end3", 0.25),
+            ("end4", 0.25)
+        ])
+    );
+    assert_eq!(
+        store
+            .spend_since(SpendBy::Metadata("trace.env".to_owned()), base)
+            .await
+            .unwrap(),
+        map(&[("ci", 2.0)])
+    );
+}
+
+both!(
+    insert_is_idempotent_and_adds_spend_once,
+    large_batches_are_chunked,
+    logs_round_trip_filter_and_page,
+    metadata_is_truncated_to_4_kib,
+    usage_groups_and_filters,
+    spend_since_sums_known_costs,
+);

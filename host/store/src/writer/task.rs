@@ -1,0 +1,309 @@
+//! The writer's background task: drain the queue in batches, hold on and
+//! back off when the database fails, spill the queue to disk as it fills,
+//! replay the spill file when the database is back, and flush on shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::spill::{self, Spill};
+use super::{FlushReport, Shared, WriterOptions, lock};
+use crate::spend::SpendRecord;
+use crate::store::Store;
+
+/// Longest one batch may take before it counts as failed (it is retried;
+/// a batch that did commit is then skipped as duplicates).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often a write in progress checks whether the queue must spill (a
+/// wake-up from `record` does so at once).
+const OVERFLOW_CHECK: Duration = Duration::from_millis(100);
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+struct Worker {
+    store: Store,
+    shared: Arc<Shared>,
+    spill: Spill,
+    /// One batch taken from the queue and not yet written.
+    pending: Vec<SpendRecord>,
+    interval: Duration,
+    backoff: Duration,
+}
+
+pub(super) async fn run(store: Store, shared: Arc<Shared>, opts: WriterOptions) {
+    let spill = match Spill::open(opts.spill_path.clone(), opts.spill_max_bytes).await {
+        Ok(spill) => spill,
+        Err(error) => {
+            tracing::error!(%error, path = %opts.spill_path.display(), "cannot read the spend spill file; starting without it");
+            Spill::empty(opts.spill_path.clone(), opts.spill_max_bytes)
+        }
+    };
+    if spill.records > 0 {
+        tracing::info!(records = spill.records, path = %opts.spill_path.display(), "replaying spilled spend records");
+    }
+    shared.spilled.store(spill.records, Ordering::Relaxed);
+    let mut worker = Worker {
+        store,
+        shared,
+        spill,
+        pending: Vec::new(),
+        interval: opts.interval,
+        backoff: BACKOFF_FIRST,
+    };
+    worker.serve().await;
+    let report = worker.finish().await;
+    worker.shared.done.send_replace(Some(report));
+}
+
+impl Worker {
+    fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::SeqCst)
+    }
+
+    async fn serve(&mut self) {
+        while !self.stopping() {
+            if self.flush(None).await {
+                self.backoff = BACKOFF_FIRST;
+                tokio::select! {
+                    () = tokio::time::sleep(self.interval) => {}
+                    () = self.shared.wake.notified() => {}
+                    () = self.shared.stop.notified() => {}
+                }
+                continue;
+            }
+            self.overflow().await;
+            let until = Instant::now() + self.backoff;
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+            while !self.stopping() {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => break,
+                    () = self.shared.stop.notified() => break,
+                    () = self.shared.wake.notified() => self.overflow().await,
+                }
+            }
+        }
+    }
+
+    /// Writes what is held, then the spill file, then the queue, until all
+    /// three are empty. False if the database failed (or the deadline
+    /// passed) on the way.
+    async fn flush(&mut self, deadline: Option<Instant>) -> bool {
+        loop {
+            if !self.pending.is_empty() {
+                let records = std::mem::take(&mut self.pending);
+                if let Err(records) = self.write(records, deadline).await {
+                    self.pending = records;
+                    return false;
+                }
+                self.shared.holding.store(0, Ordering::Relaxed);
+            }
+            if !self.spill.is_empty() {
+                if !self.replay(deadline).await {
+                    return false;
+                }
+                continue;
+            }
+            let records: Vec<SpendRecord> = {
+                let mut queue = self.shared.queue();
+                let n = queue.records.len().min(self.shared.batch);
+                queue.records.drain(..n).collect()
+            };
+            if records.is_empty() {
+                return true;
+            }
+            self.shared
+                .holding
+                .store(records.len() as u64, Ordering::Relaxed);
+            self.pending = records;
+            // Leave the rest to the shutdown flush, which keeps a deadline.
+            if deadline.is_none() && self.stopping() {
+                return true;
+            }
+        }
+    }
+
+    /// Writes one batch of the spill file. False if the database failed.
+    async fn replay(&mut self, deadline: Option<Instant>) -> bool {
+        let mut batch = match self.spill.read(self.shared.batch).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                // Leave the file for the next start rather than loop on it.
+                tracing::error!(%error, "cannot read the spend spill file; it stays for the next start");
+                self.spill.abandon();
+                return true;
+            }
+        };
+        if batch.bad > 0 {
+            tracing::warn!(
+                lines = batch.bad,
+                "skipped unreadable lines of the spend spill file"
+            );
+            self.shared.drop_records(batch.bad);
+        }
+        let records = std::mem::take(&mut batch.records);
+        let read = records.len() as u64;
+        if self.write(records, deadline).await.is_err() {
+            return false;
+        }
+        if let Err(error) = self.spill.consumed(batch.end, read + batch.bad).await {
+            tracing::error!(%error, "cannot truncate the spend spill file");
+        }
+        self.shared
+            .spilled
+            .store(self.spill.records, Ordering::Relaxed);
+        true
+    }
+
+    /// Writes one batch; meanwhile, if the queue fills (the database is
+    /// slow, or down and the pool still trying to connect), moves it to the
+    /// spill file, so records are dropped only when both are full. Gives
+    /// the records back if the write failed.
+    async fn write(
+        &mut self,
+        records: Vec<SpendRecord>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Vec<SpendRecord>> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let timeout = match deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(WRITE_TIMEOUT),
+            None => WRITE_TIMEOUT,
+        };
+        // On shutdown nothing new arrives: keep the queue for the database.
+        let spill = deadline.is_none();
+        let mut check = tokio::time::interval_at(Instant::now() + OVERFLOW_CHECK, OVERFLOW_CHECK);
+        let write = write(
+            self.store.clone(),
+            Arc::clone(&self.shared),
+            records,
+            timeout,
+        );
+        tokio::pin!(write);
+        loop {
+            tokio::select! {
+                result = &mut write => return result,
+                () = self.shared.wake.notified(), if spill => self.overflow().await,
+                _ = check.tick(), if spill => self.overflow().await,
+            }
+        }
+    }
+
+    /// Once the queue is half full, moves it to the spill file (as much as
+    /// fits): the database is not keeping up.
+    async fn overflow(&mut self) {
+        if self.shared.queue().records.len() >= self.shared.spill_at {
+            self.spill_queue(false).await;
+        }
+    }
+
+    /// Moves the queue to the spill file; `all` ignores the size cap (shutdown).
+    async fn spill_queue(&mut self, all: bool) {
+        let records: Vec<SpendRecord> = self.shared.queue().records.drain(..).collect();
+        let mut room = if all { u64::MAX } else { self.spill.room() };
+        let mut lines = Vec::new();
+        let mut taken = 0;
+        for record in &records {
+            let line = spill::line(record);
+            if line.len() as u64 > room {
+                break;
+            }
+            room -= line.len() as u64;
+            lines.extend_from_slice(&line);
+            taken += 1;
+        }
+        let kept = if let Err(error) = self.spill.append(&lines, taken as u64).await {
+            tracing::error!(%error, "cannot write the spend spill file");
+            0
+        } else {
+            taken
+        };
+        if kept > 0 {
+            tracing::debug!(records = kept, "spilled spend records to disk");
+        }
+        self.shared
+            .spilled
+            .store(self.spill.records, Ordering::Relaxed);
+        // What did not fit goes back to the front, oldest first.
+        let mut queue = self.shared.queue();
+        for record in records.into_iter().skip(kept).rev() {
+            queue.records.push_front(record);
+        }
+    }
+
+    /// After shutdown: keep trying until the deadline, then spill the rest.
+    async fn finish(&mut self) -> FlushReport {
+        let deadline = lock(&self.shared.deadline)
+            .map(Instant::from_std)
+            .unwrap_or_else(Instant::now);
+        let before = self.shared.written.load(Ordering::Relaxed);
+        loop {
+            if self.flush(Some(deadline)).await {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::time::sleep((deadline - now).min(self.backoff)).await;
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        }
+        let leftover = {
+            let mut queue = self.shared.queue();
+            let held = std::mem::take(&mut self.pending);
+            for record in held.into_iter().rev() {
+                queue.records.push_front(record);
+            }
+            queue.records.len()
+        };
+        self.shared.holding.store(0, Ordering::Relaxed);
+        if leftover > 0 {
+            self.spill_queue(true).await;
+            let lost = self.shared.queue().records.drain(..).count() as u64;
+            self.shared.drop_records(lost);
+            tracing::warn!(
+                spilled = self.spill.records,
+                path = %self.spill.path().display(),
+                "shutdown: the database did not take every spend record; the rest is in the spill file for the next start"
+            );
+        }
+        FlushReport {
+            written: self.shared.written.load(Ordering::Relaxed) - before,
+            spilled: self.spill.records,
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            timed_out: leftover > 0 || !self.spill.is_empty(),
+        }
+    }
+}
+
+/// One transaction; updates the counters and the up/down state.
+async fn write(
+    store: Store,
+    shared: Arc<Shared>,
+    records: Vec<SpendRecord>,
+    timeout: Duration,
+) -> Result<(), Vec<SpendRecord>> {
+    let error = match tokio::time::timeout(timeout, store.insert_spend(&records)).await {
+        Ok(Ok(new)) => {
+            shared.written.fetch_add(new, Ordering::Relaxed);
+            shared
+                .duplicates
+                .fetch_add(records.len() as u64 - new, Ordering::Relaxed);
+            if !shared.db_up.swap(true, Ordering::Relaxed) {
+                tracing::info!(database = %store.describe(), "spend writes recovered");
+            }
+            return Ok(());
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("writing spend timed out after {} ms", timeout.as_millis()),
+    };
+    if shared.db_up.swap(false, Ordering::Relaxed) {
+        tracing::warn!(database = %store.describe(), %error, "spend writes failing: holding records and retrying");
+    }
+    *lock(&shared.last_error) = Some(error);
+    Err(records)
+}

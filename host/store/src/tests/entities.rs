@@ -181,6 +181,8 @@ async fn changes_include_deletions(store: &Store) {
         vec![]
     );
 
+    // A later millisecond: within one, a poller needs its overlap.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     store.delete(Entity::Team, "t1").await.unwrap();
     store
         .update(Entity::Team, &Row::new("t2", json!({"n": 3})))

@@ -192,3 +192,15 @@ async fn a_postgres_url_may_choose_the_schema_itself() {
     assert_eq!(tables, 6);
     store.close().await;
 }
+
+#[tokio::test]
+async fn sqlite_paths_keep_case_and_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("My Store.DB");
+    let store = Store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(store.describe(), format!("sqlite {}", path.display()));
+    assert!(path.exists());
+    store.ping().await.unwrap();
+}

@@ -332,3 +332,42 @@ async fn spend_throughput() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_on_a_hung_write() {
+    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let url = super::pg_url().replace(":5432/", &format!(":{}/", proxy.port));
+    let db = super::pg_with(&url).await;
+    let store = &db.store;
+    store.ensure_current().await.unwrap();
+    proxy.down().await;
+    let opts = options(db.dir.path());
+    let writer = SpendWriter::start(store.clone(), opts.clone());
+    for n in 0..30 {
+        writer.record(record(n));
+    }
+    // The pool retries refused connections for 3 s; shutdown does not wait for that.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let report = writer.shutdown_within(Duration::from_millis(300)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (
+            report.written,
+            report.spilled,
+            report.dropped,
+            report.timed_out
+        ),
+        (0, 30, 0, true)
+    );
+
+    proxy.up().await;
+    let next = SpendWriter::start(store.clone(), opts);
+    eventually(10, "the replay", || next.stats().written == 30).await;
+    next.shutdown().await;
+    assert_eq!(spend_rows(store).await, 30);
+}

@@ -235,6 +235,8 @@ impl SpendWriter {
     pub async fn shutdown_within(&self, timeout: Duration) -> FlushReport {
         let s = &self.shared;
         s.queue().closed = true;
+        // A day stands for "no deadline" (and keeps the arithmetic from overflowing).
+        let timeout = timeout.min(Duration::from_secs(86_400));
         lock(&s.deadline).get_or_insert_with(|| Instant::now() + timeout);
         s.stopping.store(true, Ordering::SeqCst);
         s.stop.notify_one();

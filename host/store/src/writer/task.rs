@@ -66,6 +66,9 @@ impl Worker {
         while !self.stopping() {
             if self.flush(None).await {
                 self.backoff = BACKOFF_FIRST;
+                if self.stopping() {
+                    break;
+                }
                 tokio::select! {
                     () = tokio::time::sleep(self.interval) => {}
                     () = self.shared.wake.notified() => {}
@@ -158,8 +161,10 @@ impl Worker {
 
     /// Writes one batch; meanwhile, if the queue fills (the database is
     /// slow, or down and the pool still trying to connect), moves it to the
-    /// spill file, so records are dropped only when both are full. Gives
-    /// the records back if the write failed.
+    /// spill file, so records are dropped only when both are full. A write
+    /// begun before shutdown is cut off at the shutdown's deadline (the
+    /// transaction rolls back; the records are spilled). Gives the records
+    /// back if the write failed.
     async fn write(
         &mut self,
         records: Vec<SpendRecord>,
@@ -175,22 +180,31 @@ impl Worker {
             None => WRITE_TIMEOUT,
         };
         // On shutdown nothing new arrives: keep the queue for the database.
-        let spill = deadline.is_none();
+        let normal = deadline.is_none();
         let mut check = tokio::time::interval_at(Instant::now() + OVERFLOW_CHECK, OVERFLOW_CHECK);
-        let write = write(
-            self.store.clone(),
-            Arc::clone(&self.shared),
-            records,
-            timeout,
-        );
-        tokio::pin!(write);
-        loop {
-            tokio::select! {
-                result = &mut write => return result,
-                () = self.shared.wake.notified(), if spill => self.overflow().await,
-                _ = check.tick(), if spill => self.overflow().await,
+        let (store, shared) = (self.store.clone(), Arc::clone(&self.shared));
+        let written = {
+            let write = write(&store, &shared, &records, timeout);
+            tokio::pin!(write);
+            // Armed by shutdown: the write may run until the shutdown's deadline.
+            let cutoff = tokio::time::sleep(WRITE_TIMEOUT);
+            tokio::pin!(cutoff);
+            let mut armed = false;
+            loop {
+                tokio::select! {
+                    ok = &mut write => break ok,
+                    () = &mut cutoff, if armed => break false,
+                    () = self.shared.stop.notified(), if normal && !armed => {
+                        armed = true;
+                        let deadline = lock(&self.shared.deadline).map_or_else(Instant::now, Instant::from_std);
+                        cutoff.as_mut().reset(deadline);
+                    }
+                    () = self.shared.wake.notified(), if normal => self.overflow().await,
+                    _ = check.tick(), if normal => self.overflow().await,
+                }
             }
-        }
+        };
+        if written { Ok(()) } else { Err(records) }
     }
 
     /// Once the queue is half full, moves it to the spill file (as much as
@@ -281,13 +295,8 @@ impl Worker {
 }
 
 /// One transaction; updates the counters and the up/down state.
-async fn write(
-    store: Store,
-    shared: Arc<Shared>,
-    records: Vec<SpendRecord>,
-    timeout: Duration,
-) -> Result<(), Vec<SpendRecord>> {
-    let error = match tokio::time::timeout(timeout, store.insert_spend(&records)).await {
+async fn write(store: &Store, shared: &Shared, records: &[SpendRecord], timeout: Duration) -> bool {
+    let error = match tokio::time::timeout(timeout, store.insert_spend(records)).await {
         Ok(Ok(new)) => {
             shared.written.fetch_add(new, Ordering::Relaxed);
             shared
@@ -296,7 +305,7 @@ async fn write(
             if !shared.db_up.swap(true, Ordering::Relaxed) {
                 tracing::info!(database = %store.describe(), "spend writes recovered");
             }
-            return Ok(());
+            return true;
         }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("writing spend timed out after {} ms", timeout.as_millis()),
@@ -305,5 +314,5 @@ async fn write(
         tracing::warn!(database = %store.describe(), %error, "spend writes failing: holding records and retrying");
     }
     *lock(&shared.last_error) = Some(error);
-    Err(records)
+    false
 }

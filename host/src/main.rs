@@ -10,10 +10,17 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    let spec = std::env::var("SWITCHYARD_LOG").unwrap_or_else(|_| "info".into());
+    let mut filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx logs every slow batch insert whole (thousands of placeholders)
+    // at warn; the spend writer reports its own failures.
+    if !spec.contains("sqlx")
+        && let Ok(d) = "sqlx::query=error".parse()
+    {
+        filter = filter.add_directive(d);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

@@ -126,7 +126,7 @@ pub fn secrets(config: &Config) -> Vec<String> {
 /// The password in a `scheme://user:password@host` URL.
 fn password_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
-    let userinfo = rest.split_once('@')?.0;
+    let userinfo = rest.rsplit_once('@')?.0;
     let password = userinfo.split_once(':')?.1;
     (!password.is_empty()).then(|| password.to_string())
 }

@@ -42,10 +42,12 @@ impl Match {
             "model" | "model_group" => Match::Model,
             _ => {
                 let field = s.strip_prefix("metadata.")?;
+                // A top-level field: the caller's metadata is matched by
+                // its top-level keys.
                 if field.is_empty()
                     || !field
                         .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
                 {
                     return None;
                 }

@@ -70,7 +70,13 @@ impl Gateway {
             return Err(err);
         }
         ledger.set_caller(caller, end_user, &group.name);
-        let limits = accounts.limits_for(&ledger.principal, entry.as_deref(), caller, &group.name);
+        let limits = accounts.limits_for(
+            &ledger.principal,
+            entry.as_deref(),
+            end_user,
+            caller,
+            &group.name,
+        );
         if limits.is_empty() {
             return Ok(());
         }

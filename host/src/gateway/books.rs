@@ -67,7 +67,9 @@ impl Books {
                 &self.caller,
             )
         });
-        self.ledger.served(d, usage, cost, estimated);
+        // A stream with no latency broke off or lost its client.
+        let complete = latency.is_some() || ttft.is_none();
+        self.ledger.served(d, usage, cost, estimated, complete);
         if let Some(usage) = usage {
             tracing::info!(
                 deployment = %d.id,

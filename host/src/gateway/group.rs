@@ -52,6 +52,8 @@ pub(super) struct Blocked {
     pub retry_in: Option<Duration>,
     /// Whether a rate limit (a 429 cooldown, or rpm/tpm used up) is why.
     pub rate_limited: bool,
+    /// Whether a spent budget (the deployment's or its provider's) is why.
+    pub over_budget: bool,
     pub why: Vec<String>,
 }
 
@@ -348,6 +350,7 @@ fn within_budget(accounts: &Accounts, d: &Deployment, blocked: &mut Blocked) -> 
                     d.id, budget.max_usd, budget.period
                 ),
             );
+            blocked.over_budget = true;
             return false;
         }
     }

@@ -203,6 +203,7 @@ fn final_error(errors: Vec<GroupError>) -> ApiError {
                 if let Some(r) = blocked.retry_in {
                     unavailable.add(r, blocked.rate_limited, String::new());
                 }
+                unavailable.over_budget |= blocked.over_budget;
                 unavailable.why.extend(blocked.why.into_iter().take(3));
                 groups.push(group);
             }
@@ -253,7 +254,17 @@ fn final_error(errors: Vec<GroupError>) -> ApiError {
             let message = format!(
                 "no deployment of model group {groups} can take a request now; retry in {secs}s. {why}"
             );
-            let mut e = if unavailable.rate_limited {
+            let mut e = if unavailable.over_budget && !unavailable.rate_limited {
+                // Every deployment left is over its budget (or its
+                // provider's): a budget refusal, as everywhere else.
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "budget_exceeded",
+                    message.trim_end(),
+                );
+                e.code = Some("budget_exceeded".into());
+                e
+            } else if unavailable.rate_limited {
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limit_error",

@@ -28,6 +28,14 @@ pub struct Entry<R> {
 }
 
 pub type KeyEntry = Entry<KeyRecord>;
+
+impl KeyEntry {
+    /// What the key's limits are counted under: its first hash, which
+    /// `/key/regenerate` keeps (older keys: the hash itself).
+    pub fn limit_id(&self) -> &str {
+        self.record.key_id.as_deref().unwrap_or(&self.id)
+    }
+}
 pub type TeamEntry = Entry<TeamRecord>;
 pub type UserEntry = Entry<UserRecord>;
 pub type EndUserEntry = Entry<EndUserRecord>;
@@ -108,18 +116,22 @@ impl Directory {
         if changes.is_empty() {
             return;
         }
-        let mut maps = Maps::clone(&self.maps.load());
-        for change in changes {
-            match entity {
-                Entity::Key => apply_to(&mut maps.keys, change, |e: &mut KeyEntry| {
-                    e.expires_ms = expires_ms(e.record.expires.as_deref());
-                }),
-                Entity::Team => apply_to(&mut maps.teams, change, |_| {}),
-                Entity::User => apply_to(&mut maps.users, change, |_| {}),
-                Entity::EndUser => apply_to(&mut maps.end_users, change, |_| {}),
+        // `rcu`: a management call and the poller applying at once both
+        // land (a plain load-modify-store could drop one of them).
+        self.maps.rcu(|current| {
+            let mut maps = Maps::clone(current);
+            for change in changes {
+                match entity {
+                    Entity::Key => apply_to(&mut maps.keys, change, |e: &mut KeyEntry| {
+                        e.expires_ms = expires_ms(e.record.expires.as_deref());
+                    }),
+                    Entity::Team => apply_to(&mut maps.teams, change, |_| {}),
+                    Entity::User => apply_to(&mut maps.users, change, |_| {}),
+                    Entity::EndUser => apply_to(&mut maps.end_users, change, |_| {}),
+                }
             }
-        }
-        self.maps.store(Arc::new(maps));
+            maps
+        });
     }
 
     pub fn key(&self, hash: &str) -> Option<Arc<KeyEntry>> {

@@ -381,6 +381,9 @@ impl Principal {
         let mut tags: Vec<String> = Vec::new();
         let (mut key_alias, mut team, mut key_user) = (None, None, None);
         if let Principal::Key(h) = self {
+            if let Some(u) = &h.user {
+                merged.extend(u.record.metadata.clone());
+            }
             if let Some(t) = &h.team {
                 merged.extend(t.record.metadata.clone());
                 tags.extend(t.record.tags.iter().cloned());
@@ -414,5 +417,99 @@ impl Principal {
             tier,
             metadata: views::fields_from_map(&merged),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::identity::records::{KeyRecord, TeamRecord};
+
+    fn holder() -> Principal {
+        let key: KeyRecord = serde_json::from_value(json!({
+            "key_alias": "support-backend", "team_id": "t1", "user_id": "svc",
+            "models": ["gpt", "cheap-alias"], "tags": ["k"],
+            "metadata": {"customer_tier": "vip", "plan": "pro"}
+        }))
+        .unwrap();
+        let team: TeamRecord = serde_json::from_value(json!({
+            "tags": ["t"], "metadata": {"plan": "team-plan", "region": "eu"}
+        }))
+        .unwrap();
+        let entry = |id: &str| (id.to_string(), 0.0, 0, 0, None);
+        let (id, spend, created_ms, updated_ms, expires_ms) = entry("hash");
+        let (tid, ..) = entry("t1");
+        Principal::Key(Arc::new(KeyHolder {
+            key: Arc::new(KeyEntry {
+                id,
+                record: key,
+                spend,
+                created_ms,
+                updated_ms,
+                expires_ms,
+            }),
+            team: Some(Arc::new(TeamEntry {
+                id: tid,
+                record: team,
+                spend,
+                created_ms,
+                updated_ms,
+                expires_ms,
+            })),
+            user: None,
+        }))
+    }
+
+    fn field<'a>(c: &'a Caller, key: &str) -> Option<&'a str> {
+        c.metadata
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.value.as_str())
+    }
+
+    #[test]
+    fn the_caller_merges_team_then_key_then_request_metadata() {
+        let p = holder();
+        let request = json!({"plan": "trial", "tags": ["r"]});
+        let c = p.caller(Some("end-1".into()), request.as_object());
+        assert_eq!(c.key_alias.as_deref(), Some("support-backend"));
+        assert_eq!(c.team.as_deref(), Some("t1"));
+        assert_eq!(c.user.as_deref(), Some("end-1"));
+        // The key's tier reaches routers; the request's own metadata wins.
+        assert_eq!(c.tier.as_deref(), Some("vip"));
+        assert_eq!(field(&c, "plan"), Some("\"trial\""));
+        assert_eq!(field(&c, "region"), Some("\"eu\""));
+        assert_eq!(c.tags, ["k", "r", "t"]);
+        // Without a request user, the key's user speaks.
+        assert_eq!(p.caller(None, None).user.as_deref(), Some("svc"));
+    }
+
+    #[test]
+    fn a_key_may_call_its_models_and_their_aliases_only() {
+        let p = holder();
+        let aliases = BTreeMap::from([("cheap-alias".to_string(), "cheap".to_string())]);
+        assert!(p.check_model("gpt", "gpt", &aliases).is_ok());
+        assert!(p.check_model("cheap", "cheap", &aliases).is_ok());
+        let e = p.check_model("other", "other", &aliases).unwrap_err();
+        assert_eq!(e.status.as_u16(), 401);
+        assert_eq!(e.code.as_deref(), Some("model_not_allowed"));
+        assert!(e.message.contains("other") && e.message.contains("support-backend"));
+        assert!(
+            Principal::Open
+                .check_model("other", "other", &aliases)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn presented_keys_come_from_bearer_x_api_key_and_api_key() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "bearer  sk-a ".parse().unwrap());
+        h.insert("api-key", "sk-c".parse().unwrap());
+        assert_eq!(presented_keys(&h), ["sk-a", "sk-c"]);
     }
 }

@@ -50,6 +50,11 @@ pub struct ModelBudget {
 /// A virtual key. The key itself is never stored: its SHA-256 is the id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
+    /// The key's first hash, kept through `/key/regenerate`: what its
+    /// limits and budgets are counted under, so a new secret does not
+    /// reset them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     /// `sk-...wxyz`: how the key is shown after generation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_name: Option<String>,

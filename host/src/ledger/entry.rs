@@ -50,6 +50,8 @@ struct Draft {
     overhead_ms: f64,
     admission: Option<Admission>,
     remaining: Option<Remaining>,
+    /// A stream that broke off or whose client left before its end.
+    incomplete: bool,
 }
 
 impl Ledger {
@@ -67,6 +69,11 @@ impl Ledger {
             started,
             draft: Mutex::new(Draft::default()),
         })
+    }
+
+    /// The id its spend record carries.
+    pub fn call_id(&self) -> &str {
+        &self.request_id
     }
 
     pub fn accounts(&self) -> &Arc<Accounts> {
@@ -117,6 +124,7 @@ impl Ledger {
         usage: Option<&Usage>,
         cost: Option<f64>,
         estimated: bool,
+        complete: bool,
     ) {
         let tokens = usage.map_or(0, |u| u.input_tokens + u.output_tokens);
         if let Some(usd) = cost {
@@ -136,6 +144,9 @@ impl Ledger {
         d.usage = usage.cloned();
         d.cost = cost;
         d.estimated = estimated;
+        if !complete {
+            d.incomplete = true;
+        }
     }
 
     /// The cost of what was served: `None` before it is known (a stream
@@ -187,10 +198,9 @@ impl Drop for Ledger {
         };
         let holder = self.principal.holder();
         let error_kind = match d.error_kind {
-            // A 200 whose deployment never finished: a stream cut short.
-            None if d.status < 300 && d.deployment.is_none() && d.group.is_some() => {
-                Some("stream_incomplete".to_string())
-            }
+            None if d.incomplete => Some("stream_incomplete".to_string()),
+            // Routed, but the client left before the answer was written.
+            None if d.status == 0 && d.group.is_some() => Some("client_disconnected".to_string()),
             other => other,
         };
         writer.record(SpendRecord {

@@ -93,7 +93,13 @@ impl Accounts {
                 continue;
             };
             let since = budget.period.window(now).start_ms as i64;
-            let spent = sums.get(store, by, since).await?.get(&*scope.id).copied();
+            let spent = match sums.get(store, by, since).await {
+                Ok(m) => m.get(&*scope.id).copied(),
+                Err(e) => {
+                    tracing::warn!(scope = %scope.kind, error = %e, "could not read spend to seed a budget; it starts at 0");
+                    continue;
+                }
+            };
             if let Some(spent) = spent.filter(|s| *s > 0.0) {
                 self.limiter.seed_spend(&scope, &budget.period, spent).await;
                 seeded += 1;
@@ -101,7 +107,14 @@ impl Accounts {
         }
         for (kind, only, by, budget) in self.rule_budgets() {
             let since = budget.period.window(now).start_ms as i64;
-            for (value, spent) in sums.get(store, by, since).await? {
+            let m = match sums.get(store, by, since).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(rule = %kind, error = %e, "could not read spend to seed a budget; it starts at 0");
+                    continue;
+                }
+            };
+            for (value, spent) in m {
                 if only.as_ref().is_some_and(|o| o != value) || *spent <= 0.0 {
                     continue;
                 }
@@ -114,7 +127,13 @@ impl Accounts {
         }
         if let Some(budget) = &self.global_budget {
             let since = budget.period.window(now).start_ms as i64;
-            let spent: f64 = sums.get(store, SpendBy::Model, since).await?.values().sum();
+            let spent: f64 = match sums.get(store, SpendBy::Model, since).await {
+                Ok(m) => m.values().sum(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read spend to seed the proxy budget; it starts at 0");
+                    0.0
+                }
+            };
             if spent > 0.0 {
                 self.limiter
                     .seed_spend(&scopes::global(), &budget.period, spent)

@@ -85,12 +85,12 @@ pub fn limits_budget(kind: &str, id: &str, limits: &Limits) -> Option<(Scope, Bu
 
 /// A key's budgets: its own and its per-model ones.
 pub fn key_budgets(k: &KeyEntry) -> Vec<(Scope, Budget)> {
-    let mut out: Vec<_> = limits_budget(KEY, &k.id, &k.record.limits)
+    let mut out: Vec<_> = limits_budget(KEY, k.limit_id(), &k.record.limits)
         .into_iter()
         .collect();
     for (model, b) in &k.record.model_max_budget {
         out.push((
-            scope(KEY_MODEL, &format!("{}/{model}", k.id)),
+            scope(KEY_MODEL, &format!("{}/{model}", k.limit_id())),
             Budget {
                 max_usd: b.budget_limit,
                 period: period(b.time_period.as_deref()),
@@ -120,10 +120,16 @@ fn metadata_value(caller: &Caller, field: &str) -> Option<String> {
 }
 
 /// The values a rule's counters are kept for, for this request.
-fn rule_values(rule: &LimitRule, caller: &Caller, group: &str) -> Vec<String> {
+fn rule_values(
+    rule: &LimitRule,
+    caller: &Caller,
+    end_user: Option<&str>,
+    group: &str,
+) -> Vec<String> {
     let values: Vec<String> = match &rule.matches {
         Match::Metadata(f) => metadata_value(caller, f).into_iter().collect(),
-        Match::User => caller.user.clone().into_iter().collect(),
+        // The request's `user` only (the end user), never the key's user.
+        Match::User => end_user.map(str::to_string).into_iter().collect(),
         Match::Tag => caller.tags.clone(),
         Match::Team => caller.team.clone().into_iter().collect(),
         Match::KeyAlias => caller.key_alias.clone().into_iter().collect(),
@@ -142,6 +148,7 @@ impl Accounts {
         &self,
         principal: &Principal,
         end_user: Option<&EndUserEntry>,
+        end_user_id: Option<&str>,
         caller: &Caller,
         group: &str,
     ) -> Vec<Limit> {
@@ -149,7 +156,7 @@ impl Accounts {
         if let Some(h) = principal.holder() {
             let k = &h.key;
             let label = key_label(k);
-            out.extend(limit_of(KEY, &k.id, label.clone(), &k.record.limits));
+            out.extend(limit_of(KEY, k.limit_id(), label.clone(), &k.record.limits));
             let r = &k.record;
             let model_rpm = r.model_rpm_limit.get(group).copied();
             let model_tpm = r.model_tpm_limit.get(group).copied();
@@ -159,7 +166,7 @@ impl Accounts {
             });
             if model_rpm.is_some() || model_tpm.is_some() || model_budget.is_some() {
                 out.push(Limit {
-                    scope: scope(KEY_MODEL, &format!("{}/{group}", k.id)),
+                    scope: scope(KEY_MODEL, &format!("{}/{group}", k.limit_id())),
                     label: format!("{label} for model {group}"),
                     rpm: model_rpm,
                     tpm: model_tpm,
@@ -194,7 +201,7 @@ impl Accounts {
         }
         for rule in &self.rules {
             let kind = rule.matches.kind();
-            for value in rule_values(rule, caller, group) {
+            for value in rule_values(rule, caller, end_user_id, group) {
                 out.push(Limit {
                     scope: scope(&kind, &value),
                     label: format!("{kind} {value}"),

@@ -28,11 +28,16 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .cloned()
         .unwrap_or_else(|| {
-            // A v4 UUID from the thread's PRNG: `new_v4` asks the kernel for
-            // entropy on every request.
-            let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
-            HeaderValue::from_str(&id.to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+            HeaderValue::from_str(&new_id()).unwrap_or(HeaderValue::from_static("unknown"))
         })
+}
+
+/// A v4 UUID from the thread's PRNG (`new_v4` asks the kernel for entropy
+/// on every request).
+fn new_id() -> String {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+        .into_uuid()
+        .to_string()
 }
 
 fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
@@ -76,6 +81,10 @@ fn respond(
             }
             let mut r = e.into_response();
             r.headers_mut().insert("x-request-id", id);
+            if let Some(ledger) = ledger {
+                r.headers_mut()
+                    .insert("x-switchyard-call-id", header(ledger.call_id()));
+            }
             r.headers_mut()
                 .insert("x-switchyard-overhead-ms", header(&format!("{ms:.3}")));
             if let Some(ledger) = ledger {
@@ -145,6 +154,10 @@ fn respond(
         }
     };
     resp.headers_mut().insert("x-request-id", id);
+    if let Some(ledger) = ledger {
+        resp.headers_mut()
+            .insert("x-switchyard-call-id", header(ledger.call_id()));
+    }
     resp
 }
 
@@ -183,25 +196,18 @@ async fn serve(
 ) -> Response {
     let started = Instant::now();
     let id = request_id(&headers);
+    // The spend record's id is the gateway's own (`x-switchyard-call-id`):
+    // a client's `x-request-id` may repeat, or name another's request.
+    let call_id = new_id();
     let principal = match authorize(&state, &headers) {
         Ok(p) => p,
         Err(e) => {
             // A refused key leaves a record too (without the key).
-            let ledger = Ledger::open(
-                &state.accounts,
-                Principal::Open,
-                id.to_str().unwrap_or("unknown"),
-                started,
-            );
+            let ledger = Ledger::open(&state.accounts, Principal::Open, &call_id, started);
             return respond(Err(e), started, id, Some(&ledger));
         }
     };
-    let ledger = Ledger::open(
-        &state.accounts,
-        principal,
-        id.to_str().unwrap_or("unknown"),
-        started,
-    );
+    let ledger = Ledger::open(&state.accounts, principal, &call_id, started);
     let result = async {
         let body = body_or_error(body, state.gateway.config.max_body_bytes)?;
         match op {
@@ -256,12 +262,16 @@ pub async fn model(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
-    match state.gateway.config.group(&id) {
-        Some(_) => Json(model_json(&id)).into_response(),
-        None => state.gateway.unknown_model(&id).into_response(),
+    let principal = match authorize(&state, &headers) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let config = &state.gateway.config;
+    match config.group(&id) {
+        Some(g) if principal.check_model(&id, &g.name, &config.aliases).is_ok() => {
+            Json(model_json(&id)).into_response()
+        }
+        _ => state.gateway.unknown_model(&id).into_response(),
     }
 }
 
@@ -303,7 +313,8 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
 /// (`healthy_endpoints`, `unhealthy_endpoints`) are kept; a cooling
 /// deployment is listed as unhealthy with its status saying why.
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
+    // Deployments' addresses and upstream errors: for admins only.
+    if let Err(e) = state.identity.admin(&headers) {
         return e.into_response();
     }
     let set = state.registry.snapshot();

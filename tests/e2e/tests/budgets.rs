@@ -38,12 +38,8 @@ fn exhaust(gw: &Gateway, key: &str, body: &Value, names: &str) {
     }
     let r = gw.post("/v1/chat/completions", Some(key), body);
     let e = r.json();
-    assert!(
-        r.status == 429 || r.status == 503,
-        "the third call is refused: {} {}",
-        r.status,
-        r.body
-    );
+    assert_eq!(r.status, 429, "the third call is refused: {}", r.body);
+    assert_eq!(e["error"]["code"], "budget_exceeded", "{e}");
     let msg = e["error"]["message"].as_str().unwrap();
     assert!(msg.contains(names), "{names:?} not in {msg}");
     assert!(msg.contains("0.02"), "the budget's value in {msg}");

@@ -237,3 +237,64 @@ fn terminate(pid: u32) {
         .success();
     assert!(ok);
 }
+
+#[test]
+fn sigterm_under_load_writes_a_record_for_every_answer() {
+    let openai = MockProvider::start(Flavor::OpenAi);
+    openai.always(Behaviour::Delay(Duration::from_millis(20)));
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.yaml");
+    std::fs::write(
+        &config_path,
+        format!("{}{ONE_CALL_EACH}", config_with(&[priced_entry(&openai)])),
+    )
+    .unwrap();
+    let mut gw = Gateway::start_file(tempfile::tempdir().unwrap(), &config_path);
+    let url = gw.url("/v1/chat/completions");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // 8 clients, each sending one request after another until the gateway
+    // is gone; each counts the answers it got.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut answered = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = std::process::Command::new("curl")
+                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+                        .arg(format!("Authorization: Bearer {KEY}"))
+                        .args(["-H", "Content-Type: application/json", "-d"])
+                        .arg(chat("org_load").to_string())
+                        .arg(&url)
+                        .output()
+                        .unwrap();
+                    match String::from_utf8_lossy(&out.stdout).as_ref() {
+                        "200" => answered += 1,
+                        "000" => break,
+                        other => panic!("unexpected status {other}"),
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    terminate(gw.pid());
+    let started = Instant::now();
+    while gw.is_running() {
+        assert!(started.elapsed() < Duration::from_secs(15), "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(answered > 20, "the load was real: {answered}");
+    let gw = Gateway::start_file(tempfile::tempdir().unwrap(), &config_path);
+    let usage = gw.get("/usage?group_by=metadata.organization_id", Some(KEY)).json();
+    assert_eq!(
+        usage["by_organization_id"]["org_load"]["requests"],
+        answered,
+        "every answered request has its record: {usage}"
+    );
+    assert_eq!(openai.count(), answered);
+}

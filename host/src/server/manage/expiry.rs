@@ -32,7 +32,8 @@ pub fn expires_after(now_ms: i64, period: &Period) -> Option<String> {
     let now = time::OffsetDateTime::from_unix_timestamp(now_ms / 1000).ok()?;
     let at = match period {
         Period::Forever => return None,
-        Period::Seconds(s) => now + time::Duration::seconds(i64::try_from(*s).ok()?),
+        // Past the calendar's end (`99999999999d`): as good as forever.
+        Period::Seconds(s) => now.checked_add(time::Duration::seconds(i64::try_from(*s).ok()?))?,
         Period::Months(m) => add_months(now, *m)?,
     };
     at.format(&time::format_description::well_known::Rfc3339)

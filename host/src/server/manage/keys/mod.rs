@@ -157,6 +157,7 @@ pub async fn create(
     let raw = secret_for(chosen, "key")?;
     let hash = secret::hash(&raw);
     fields.insert("key_name".into(), Value::String(secret::display_name(&raw)));
+    fields.insert("key_id".into(), Value::String(hash.clone()));
     if let Some(at) = expires {
         fields.insert("expires".into(), Value::String(at));
     }
@@ -247,7 +248,13 @@ pub async fn info(
     let mut info = view(&row);
     info.remove("token");
     let limits = budget::limits_of(&row.body);
-    budget::add_window(&state, scopes::KEY, &row.id, &limits, &mut info).await;
+    // Counted under the key's first hash, which regenerating keeps.
+    let limit_id = row
+        .body
+        .get("key_id")
+        .and_then(Value::as_str)
+        .unwrap_or(&row.id);
+    budget::add_window(&state, scopes::KEY, limit_id, &limits, &mut info).await;
     Ok(Json(json!({"key": row.id, "info": info})).into_response())
 }
 

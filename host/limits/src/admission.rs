@@ -72,7 +72,14 @@ impl Admission {
                 redis,
                 member,
                 holds,
-            } => redis.settle(member, holds, usage),
+            } => {
+                // Mirrored into the fallback, so an outage does not forget
+                // what this replica spent through Redis.
+                if let Some((tokens, cost)) = usage {
+                    redis.memory.mirror_usage(&holds, tokens, cost);
+                }
+                redis.settle(member, holds, usage);
+            }
         }
     }
 }

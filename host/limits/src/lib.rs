@@ -83,9 +83,12 @@ impl Limiter {
 
     /// Redis-backed, keys under `{prefix}:lim:`; falls back to per-process
     /// memory counts while Redis is unreachable (and says so in
-    /// [`Limiter::status`]). Connects lazily, so an unreachable Redis does
-    /// not stop the gateway from starting. Must be called inside a tokio
-    /// runtime.
+    /// [`Limiter::status`]). The fallback also counts the requests, spend
+    /// and tokens this replica passed through Redis, so an outage starts
+    /// from what this replica has seen rather than from zero. Connects
+    /// lazily, so an unreachable Redis does not stop the gateway from
+    /// starting. Must be called inside a tokio runtime. Call
+    /// [`Limiter::flush`] before exit.
     ///
     /// Each admission is one script run (timeout 500 ms, then memory for
     /// that request; while down, one probe a second). Parallel slots and
@@ -168,7 +171,21 @@ impl Limiter {
     pub fn add_spend(&self, scope: &Scope, period: &Period, usd: f64, tokens: u64) {
         match &self.backend {
             Backend::Memory(memory) => memory.add_spend(scope, period, usd, tokens),
-            Backend::Redis(redis) => redis.add_spend(scope, period, usd, tokens),
+            Backend::Redis(redis) => {
+                redis.memory.add_spend(scope, period, usd, tokens);
+                redis.add_spend(scope, period, usd, tokens);
+            }
+        }
+    }
+
+    /// Before exit (SIGTERM): waits for the settles and releases still
+    /// running in the background, then sends what waits for the 100 ms
+    /// sync (spend, tokens, releases, seeds) in one last round trip.
+    /// Bounded by 2 s whatever Redis does; nothing to do in memory mode.
+    pub async fn flush(&self) {
+        match &self.backend {
+            Backend::Memory(_) => {}
+            Backend::Redis(redis) => redis.flush().await,
         }
     }
 

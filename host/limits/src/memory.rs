@@ -274,6 +274,46 @@ impl Memory {
         }
     }
 
+    /// Counts usage that was settled through Redis, so this fallback starts
+    /// from what this process has seen when Redis goes away (nothing is
+    /// held here: only the spend and tokens are added).
+    pub fn mirror_usage(&self, holds: &[(Scope, Hold)], tokens: u64, cost_usd: Option<f64>) {
+        let now = self.now_ms();
+        let cost = cost_usd.filter(|c| c.is_finite() && *c > 0.0);
+        for (scope, hold) in holds {
+            match *hold {
+                Hold::Budget { period, .. } => {
+                    if let Some(cost) = cost {
+                        let cell = self.cell(scope, now);
+                        let mut state = lock(&cell);
+                        let budget = state.budget(period, now);
+                        budget.spent += cost;
+                        budget.written = true;
+                    }
+                }
+                Hold::Tokens if tokens > 0 => {
+                    let cell = self.cell(scope, now);
+                    let mut state = lock(&cell);
+                    state.roll(now);
+                    state.tokens = state.tokens.saturating_add(tokens);
+                }
+                Hold::Tokens | Hold::Slot => {}
+            }
+        }
+    }
+
+    /// Counts the rpm checks of a request admitted through Redis, for the
+    /// same reason as [`Memory::mirror_usage`].
+    pub fn mirror_requests(&self, checks: &[Check<'_>]) {
+        let now = self.now_ms();
+        for check in checks.iter().filter(|c| c.kind == RefusalKind::Rpm) {
+            let cell = self.cell(check.scope, now);
+            let mut state = lock(&cell);
+            state.roll(now);
+            state.requests = state.requests.saturating_add(1);
+        }
+    }
+
     /// Sets the window's spend unless something already wrote it.
     pub fn seed_spend(&self, scope: &Scope, period: &Period, spent_usd: f64) {
         let now = self.now_ms();

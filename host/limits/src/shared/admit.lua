@@ -1,5 +1,9 @@
 -- Checks every counter of one request, then takes them all, or refuses
 -- touching none (pruning expired holds is not a change anyone can see).
+-- Redis does not roll back a script that fails part-way, so the first loop
+-- also makes sure every write of the second will succeed: a counter that
+-- holds a wrong type or a non-number fails the script before anything is
+-- taken.
 --
 -- ARGV: now_ms, member, hold_until_ms, hold_ms, then four per check:
 --   kind, limit, ttl_ms, amount
@@ -12,6 +16,27 @@
 -- a slot's member is "<member>", likewise.
 -- Returns {'1', after_1, ..., after_n} or {'0', i, current, reserved}.
 local now, member, hold_until, hold_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local BAD = 'ERR a limit counter holds a value that is not a number'
+
+-- A counter's value as a finite number (0 if absent), or nil.
+local function number(raw)
+  if not raw then
+    return 0
+  end
+  if string.find(raw, '%s') then
+    return nil
+  end
+  local v = tonumber(raw)
+  if v == nil or v ~= v or v == math.huge or v == -math.huge then
+    return nil
+  end
+  return v
+end
+
+-- Whether INCR takes the value (an integer without leading zeros).
+local function integer(raw)
+  return not raw or raw == '0' or (string.match(raw, '^%-?[1-9]%d*$') ~= nil and #raw <= 19)
+end
 local n = (#ARGV - 4) / 4
 local seen, held = {}, {}
 local k = 1
@@ -19,7 +44,10 @@ for i = 1, n do
   local a = 4 + (i - 1) * 4
   local kind, limit = ARGV[a + 1], tonumber(ARGV[a + 2])
   if kind == 'b' then
-    local spent = tonumber(redis.call('GET', KEYS[k]) or '0')
+    local spent = number(redis.call('GET', KEYS[k]))
+    if spent == nil then
+      return redis.error_reply(BAD)
+    end
     local res, sum = KEYS[k + 1], KEYS[k + 2]
     local lapsed = redis.call('ZRANGEBYSCORE', res, '-inf', now)
     if #lapsed > 0 then
@@ -34,7 +62,11 @@ for i = 1, n do
     if redis.call('ZCARD', res) == 0 then
       redis.call('DEL', sum)
     else
-      reserved = math.max(0, tonumber(redis.call('GET', sum) or '0'))
+      reserved = number(redis.call('GET', sum))
+      if reserved == nil then
+        return redis.error_reply(BAD)
+      end
+      reserved = math.max(0, reserved)
     end
     if spent + reserved >= limit then
       return {'0', tostring(i), tostring(spent), tostring(reserved)}
@@ -47,7 +79,11 @@ for i = 1, n do
       redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', now)
       v = redis.call('ZCARD', KEYS[k])
     else
-      v = tonumber(redis.call('GET', KEYS[k]) or '0')
+      local raw = redis.call('GET', KEYS[k])
+      v = number(raw)
+      if v == nil or (kind == 'r' and not integer(raw)) then
+        return redis.error_reply(BAD)
+      end
     end
     if v >= limit then
       return {'0', tostring(i), tostring(v), '0'}

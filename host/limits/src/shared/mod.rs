@@ -12,6 +12,12 @@
 //! [`sync::SYNC_INTERVAL`], which also refreshes the spend that
 //! [`Redis::over_budget`] answers from without a round trip.
 //!
+//! The memory fallback is kept warm: every request admitted and every
+//! spend and token count settled through Redis is counted there too, so an
+//! outage starts from what this replica has seen, not from zero (other
+//! replicas' usage it cannot know). Before exit, [`Redis::flush`] waits
+//! for the settles still running and sends what the sync holds.
+//!
 //! Holds and their trade-off: a parallel slot or a budget reservation is an
 //! entry in a sorted set scored by when it lapses, [`HOLD_MS`] after it was
 //! taken; lapsed entries are pruned by the next admission. A replica that
@@ -23,6 +29,7 @@
 //! different windows; NTP keeps that to milliseconds.
 
 mod health;
+mod inflight;
 pub(crate) mod keys;
 mod sync;
 
@@ -44,6 +51,7 @@ use crate::refusal::{RefusalKind, Refused};
 use crate::types::{Ask, Current, Limit, LimiterStatus, Remaining, Scope};
 
 use health::Health;
+use inflight::InFlight;
 use sync::SyncState;
 
 /// The longest any Redis round trip may take before the request falls back
@@ -52,6 +60,8 @@ pub(crate) const TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a parallel slot or budget reservation survives a replica that
 /// never settles it.
 pub(crate) const HOLD_MS: u64 = 10 * 60 * 1_000;
+/// The longest [`Redis::flush`] waits, whatever Redis does.
+pub(crate) const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 const ADMIT_LUA: &str = include_str!("admit.lua");
 const SETTLE_LUA: &str = include_str!("settle.lua");
@@ -68,6 +78,10 @@ pub(crate) struct Redis {
     /// Counts requests while Redis is unreachable.
     pub memory: Arc<Memory>,
     sync: Mutex<SyncState>,
+    /// One background sync at a time, so a flush waits for one under way.
+    sync_running: tokio::sync::Mutex<()>,
+    /// Settles running in the background.
+    tasks: Arc<InFlight>,
     runtime: Handle,
     /// Makes admission ids unique across replicas.
     nonce: u64,
@@ -111,6 +125,8 @@ impl Redis {
             health: Health::new(),
             memory,
             sync: Mutex::new(SyncState::default()),
+            sync_running: tokio::sync::Mutex::new(()),
+            tasks: Arc::new(InFlight::default()),
             runtime,
             nonce: RandomState::new().hash_one(std::process::id()),
             next_id: AtomicU64::new(0),
@@ -223,6 +239,7 @@ impl Redis {
             Ok(Ok(reply)) => match read_reply(&checks, &reply, now) {
                 Some(Ok(after)) => {
                     self.health.ok();
+                    self.memory.mirror_requests(&checks);
                     Admitted::Redis(remaining(&checks, &after, now), member, holds)
                 }
                 Some(Err(refused)) => {
@@ -232,11 +249,19 @@ impl Redis {
                 None => {
                     self.health
                         .failed(format!("unexpected reply from the limit script: {reply:?}"));
+                    // It ran and may have taken everything: give it back.
+                    self.queue_release(member, holds);
                     Admitted::Unreachable
                 }
             },
             Ok(Err(e)) => {
                 self.health.failed(scrub(&e, &self.secrets));
+                // Redis does not roll back a script that fails part-way;
+                // the script checks every counter before it writes, but a
+                // failure it did not foresee (or a connection lost after
+                // it ran) must not keep slots and reservations for
+                // HOLD_MS. Releasing what was never taken is a no-op.
+                self.queue_release(member, holds);
                 Admitted::Unreachable
             }
             Err(_) => {
@@ -260,7 +285,9 @@ impl Redis {
             return;
         }
         let this = self.clone();
+        let running = self.tasks.start();
         self.runtime.spawn(async move {
+            let _running = running;
             if !this.health.may_try() || !this.run_settle(&member, &holds, usage).await {
                 this.queue_release(member, holds.clone());
                 if let Some((tokens, cost)) = usage {
@@ -313,9 +340,34 @@ impl Redis {
             }
         }
         let mut conn = self.conn.clone();
-        self.run(call.invoke_async::<i64>(&mut conn))
-            .await
-            .is_some()
+        match self.run(call.invoke_async::<i64>(&mut conn)).await {
+            Some(skipped) => {
+                if skipped > 0 {
+                    tracing::warn!(
+                        commands = skipped,
+                        "a limit counter in redis holds a value of the wrong type: part of a settle was skipped"
+                    );
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits for the settles under way, then sends everything pending in
+    /// one last sync, within [`FLUSH_TIMEOUT`].
+    pub async fn flush(&self) {
+        let flushed = tokio::time::timeout(FLUSH_TIMEOUT, async {
+            self.tasks.idle().await;
+            self.sync_now(true).await;
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::warn!(
+                timeout_ms = FLUSH_TIMEOUT.as_millis() as u64,
+                "flush: redis did not take the last limit counts in time; what is left is lost at exit"
+            );
+        }
     }
 
     /// Seeds the window's spend unless something already wrote it (SET NX);

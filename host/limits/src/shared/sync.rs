@@ -96,7 +96,7 @@ pub(crate) fn start(redis: &Arc<Redis>) {
             let Some(redis) = weak.upgrade() else {
                 return;
             };
-            redis.sync_once().await;
+            redis.sync_now(false).await;
         }
     });
 }
@@ -202,16 +202,24 @@ impl Redis {
         }
     }
 
-    /// One background round trip (plus one per queued release).
-    async fn sync_once(&self) {
-        let idle = {
+    /// One round trip (plus one per queued release); one at a time.
+    /// `force` tries Redis even while it is marked down and not due for a
+    /// probe (the last sync before exit).
+    pub(super) async fn sync_now(&self, force: bool) {
+        let _one_at_a_time = self.sync_running.lock().await;
+        let (nothing_to_send, nothing_watched) = {
             let state = self.sync_state();
-            state.pending.is_empty()
-                && state.releases.is_empty()
-                && state.seeds.is_empty()
-                && state.watched.is_empty()
+            (
+                state.pending.is_empty() && state.releases.is_empty() && state.seeds.is_empty(),
+                state.watched.is_empty(),
+            )
         };
-        if (idle && self.health.is_up()) || !self.health.may_try() {
+        let skip = if force {
+            nothing_to_send
+        } else {
+            (nothing_to_send && nothing_watched && self.health.is_up()) || !self.health.may_try()
+        };
+        if skip {
             return;
         }
         let releases = std::mem::take(&mut self.sync_state().releases);

@@ -65,3 +65,15 @@ async fn idle_scopes_are_swept_and_live_ones_kept() {
     );
     drop(held);
 }
+
+#[tokio::test]
+async fn flush_is_a_no_op() {
+    let l = Limiter::memory();
+    let a = l
+        .admit(&[rpm("key", "k1", 1)], &Ask::default())
+        .await
+        .unwrap();
+    a.settle(0, None);
+    l.flush().await;
+    assert_eq!(l.current(&rpm("key", "k1", 1)).await.requests, 1);
+}

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::cases::wait_for;
 use super::{T0, ask, budget, burst, close, limit, rpm};
-use crate::{Ask, Budget, LimitError, Limiter, ManualClock, Period, RefusalKind};
+use crate::shared::keys;
+use crate::{Ask, Budget, LimitError, Limiter, ManualClock, Period, RefusalKind, Scope};
 
 const URL: &str = "redis://127.0.0.1:6379";
 
@@ -262,15 +263,11 @@ async fn redis_going_down_falls_back_to_memory_and_catches_up_when_it_returns() 
     down.settle(0, Some(2.0));
     let seeded = budget("team", "t1", 50.0, Period::Months(1));
     l.seed_spend(&seeded.scope, &Period::Months(1), 3.0).await;
-    // This replica's memory now counts: 2 requests this minute.
-    l.admit(&limits, &Ask::default())
-        .await
-        .unwrap()
-        .settle(0, None);
-    assert_eq!(
-        l.admit(&limits, &Ask::default()).await.unwrap_err().kind,
-        RefusalKind::Rpm
-    );
+    // This replica's memory counts what it passed through Redis too: 2
+    // requests this minute, $3 spent.
+    let refused = l.admit(&limits, &Ask::default()).await.unwrap_err();
+    assert_eq!((refused.kind, refused.current), (RefusalKind::Rpm, 2.0));
+    assert!(close(l.current(&limits[0]).await.spent_usd, 3.0));
 
     // A new, empty Redis on the same port: the limiter finds it again by
     // itself, and sends the spend counted (and seeded) while it was gone.
@@ -291,4 +288,223 @@ async fn redis_going_down_falls_back_to_memory_and_catches_up_when_it_returns() 
         .settle(0, None);
     assert_eq!(l.current(&limits[0]).await.requests, 1);
     assert_eq!(keys_under(&url, "sytest-limits-down").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fallback_starts_from_what_this_replica_counted_through_redis() {
+    let port = closed_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let server = Server::start(port);
+    let clock = ManualClock::new(T0);
+    let l = Limiter::redis_with_clock(&url, "sytest-limits-mirror", clock).unwrap();
+    let spend = budget("key", "k1", 1.0, Period::Months(1));
+    let tokens = crate::Limit {
+        tpm: Some(50),
+        ..limit("team", "t1")
+    };
+    let requests = rpm("user", "u1", 2);
+
+    l.admit(&[spend.clone(), tokens.clone()], &ask(Some(0.1)))
+        .await
+        .unwrap()
+        .settle(60, Some(1.0));
+    for _ in 0..2 {
+        l.admit(std::slice::from_ref(&requests), &Ask::default())
+            .await
+            .unwrap()
+            .settle(0, None);
+    }
+    // Deployment budgets feed the fallback's current figures too.
+    let deployment = budget("deployment", "d1", 10.0, Period::Forever);
+    l.add_spend(&deployment.scope, &Period::Forever, 0.5, 0);
+    wait_for(&l, &spend, |c| close(c.spent_usd, 1.0)).await;
+    wait_for(&l, &tokens, |c| c.tokens == 60).await;
+    assert!(l.status().connected);
+
+    drop(server);
+    // Each would be admitted by a fallback that started from zero.
+    let refused = l.admit(&[spend], &ask(Some(0.01))).await.unwrap_err();
+    assert!(!l.status().connected);
+    assert_eq!(refused.kind, RefusalKind::Budget);
+    assert!(close(refused.current, 1.0), "{refused:?}");
+    let refused = l.admit(&[tokens], &Ask::default()).await.unwrap_err();
+    assert_eq!((refused.kind, refused.current), (RefusalKind::Tpm, 60.0));
+    let refused = l.admit(&[requests], &Ask::default()).await.unwrap_err();
+    assert_eq!((refused.kind, refused.current), (RefusalKind::Rpm, 2.0));
+    assert!(close(l.current(&deployment).await.spent_usd, 0.5));
+}
+
+/// Reads a Redis string as a number (0 when absent).
+fn read_number(url: &str, key: &str) -> f64 {
+    let value: Option<String> = redis::cmd("GET")
+        .arg(key)
+        .query(&mut sync_conn(url))
+        .unwrap();
+    value.map_or(0.0, |v| v.parse().unwrap())
+}
+
+fn zcard(url: &str, key: &str) -> u64 {
+    redis::cmd("ZCARD")
+        .arg(key)
+        .query(&mut sync_conn(url))
+        .unwrap()
+}
+
+#[test]
+fn flush_sends_pending_settles_and_spend_before_the_runtime_stops() {
+    let clock = ManualClock::new(T0);
+    let prefix = unique_prefix();
+    let limits = vec![crate::Limit {
+        tpm: Some(1_000),
+        max_parallel: Some(1),
+        budget: Some(Budget {
+            max_usd: 10.0,
+            period: Period::Forever,
+        }),
+        ..limit("key", "k1")
+    }];
+    let deployment = Scope::new("deployment", "d1");
+    // A current-thread runtime runs a spawned task only when the test
+    // awaits: without flush, dropping it would lose the settle and the
+    // spend that waits for the background sync.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let l = rt.block_on(async {
+        let l = Limiter::redis_with_clock(URL, &prefix, clock).unwrap();
+        let a = l.admit(&limits, &ask(Some(1.0))).await.unwrap();
+        a.settle(40, Some(0.75));
+        l.add_spend(&deployment, &Period::Forever, 0.5, 0);
+        l.flush().await;
+        l
+    });
+    drop(rt);
+    let _cleanup = Cleanup {
+        prefix: prefix.clone(),
+        limiters: vec![l],
+    };
+    let base = keys::base(&prefix, &limits[0].scope);
+    assert!(close(
+        read_number(URL, &keys::spent(&base, &Period::Forever, T0)),
+        0.75
+    ));
+    assert!(close(read_number(URL, &keys::tokens(&base, T0)), 40.0));
+    assert_eq!(zcard(URL, &keys::in_flight(&base)), 0);
+    assert_eq!(zcard(URL, &keys::reservations(&base, &Period::Forever)), 0);
+    let deployment = keys::base(&prefix, &deployment);
+    assert!(close(
+        read_number(URL, &keys::spent(&deployment, &Period::Forever, T0)),
+        0.5
+    ));
+}
+
+#[tokio::test]
+async fn flush_gives_up_within_its_bound_when_redis_does_not_answer() {
+    // Accepts connections (the kernel's backlog) but never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    let l = Limiter::redis(&url, "sytest-limits-silent").unwrap();
+    let limits = vec![budget("key", "k1", 10.0, Period::Forever)];
+    let a = l.admit(&limits, &ask(Some(1.0))).await.unwrap();
+    assert!(!l.status().connected);
+    a.settle(0, Some(0.5));
+    l.add_spend(&limits[0].scope, &Period::Forever, 0.5, 3);
+    let started = std::time::Instant::now();
+    l.flush().await;
+    let took = started.elapsed();
+    assert!(
+        took <= crate::shared::FLUSH_TIMEOUT + Duration::from_millis(200),
+        "{took:?}"
+    );
+    // Counted here all along.
+    assert!(close(l.current(&limits[0]).await.spent_usd, 1.0));
+}
+
+#[tokio::test]
+async fn a_counter_holding_a_non_number_fails_admission_before_anything_is_taken() {
+    let clock = ManualClock::new(T0);
+    let (l, cleanup) = redis_limiter(clock);
+    let limits = vec![crate::Limit {
+        rpm: Some(5),
+        max_parallel: Some(1),
+        budget: Some(Budget {
+            max_usd: 1.0,
+            period: Period::Forever,
+        }),
+        ..limit("key", "k1")
+    }];
+    let base = keys::base(&cleanup.prefix, &limits[0].scope);
+    let requests = keys::requests(&base, T0);
+    // A number Lua reads but INCR refuses: the old script reserved the
+    // budget, then failed at INCR and kept the reservation.
+    let _: () = redis::cmd("SET")
+        .arg(&requests)
+        .arg("1.5")
+        .query(&mut sync_conn(URL))
+        .unwrap();
+    let fallback = l.admit(&limits, &ask(Some(0.5))).await.unwrap();
+    assert!(!l.status().connected);
+    assert!(
+        l.status().error.unwrap().contains("not a number"),
+        "{:?}",
+        l.status()
+    );
+    assert_eq!(zcard(URL, &keys::reservations(&base, &Period::Forever)), 0);
+    assert_eq!(zcard(URL, &keys::in_flight(&base)), 0);
+    drop(fallback);
+
+    let _: () = redis::cmd("DEL")
+        .arg(&requests)
+        .query(&mut sync_conn(URL))
+        .unwrap();
+    // The release queued on the error path (a no-op) brings Redis back
+    // within a probe interval.
+    for _ in 0..50 {
+        if l.status().connected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(l.status().connected, "{:?}", l.status());
+    let a = l.admit(&limits, &ask(Some(0.9))).await.unwrap();
+    let c = l.current(&limits[0]).await;
+    assert!(close(c.reserved_usd, 0.9), "{c:?}");
+    assert_eq!((c.parallel, c.requests), (1, 1));
+    a.settle(0, None);
+}
+
+#[tokio::test]
+async fn a_settle_skips_a_counter_of_the_wrong_type_and_applies_the_rest_once() {
+    let clock = ManualClock::new(T0);
+    let (l, cleanup) = redis_limiter(clock);
+    let limits = vec![crate::Limit {
+        tpm: Some(1_000),
+        max_parallel: Some(1),
+        budget: Some(Budget {
+            max_usd: 1.0,
+            period: Period::Forever,
+        }),
+        ..limit("key", "k1")
+    }];
+    let a = l.admit(&limits, &ask(Some(0.5))).await.unwrap();
+    let base = keys::base(&cleanup.prefix, &limits[0].scope);
+    let _: () = redis::cmd("HSET")
+        .arg(keys::tokens(&base, T0))
+        .arg("f")
+        .arg("v")
+        .query(&mut sync_conn(URL))
+        .unwrap();
+    a.settle(10, Some(0.2));
+    // Read without tpm: reading the broken counter would fail.
+    let view = crate::Limit {
+        tpm: None,
+        ..limits[0].clone()
+    };
+    let c = wait_for(&l, &view, |c| c.parallel == 0).await;
+    assert!(close(c.reserved_usd, 0.0), "{c:?}");
+    // Settled once: a failed script would have been retried through the
+    // background sync and added the cost again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(close(l.current(&view).await.spent_usd, 0.2));
 }

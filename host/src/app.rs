@@ -193,7 +193,9 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         axum::serve(listener, server::router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
-        // Every request has ended: write down every record before leaving.
+        // Every request has ended: the limit counters' last settles reach
+        // Redis, and every spend record is written, before leaving.
+        accounts.limiter.flush().await;
         if let Some(writer) = &accounts.writer {
             let report = writer.shutdown().await;
             tracing::info!(?report, "spend records flushed");

@@ -1,13 +1,17 @@
 //! Writing a batch of spend records: multi-row INSERTs that skip request
 //! ids already stored, and in the same transaction each new record's cost
-//! added to its key, team, user and end user.
+//! added to its key, team, user and end user. NULs are stripped first
+//! (see `nul`); a failure says whether a record's data may be the cause,
+//! so the writer can find that record instead of retrying the batch.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::Row as _;
 
 use super::SpendRecord;
 use super::metadata::metadata_json;
+use super::nul::without_nul;
 use crate::error::StoreError;
 use crate::sql::{day, int};
 use crate::store::Store;
@@ -88,20 +92,74 @@ fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
+/// Why a batch of spend records was not written.
+#[derive(Debug)]
+pub(crate) struct InsertFailure {
+    /// The error, without secrets.
+    pub error: StoreError,
+    /// The database refused a value (a data exception, a constraint, a
+    /// row too large): a record of the batch is the likely cause, and
+    /// fewer records may go through. Otherwise (connection, pool, schema,
+    /// ...) no record is to blame and the batch should wait.
+    pub bad_data: bool,
+}
+
+/// Whether the database refused a value rather than the statement or the
+/// connection: PostgreSQL's classes 22 (data exception: NUL, bad JSON,
+/// out of range), 23 (integrity constraint) and 54 (program limit: a row
+/// too large); SQLite's TOOBIG, CONSTRAINT and MISMATCH; a value sqlx
+/// could not encode.
+pub(crate) fn is_bad_data(backend: Backend, e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Encode(_) => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            match backend {
+                Backend::Postgres => ["22", "23", "54"].iter().any(|c| code.starts_with(c)),
+                // Extended result codes: the primary code is the low byte.
+                Backend::Sqlite => code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 18..=20)),
+            }
+        }
+        _ => false,
+    }
+}
+
 impl Store {
     /// Writes `records` in one transaction; returns how many were new (a
     /// request id already stored is skipped, and its cost not added again).
+    /// NUL characters are removed from every text field, tag and metadata
+    /// string first (PostgreSQL's TEXT and JSON refuse them).
     pub async fn insert_spend(&self, records: &[SpendRecord]) -> Result<u64, StoreError> {
+        self.write_spend(records).await.map_err(|f| f.error)
+    }
+
+    /// [`Store::insert_spend`], saying whether a record's data may be why
+    /// it failed.
+    pub(crate) async fn write_spend(&self, records: &[SpendRecord]) -> Result<u64, InsertFailure> {
+        self.try_write_spend(records)
+            .await
+            .map_err(|e| InsertFailure {
+                bad_data: is_bad_data(self.backend, &e),
+                error: self.secrets.db(e),
+            })
+    }
+
+    async fn try_write_spend(&self, records: &[SpendRecord]) -> Result<u64, sqlx::Error> {
         if records.is_empty() {
             return Ok(0);
         }
-        let db = |e| self.secrets.db(e);
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let records: Vec<Cow<'_, SpendRecord>> = records.iter().map(without_nul).collect();
+        let mut tx = self.pool.begin().await?;
         let mut inserted: HashSet<String> = HashSet::with_capacity(records.len());
         for chunk in records.chunks(rows_per_insert(self.backend)) {
             let sql = insert_sql(self.backend, chunk.len());
             let mut q = sqlx::query(&sql);
             for r in chunk {
+                let r: &SpendRecord = r;
                 q = q
                     .bind(r.request_id.as_str())
                     .bind(r.start_ms)
@@ -132,15 +190,15 @@ impl Store {
                     .bind(finite(r.overhead_ms))
                     .bind(finite(r.latency_ms));
             }
-            for row in q.fetch_all(&mut *tx).await.map_err(db)? {
-                inserted.insert(row.try_get::<String, _>(0).map_err(db)?);
+            for row in q.fetch_all(&mut *tx).await? {
+                inserted.insert(row.try_get::<String, _>(0)?);
             }
         }
         let new = inserted.len() as u64;
         // Sum each new record's cost once per id; BTreeMaps give every
         // writer the same lock order, so replicas never deadlock.
         let mut sums: [BTreeMap<&str, f64>; 4] = Default::default();
-        for r in records {
+        for r in &records {
             // `remove`: the first record of a request id is the one stored.
             if !inserted.remove(&r.request_id) {
                 continue;
@@ -171,11 +229,10 @@ impl Store {
                     .bind(*cost)
                     .bind(*id)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
             }
         }
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         Ok(new)
     }
 }

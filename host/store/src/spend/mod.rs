@@ -4,6 +4,7 @@
 
 mod insert;
 mod metadata;
+mod nul;
 mod query;
 
 pub use query::{GroupBy, SpendBy, SpendQuery, Totals, Usage, UsageQuery};

@@ -58,8 +58,9 @@ impl Default for SpendQuery {
 pub enum GroupBy {
     /// model_group.
     Model,
-    /// The key's alias, else the first 12 characters of its hash. A filter
-    /// on `Key` also matches the whole hash.
+    /// The key's alias, else the first 8 characters of its hash (what the
+    /// rest of the product shows for a key without an alias). A filter on
+    /// `Key` also matches the whole hash.
     Key,
     /// team_id.
     Team,
@@ -189,7 +190,7 @@ fn tag_join(backend: Backend) -> &'static str {
 }
 
 /// The key column used for grouping: alias, else a hash prefix.
-const KEY_EXPR: &str = "COALESCE(spend.key_alias, substr(spend.key_hash, 1, 12))";
+const KEY_EXPR: &str = "COALESCE(spend.key_alias, substr(spend.key_hash, 1, 8))";
 
 impl GroupBy {
     fn expr(&self, backend: Backend) -> Result<Expr, StoreError> {

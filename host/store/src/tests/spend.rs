@@ -163,6 +163,7 @@ async fn usage_groups_and_filters(store: &Store) {
     records[5].model_group = None;
     records[5].metadata = json!({"flag": true}).as_object().unwrap().clone();
     records[4].tags = vec![];
+    records[3].key_hash = Some("3f2a9c1b7e4d6a08".to_owned());
     store.insert_spend(&records).await.unwrap();
     let base = record(0).start_ms;
     let q = |group_by: GroupBy, filter: Vec<(GroupBy, String)>| UsageQuery {
@@ -182,16 +183,25 @@ async fn usage_groups_and_filters(store: &Store) {
             ("gpt-4o".to_owned(), totals(5, 75, 1.25))
         ]
     );
-    // Key: alias for hash0 (records 0 and 4), else the hash's prefix.
+    // Key: alias for hash0 (records 0 and 4), else the hash's first 8
+    // characters.
     assert_eq!(
         groups(store.usage(&q(GroupBy::Key, vec![])).await.unwrap()),
         [
+            ("3f2a9c1b".to_owned(), totals(1, 15, 0.25)),
             ("alias0".to_owned(), totals(2, 30, 0.5)),
             ("hash1".to_owned(), totals(2, 30, 0.25)),
             ("hash2".to_owned(), totals(1, 15, 0.25)),
-            ("hash3".to_owned(), totals(1, 15, 0.25)),
         ]
     );
+    // The short form and the whole hash both filter.
+    for key in ["3f2a9c1b", "3f2a9c1b7e4d6a08"] {
+        let u = store
+            .usage(&q(GroupBy::Key, vec![(GroupBy::Key, key.to_owned())]))
+            .await
+            .unwrap();
+        assert_eq!(u.summary, totals(1, 15, 0.25), "{key}");
+    }
     // Tags: one row per tag; record 4 has none.
     assert_eq!(
         groups(store.usage(&q(GroupBy::Tag, vec![])).await.unwrap()),
@@ -374,7 +384,80 @@ async fn spend_since_sums_known_costs(store: &Store) {
     );
 }
 
+async fn nul_characters_are_stripped_before_binding(store: &Store) {
+    store
+        .insert(Entity::User, &Row::new("a", json!({})))
+        .await
+        .unwrap();
+    let dirty = SpendRecord {
+        request_id: "req\0-nul".to_owned(),
+        user_id: Some("a\0".to_owned()),
+        key_alias: Some("al\0ias".to_owned()),
+        error_kind: Some("\0".to_owned()),
+        tags: vec!["t\0ag".to_owned()],
+        metadata: json!({"k\0": "v\0", "deep": {"x\0": ["y\0", 1]}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..record(1)
+    };
+    // PostgreSQL refused the whole batch before: TEXT takes no NUL, jsonb
+    // no \u0000.
+    assert_eq!(
+        store
+            .insert_spend(&[dirty.clone(), record(2)])
+            .await
+            .unwrap(),
+        2
+    );
+    let got = store
+        .spend_logs(&SpendQuery {
+            request_id: Some("req-nul".to_owned()),
+            ..SpendQuery::default()
+        })
+        .await
+        .unwrap();
+    let clean = SpendRecord {
+        request_id: "req-nul".to_owned(),
+        user_id: Some("a".to_owned()),
+        key_alias: Some("alias".to_owned()),
+        error_kind: Some(String::new()),
+        tags: vec!["tag".to_owned()],
+        metadata: json!({"k": "v", "deep": {"x": ["y", 1]}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..dirty
+    };
+    assert_eq!(got, vec![clean]);
+    // The cleaned user id is the one charged.
+    assert_eq!(spend_of(store, Entity::User, "a").await, 0.25);
+    // Metadata and tags read back through JSON (jsonb on PostgreSQL).
+    let base = record(0).start_ms;
+    let usage = |group_by| UsageQuery {
+        start_ms: base,
+        end_ms: base + 3,
+        group_by,
+        filter: vec![],
+    };
+    let by_meta = store
+        .usage(&usage(GroupBy::Metadata("k".to_owned())))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_meta.groups.keys().collect::<Vec<_>>(),
+        ["", "v"],
+        "{by_meta:?}"
+    );
+    let by_tag = store.usage(&usage(GroupBy::Tag)).await.unwrap();
+    assert_eq!(
+        by_tag.groups.keys().collect::<Vec<_>>(),
+        ["prod", "t0", "tag"]
+    );
+}
+
 both!(
+    nul_characters_are_stripped_before_binding,
     insert_is_idempotent_and_adds_spend_once,
     large_batches_are_chunked,
     logs_round_trip_filter_and_page,

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::proxy::Proxy;
 use super::{both, eventually, record, spend_rows};
 use crate::writer::spill;
-use crate::{Entity, Row, SpendRecord, SpendWriter, Store, WriterOptions};
+use crate::{Backend, Entity, Row, SpendRecord, SpendWriter, Store, WriterOptions};
 
 fn options(dir: &std::path::Path) -> WriterOptions {
     WriterOptions {
@@ -87,7 +87,98 @@ async fn records_after_shutdown_are_dropped(store: &Store) {
     assert_eq!(spend_rows(store).await, 1);
 }
 
+/// Makes the database refuse records whose request id starts with `bad`,
+/// as it would refuse a value it cannot store.
+async fn refuse_bad_ids(store: &Store) {
+    let sql = match store.backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_bad BEFORE INSERT ON spend \
+             WHEN NEW.request_id LIKE 'bad%' BEGIN SELECT RAISE(ABORT, 'bad record'); END"
+        }
+        Backend::Postgres => {
+            "ALTER TABLE spend ADD CONSTRAINT refuse_bad CHECK (request_id NOT LIKE 'bad%')"
+        }
+    };
+    sqlx::raw_sql(sql).execute(&store.pool).await.unwrap();
+}
+
+fn bad(n: u64) -> SpendRecord {
+    SpendRecord {
+        request_id: format!("bad-{n}"),
+        ..record(n)
+    }
+}
+
+async fn records_the_database_refuses_are_set_aside_and_the_rest_written(store: &Store) {
+    add_keys(store).await;
+    refuse_bad_ids(store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = WriterOptions {
+        batch: 50,
+        ..options(dir.path())
+    };
+    let writer = SpendWriter::start(store.clone(), opts);
+    for n in 0..100 {
+        writer.record(if [7, 50, 99].contains(&n) {
+            bad(n)
+        } else {
+            record(n)
+        });
+    }
+    // NULs are stripped: written, not set aside.
+    writer.record(SpendRecord {
+        user_id: Some("user0\0".to_owned()),
+        metadata: json!({"k\0": "v\0"}).as_object().unwrap().clone(),
+        ..record(100)
+    });
+    let report = writer.shutdown().await;
+    let stats = writer.stats();
+    assert_eq!(
+        (stats.written, stats.dropped, stats.queued, stats.spilled),
+        (98, 3, 0, 0)
+    );
+    assert!(stats.db_up);
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("record bad-"),
+        "{stats:?}"
+    );
+    assert_eq!((report.dropped, report.timed_out), (3, false));
+    assert_eq!(spend_rows(store).await, 98);
+    // hash0: 0, 4, …, 100 (26 records); hash3: 3, …, 99 less 7 and 99.
+    assert_eq!(key_spend(store, "hash0").await, 26.0 * 0.25);
+    assert_eq!(key_spend(store, "hash3").await, 23.0 * 0.25);
+}
+
+async fn a_spilled_record_the_database_refuses_is_set_aside_once(store: &Store) {
+    refuse_bad_ids(store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path());
+    let lines: Vec<u8> = (0..20)
+        .map(|n| if n == 5 { bad(n) } else { record(n) })
+        .flat_map(|r| spill::line(&r))
+        .collect();
+    std::fs::create_dir_all(opts.spill_path.parent().unwrap()).unwrap();
+    std::fs::write(&opts.spill_path, lines).unwrap();
+    let writer = SpendWriter::start(store.clone(), opts.clone());
+    eventually(5, "the replay", || {
+        let s = writer.stats();
+        s.written == 19 && s.spilled == 0 && s.queued == 0
+    })
+    .await;
+    let report = writer.shutdown().await;
+    assert_eq!((report.written, report.dropped, report.spilled), (0, 1, 0));
+    assert_eq!(writer.stats().dropped, 1);
+    assert_eq!(spend_rows(store).await, 19);
+    assert_eq!(std::fs::metadata(&opts.spill_path).unwrap().len(), 0);
+}
+
 both!(
+    records_the_database_refuses_are_set_aside_and_the_rest_written,
+    a_spilled_record_the_database_refuses_is_set_aside_once,
     writes_10000_records_exactly,
     replay_is_idempotent,
     records_after_shutdown_are_dropped,

@@ -59,7 +59,8 @@ pub struct WriterStats {
     pub written: u64,
     /// Records written that were already stored (replays), not counted twice.
     pub duplicates: u64,
-    /// Records lost because queue and spill file were full (or the writer had stopped).
+    /// Records lost because queue and spill file were full (or the writer
+    /// had stopped), or set aside because the database refuses them.
     pub dropped: u64,
     /// The last write error, without secrets.
     pub last_error: Option<String>,
@@ -129,6 +130,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn queue(&self) -> MutexGuard<'_, Queue> {
         lock(&self.queue)
+    }
+
+    /// Counts a record the database refuses on its own as dropped, and logs
+    /// it (once: it is not retried).
+    fn set_aside(&self, record: &SpendRecord, error: &str) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            request_id = %record.request_id,
+            %error,
+            "spend record set aside: the database refuses it (the rest of its batch is written)"
+        );
+        *lock(&self.last_error) = Some(format!("record {} set aside: {error}", record.request_id));
     }
 
     /// Counts lost records and warns, at most once every 10 s, with the count.

@@ -1,9 +1,12 @@
 //! The writer's background task: drain the queue in batches, hold on and
 //! back off when the database fails, spill the queue to disk as it fills,
 //! replay the spill file when the database is back, and flush on shutdown.
+//! A batch the database refuses for a value in it is split in halves down
+//! to single records, and only the records it still refuses alone are set
+//! aside, so one bad record never holds up the others.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -97,7 +100,7 @@ impl Worker {
             if !self.pending.is_empty() {
                 let records = std::mem::take(&mut self.pending);
                 if let Err(records) = self.write(records, deadline).await {
-                    self.pending = records;
+                    self.hold(records);
                     return false;
                 }
                 self.shared.holding.store(0, Ordering::Relaxed);
@@ -146,17 +149,37 @@ impl Worker {
             self.shared.drop_records(batch.bad);
         }
         let records = std::mem::take(&mut batch.records);
-        let read = records.len() as u64;
-        if self.write(records, deadline).await.is_err() {
-            return false;
-        }
-        if let Err(error) = self.spill.consumed(batch.end, read + batch.bad).await {
+        let read = records.len();
+        let written = match self.write(records, deadline).await {
+            Ok(()) => true,
+            // Nothing went through: the file keeps them.
+            Err(rest) if rest.len() == read => return false,
+            // Part went through or was set aside: the rest waits in memory,
+            // so nothing is set aside twice.
+            Err(rest) => {
+                self.hold(rest);
+                false
+            }
+        };
+        if let Err(error) = self
+            .spill
+            .consumed(batch.end, read as u64 + batch.bad)
+            .await
+        {
             tracing::error!(%error, "cannot truncate the spend spill file");
         }
         self.shared
             .spilled
             .store(self.spill.records, Ordering::Relaxed);
-        true
+        written
+    }
+
+    /// Keeps records the database did not take, to write them first.
+    fn hold(&mut self, records: Vec<SpendRecord>) {
+        self.shared
+            .holding
+            .store(records.len() as u64, Ordering::Relaxed);
+        self.pending = records;
     }
 
     /// Writes one batch; meanwhile, if the queue fills (the database is
@@ -164,7 +187,7 @@ impl Worker {
     /// spill file, so records are dropped only when both are full. A write
     /// begun before shutdown is cut off at the shutdown's deadline (the
     /// transaction rolls back; the records are spilled). Gives the records
-    /// back if the write failed.
+    /// back that were not written (nor set aside) if the write failed.
     async fn write(
         &mut self,
         records: Vec<SpendRecord>,
@@ -183,8 +206,9 @@ impl Worker {
         let normal = deadline.is_none();
         let mut check = tokio::time::interval_at(Instant::now() + OVERFLOW_CHECK, OVERFLOW_CHECK);
         let (store, shared) = (self.store.clone(), Arc::clone(&self.shared));
+        let done = AtomicUsize::new(0);
         let written = {
-            let write = write(&store, &shared, &records, timeout);
+            let write = write(&store, &shared, &records, timeout, &done);
             tokio::pin!(write);
             // Armed by shutdown: the write may run until the shutdown's deadline.
             let cutoff = tokio::time::sleep(WRITE_TIMEOUT);
@@ -204,7 +228,13 @@ impl Worker {
                 }
             }
         };
-        if written { Ok(()) } else { Err(records) }
+        if written {
+            Ok(())
+        } else {
+            let mut records = records;
+            let done = done.load(Ordering::Relaxed).min(records.len());
+            Err(records.split_off(done))
+        }
     }
 
     /// Once the queue is half full, moves it to the spill file (as much as
@@ -294,25 +324,59 @@ impl Worker {
     }
 }
 
-/// One transaction; updates the counters and the up/down state.
-async fn write(store: &Store, shared: &Shared, records: &[SpendRecord], timeout: Duration) -> bool {
-    let error = match tokio::time::timeout(timeout, store.insert_spend(records)).await {
-        Ok(Ok(new)) => {
-            shared.written.fetch_add(new, Ordering::Relaxed);
-            shared
-                .duplicates
-                .fetch_add(records.len() as u64 - new, Ordering::Relaxed);
-            if !shared.db_up.swap(true, Ordering::Relaxed) {
-                tracing::info!(database = %store.describe(), "spend writes recovered");
+/// Writes `records` in one transaction, or, when the database refuses a
+/// value in them, in halves, down to single records; a record refused on
+/// its own is set aside (counted as dropped and logged). Updates the
+/// counters and the up/down state. Records are finished in order: `done`
+/// says how many of the first are written or set aside, also when this
+/// fails (the database failed or `timeout` passed) or is cut off.
+async fn write(
+    store: &Store,
+    shared: &Shared,
+    records: &[SpendRecord],
+    timeout: Duration,
+    done: &AtomicUsize,
+) -> bool {
+    let until = Instant::now() + timeout;
+    // Ranges still to write, the next one last.
+    let mut todo: Vec<std::ops::Range<usize>> = Vec::with_capacity(16);
+    todo.push(0..records.len());
+    while let Some(range) = todo.pop() {
+        let batch = &records[range.clone()];
+        let error = match tokio::time::timeout_at(until, store.write_spend(batch)).await {
+            Ok(Ok(new)) => {
+                shared.written.fetch_add(new, Ordering::Relaxed);
+                shared
+                    .duplicates
+                    .fetch_add(batch.len() as u64 - new, Ordering::Relaxed);
+                if !shared.db_up.swap(true, Ordering::Relaxed) {
+                    tracing::info!(database = %store.describe(), "spend writes recovered");
+                }
+                done.store(range.end, Ordering::Relaxed);
+                continue;
             }
-            return true;
+            Ok(Err(failure)) if failure.bad_data => {
+                match batch {
+                    [record] => {
+                        shared.set_aside(record, &failure.error.to_string());
+                        done.store(range.end, Ordering::Relaxed);
+                    }
+                    _ => {
+                        let mid = range.start + batch.len() / 2;
+                        todo.push(mid..range.end);
+                        todo.push(range.start..mid);
+                    }
+                }
+                continue;
+            }
+            Ok(Err(failure)) => failure.error.to_string(),
+            Err(_) => format!("writing spend timed out after {} ms", timeout.as_millis()),
+        };
+        if shared.db_up.swap(false, Ordering::Relaxed) {
+            tracing::warn!(database = %store.describe(), %error, "spend writes failing: holding records and retrying");
         }
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("writing spend timed out after {} ms", timeout.as_millis()),
-    };
-    if shared.db_up.swap(false, Ordering::Relaxed) {
-        tracing::warn!(database = %store.describe(), %error, "spend writes failing: holding records and retrying");
+        *lock(&shared.last_error) = Some(error);
+        return false;
     }
-    *lock(&shared.last_error) = Some(error);
-    false
+    true
 }

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
+use sqlx::AnyConnection;
 use sqlx::Row as _;
 
 use super::SpendRecord;
@@ -48,15 +49,12 @@ pub(crate) const COLUMNS: &[&str] = &[
     "latency_ms",
 ];
 
-/// Rows per INSERT: the most bind parameters a statement may carry
-/// (SQLite 32766, PostgreSQL 65535) over the columns a row binds.
-fn rows_per_insert(backend: Backend) -> usize {
-    let limit = match backend {
-        Backend::Sqlite => 32_766,
-        Backend::Postgres => 65_535,
-    };
-    limit / COLUMNS.len()
-}
+/// Rows per INSERT, largest first: a batch goes in chunks of these sizes,
+/// so each connection prepares and caches at most this many INSERTs. A
+/// statement per batch size (up to 500 rows of 28 placeholders) filled the
+/// statement cache with huge prepared statements, each prepared at a cost
+/// (a loaded gateway: 136 MiB instead of 47, 7.7k req/s instead of 11.9k).
+const CHUNK_ROWS: [usize; 3] = [64, 8, 1];
 
 /// A multi-row INSERT. SQLite gets anonymous `?` placeholders: it looks
 /// numbered ones (`$n`) up by name in a list, which is quadratic in their
@@ -128,6 +126,53 @@ pub(crate) fn is_bad_data(backend: Backend, e: &sqlx::Error) -> bool {
     }
 }
 
+/// One INSERT of `chunk` (its size one of [`CHUNK_ROWS`]); the request ids
+/// it stored go to `inserted`.
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    sql: &str,
+    chunk: &[Cow<'_, SpendRecord>],
+    inserted: &mut HashSet<String>,
+) -> Result<(), sqlx::Error> {
+    let mut q = sqlx::query(sql);
+    for r in chunk {
+        let r: &SpendRecord = r;
+        q = q
+            .bind(r.request_id.as_str())
+            .bind(r.start_ms)
+            .bind(r.end_ms)
+            .bind(day(r.start_ms))
+            .bind(r.key_hash.as_deref())
+            .bind(r.key_alias.as_deref())
+            .bind(r.user_id.as_deref())
+            .bind(r.team_id.as_deref())
+            .bind(r.end_user.as_deref())
+            .bind(serde_json::Value::from(r.tags.clone()).to_string())
+            .bind(metadata_json(&r.metadata))
+            .bind(r.model_group.as_deref())
+            .bind(r.deployment.as_deref())
+            .bind(r.provider.as_deref())
+            .bind(i64::from(r.status))
+            .bind(r.error_kind.as_deref())
+            .bind(int(r.input_tokens))
+            .bind(int(r.output_tokens))
+            .bind(int(r.cache_read_tokens))
+            .bind(int(r.cache_write_tokens))
+            .bind(int(r.reasoning_tokens))
+            .bind(r.cost.filter(|c| c.is_finite()))
+            .bind(i64::from(r.estimated))
+            .bind(i64::from(r.cache_hit))
+            .bind(i64::from(r.attempts))
+            .bind(i64::from(r.fallbacks))
+            .bind(finite(r.overhead_ms))
+            .bind(finite(r.latency_ms));
+    }
+    for row in q.fetch_all(&mut *conn).await? {
+        inserted.insert(row.try_get::<String, _>(0)?);
+    }
+    Ok(())
+}
+
 impl Store {
     /// Writes `records` in one transaction; returns how many were new (a
     /// request id already stored is skipped, and its cost not added again).
@@ -155,43 +200,17 @@ impl Store {
         let records: Vec<Cow<'_, SpendRecord>> = records.iter().map(without_nul).collect();
         let mut tx = self.pool.begin().await?;
         let mut inserted: HashSet<String> = HashSet::with_capacity(records.len());
-        for chunk in records.chunks(rows_per_insert(self.backend)) {
-            let sql = insert_sql(self.backend, chunk.len());
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                let r: &SpendRecord = r;
-                q = q
-                    .bind(r.request_id.as_str())
-                    .bind(r.start_ms)
-                    .bind(r.end_ms)
-                    .bind(day(r.start_ms))
-                    .bind(r.key_hash.as_deref())
-                    .bind(r.key_alias.as_deref())
-                    .bind(r.user_id.as_deref())
-                    .bind(r.team_id.as_deref())
-                    .bind(r.end_user.as_deref())
-                    .bind(serde_json::Value::from(r.tags.clone()).to_string())
-                    .bind(metadata_json(&r.metadata))
-                    .bind(r.model_group.as_deref())
-                    .bind(r.deployment.as_deref())
-                    .bind(r.provider.as_deref())
-                    .bind(i64::from(r.status))
-                    .bind(r.error_kind.as_deref())
-                    .bind(int(r.input_tokens))
-                    .bind(int(r.output_tokens))
-                    .bind(int(r.cache_read_tokens))
-                    .bind(int(r.cache_write_tokens))
-                    .bind(int(r.reasoning_tokens))
-                    .bind(r.cost.filter(|c| c.is_finite()))
-                    .bind(i64::from(r.estimated))
-                    .bind(i64::from(r.cache_hit))
-                    .bind(i64::from(r.attempts))
-                    .bind(i64::from(r.fallbacks))
-                    .bind(finite(r.overhead_ms))
-                    .bind(finite(r.latency_ms));
+        // Largest chunks first; the sizes end with 1, so every record goes.
+        let mut rest: &[Cow<'_, SpendRecord>] = &records;
+        for rows in CHUNK_ROWS {
+            if rest.len() < rows {
+                continue;
             }
-            for row in q.fetch_all(&mut *tx).await? {
-                inserted.insert(row.try_get::<String, _>(0)?);
+            let sql = insert_sql(self.backend, rows);
+            while rest.len() >= rows {
+                let (chunk, next) = rest.split_at(rows);
+                rest = next;
+                insert_rows(&mut tx, &sql, chunk, &mut inserted).await?;
             }
         }
         let new = inserted.len() as u64;
@@ -240,11 +259,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn inserts_fit_the_parameter_limits() {
+    fn inserts_fit_the_parameter_limits_and_end_with_one_row() {
         use super::*;
         assert_eq!(COLUMNS.len(), 28);
-        assert!(rows_per_insert(Backend::Sqlite) * COLUMNS.len() <= 32_766);
-        assert!(rows_per_insert(Backend::Postgres) * COLUMNS.len() <= 65_535);
+        assert_eq!(CHUNK_ROWS.last(), Some(&1));
+        assert!(CHUNK_ROWS.windows(2).all(|w| w[0] > w[1]));
+        assert!(CHUNK_ROWS[0] * COLUMNS.len() <= 32_766);
         let sql = insert_sql(Backend::Sqlite, 1);
         assert!(sql.ends_with(&format!(
             "VALUES ({}) ON CONFLICT DO NOTHING RETURNING request_id",

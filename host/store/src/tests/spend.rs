@@ -58,6 +58,24 @@ async fn large_batches_are_chunked(store: &Store) {
     assert_eq!(spend_rows(store).await, 3000);
 }
 
+/// 77 records go as 64 + 8 + 1 x 5 rows; a request id repeated across
+/// chunks, or already stored, is counted and charged once.
+async fn odd_batches_go_in_fixed_chunks_and_count_once(store: &Store) {
+    entities(store).await;
+    let first: Vec<SpendRecord> = (0..10).map(record).collect();
+    assert_eq!(store.insert_spend(&first).await.unwrap(), 10);
+    let mut records: Vec<SpendRecord> = (0..75).map(record).collect();
+    records.push(record(3)); // stored by the first batch
+    records.push(record(70)); // also in this batch's 8-row chunk
+    assert_eq!(records.len(), 77);
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 65);
+    assert_eq!(spend_rows(store).await, 75);
+    // hash0: records 0, 4, ..., 72, each 0.25 once.
+    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 19.0 * 0.25);
+    // team1: the 37 odd records below 75.
+    assert_eq!(spend_of(store, Entity::Team, "team1").await, 37.0 * 0.25);
+}
+
 async fn logs_round_trip_filter_and_page(store: &Store) {
     let mut full = record(1);
     full.error_kind = Some("rate_limited".to_owned());
@@ -460,6 +478,7 @@ both!(
     nul_characters_are_stripped_before_binding,
     insert_is_idempotent_and_adds_spend_once,
     large_batches_are_chunked,
+    odd_batches_go_in_fixed_chunks_and_count_once,
     logs_round_trip_filter_and_page,
     metadata_is_truncated_to_4_kib,
     usage_groups_and_filters,

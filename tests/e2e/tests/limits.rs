@@ -290,10 +290,11 @@ fn sigterm_under_load_writes_a_record_for_every_answer() {
     let answered: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert!(answered > 20, "the load was real: {answered}");
     let gw = Gateway::start_file(tempfile::tempdir().unwrap(), &config_path);
-    let usage = gw.get("/usage?group_by=metadata.organization_id", Some(KEY)).json();
+    let usage = gw
+        .get("/usage?group_by=metadata.organization_id", Some(KEY))
+        .json();
     assert_eq!(
-        usage["by_organization_id"]["org_load"]["requests"],
-        answered,
+        usage["by_organization_id"]["org_load"]["requests"], answered,
         "every answered request has its record: {usage}"
     );
     assert_eq!(openai.count(), answered);

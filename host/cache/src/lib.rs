@@ -8,6 +8,7 @@
 //! caller's scope); this crate holds no policy.
 
 pub mod chat;
+pub mod embeddings;
 pub mod entry;
 pub mod flight;
 pub mod key;

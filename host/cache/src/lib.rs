@@ -15,6 +15,7 @@ pub mod key;
 pub mod settings;
 pub mod store;
 
-
+pub use entry::{Entry, EntryError};
 pub use settings::{Backend, CallTypes, Mode, Settings};
+pub use store::{Status, Store, StoreError};
 

@@ -171,6 +171,7 @@ fn gateway(
         registry,
         upstream: switchyard::upstream::Upstream::new().unwrap(),
         state,
+        cache: None,
     };
     Some((gateway, set))
 }

@@ -165,18 +165,20 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
     rt.block_on(async move {
         let state = Arc::new(crate::state::State::new(&config));
         state.share(&config).map_err(|e| anyhow::anyhow!(e))?;
+        let cache = config.cache.clone().map(open_cache);
         let gateway = Arc::new(Gateway {
             config: Arc::new(config),
             registry: registry.clone(),
             upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
             state,
+            cache,
         });
         if let Some(every) = health_checks {
             crate::gateway::health::spawn(&gateway, every);
         }
         let accounts = open_accounts(&gateway.config).await?;
         let state = AppState {
-            gateway,
+            gateway: gateway.clone(),
             registry,
             identity: accounts.identity.clone(),
             accounts: accounts.clone(),
@@ -199,6 +201,9 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         if let Some(writer) = &accounts.writer {
             let report = writer.shutdown().await;
             tracing::info!(?report, "spend records flushed");
+        }
+        if let Some(cache) = &gateway.cache {
+            cache.store.flush_writes().await;
         }
         Ok::<_, anyhow::Error>(())
     })
@@ -240,6 +245,18 @@ pub async fn open_accounts(config: &Config) -> anyhow::Result<Arc<Accounts>> {
         }
     }
     Ok(accounts)
+}
+
+/// Opens the response cache (an unreachable backend serves misses, said
+/// on `/health/readiness`).
+fn open_cache(settings: switchyard_cache::Settings) -> Arc<crate::cache::ResponseCache> {
+    tracing::info!(
+        cache = settings.backend.type_name(),
+        ttl_s = settings.ttl.map(|t| t.as_secs()),
+        namespace = settings.namespace.as_deref().unwrap_or(crate::cache::DEFAULT_NAMESPACE),
+        "response cache on"
+    );
+    Arc::new(crate::cache::ResponseCache::open(settings))
 }
 
 /// Resolves on SIGINT or SIGTERM (what a container runtime sends).

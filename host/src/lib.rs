@@ -4,6 +4,7 @@
 //! translation, sanitising and pricing are plugins (see `wit/`).
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod gateway;

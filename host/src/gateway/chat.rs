@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 
+use crate::cache::Op;
 use crate::ledger::Ledger;
 
 use crate::plugins::bindings::provider_api::Operation;
@@ -52,6 +53,7 @@ impl Gateway {
             max_tokens,
         };
         self.admit(ledger, &set, admit).await?;
+        let cache = self.cache_plan(Op::Chat, &raw, ledger)?;
 
         self.sanitize_request(&set, &mut raw, &mut view, &caller)?;
 
@@ -76,7 +78,27 @@ impl Gateway {
             estimated_tokens,
             overrides: &overrides,
         };
+        if let Some((cache, plan)) = cache {
+            return self.chat_cached(cache, plan, &set, group, &call).await;
+        }
         self.serve_call(&set, group, &call).await
+    }
+
+    /// The cache and what it does for this request, when the cache is on
+    /// and caches `op`; reads the request's `cache` controls.
+    pub(super) fn cache_plan(
+        &self,
+        op: Op,
+        raw: &Map<String, Value>,
+        ledger: &Ledger,
+    ) -> Result<Option<(&Arc<crate::cache::ResponseCache>, crate::cache::Plan)>, ApiError> {
+        let Some(cache) = &self.cache else {
+            return Ok(None);
+        };
+        let controls = crate::cache::Controls::read(raw)?;
+        Ok(cache
+            .plan(op, &controls, &ledger.principal)
+            .map(|plan| (cache, plan)))
     }
 
     /// 404 for an unknown model, naming the groups that exist (they are

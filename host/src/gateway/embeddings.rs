@@ -8,6 +8,7 @@ use switchyard_sdk::openai::EmbeddingRequest;
 
 use crate::plugins::bindings::provider_api::Operation;
 
+use crate::cache::Op;
 use crate::ledger::Ledger;
 
 use super::admit::Admit;
@@ -40,6 +41,7 @@ impl Gateway {
             max_tokens: Some(0),
         };
         self.admit(ledger, &set, admit).await?;
+        let cache = self.cache_plan(Op::Embeddings, &raw, ledger)?;
         let call = Call {
             operation: Operation::Embeddings,
             mode: Mode::Whole,
@@ -50,6 +52,9 @@ impl Gateway {
             estimated_tokens: 0,
             overrides: &overrides,
         };
+        if let Some((cache, plan)) = cache {
+            return self.embeddings_cached(cache, plan, &set, group, &call).await;
+        }
         self.serve_call(&set, group, &call).await
     }
 }

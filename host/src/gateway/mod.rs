@@ -16,6 +16,7 @@
 pub mod admit;
 pub mod attempt;
 pub mod books;
+pub mod cached;
 pub mod chat;
 pub mod cost;
 pub mod embeddings;
@@ -52,6 +53,8 @@ pub struct Gateway {
     pub upstream: Upstream,
     /// Live state of every deployment (shared through Redis when set).
     pub state: Arc<State>,
+    /// The response cache, when the config turns it on.
+    pub cache: Option<Arc<crate::cache::ResponseCache>>,
 }
 
 /// An SSE body being relayed.
@@ -70,6 +73,16 @@ pub struct Served {
     /// so the gateway's own overhead can be reported apart.
     pub upstream_wait: Duration,
     pub body: ServedBody,
+    /// What the cache did, when the call was cacheable.
+    pub cache: Option<crate::cache::Outcome>,
+}
+
+/// A v4 UUID from the thread's PRNG (`new_v4` asks the kernel for entropy
+/// on every request).
+pub fn new_id() -> String {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+        .into_uuid()
+        .to_string()
 }
 
 pub enum ServedBody {

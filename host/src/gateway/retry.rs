@@ -40,6 +40,25 @@ pub struct Call<'a> {
     pub overrides: &'a Overrides,
 }
 
+impl<'a> Call<'a> {
+    /// The same call in another mode or with another body.
+    pub fn with<'b>(&'b self, mode: Mode, raw: &'b Map<String, Value>) -> Call<'b>
+    where
+        'a: 'b,
+    {
+        Call {
+            operation: self.operation.clone(),
+            mode,
+            raw,
+            view: self.view,
+            caller: self.caller,
+            ledger: self.ledger,
+            estimated_tokens: self.estimated_tokens,
+            overrides: self.overrides,
+        }
+    }
+}
+
 /// What the call has done so far, across groups.
 #[derive(Default)]
 pub(super) struct Progress {
@@ -60,6 +79,7 @@ impl Progress {
             fallbacks: self.fallbacks,
             upstream_wait: self.upstream_wait,
             body,
+            cache: None,
         }
     }
 

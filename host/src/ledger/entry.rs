@@ -52,6 +52,8 @@ struct Draft {
     remaining: Option<Remaining>,
     /// A stream that broke off or whose client left before its end.
     incomplete: bool,
+    /// Answered by the cache (or from an identical call in flight).
+    cache_hit: bool,
 }
 
 impl Ledger {
@@ -149,6 +151,15 @@ impl Ledger {
         }
     }
 
+    /// The cache answered: no upstream call, nothing to pay.
+    pub fn cache_hit(&self, group: &str) {
+        let mut d = self.draft();
+        d.served = true;
+        d.cache_hit = true;
+        d.cost = Some(0.0);
+        d.group.get_or_insert_with(|| group.to_string());
+    }
+
     /// The cost of what was served: `None` before it is known (a stream
     /// still running, or nothing served); `Some(None)` when no rule priced it.
     pub fn cost(&self) -> Option<Option<f64>> {
@@ -232,7 +243,7 @@ impl Drop for Ledger {
             reasoning_tokens: usage.reasoning_tokens,
             cost: d.cost,
             estimated: d.estimated,
-            cache_hit: false,
+            cache_hit: d.cache_hit,
             attempts: d.attempts,
             fallbacks: d.fallbacks,
             overhead_ms: d.overhead_ms,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use crate::gateway::ApiError;
+use crate::gateway::{ApiError, new_id};
 use crate::gateway::{Served, ServedBody};
 use crate::identity::Principal;
 use crate::ledger::Ledger;
@@ -32,13 +32,6 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         })
 }
 
-/// A v4 UUID from the thread's PRNG (`new_v4` asks the kernel for entropy
-/// on every request).
-fn new_id() -> String {
-    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
-        .into_uuid()
-        .to_string()
-}
 
 fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
@@ -135,6 +128,13 @@ fn respond(
             );
             if let Some(reason) = &served.route_reason {
                 h.insert("x-switchyard-route-reason", header(reason));
+            }
+            if let Some(cache) = &served.cache {
+                h.insert("x-switchyard-cache", HeaderValue::from_static(cache.status));
+                h.insert("x-switchyard-cache-key", header(&cache.key));
+                if let Some((hits, total)) = cache.items {
+                    h.insert("x-switchyard-cache-hits", header(&format!("{hits}/{total}")));
+                }
             }
             let ms = overhead.as_secs_f64() * 1000.0;
             h.insert("x-switchyard-overhead-ms", header(&format!("{ms:.3}")));
@@ -299,6 +299,7 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
         "shared_state": state.gateway.state.shared_status(),
         "limits": state.accounts.limiter.status(),
         "spend_writer": state.accounts.writer.as_ref().map(|w| w.stats()),
+        "cache": state.gateway.cache.as_ref().map(|c| c.store.status()),
     });
     let status = if missing.is_empty() {
         StatusCode::OK

@@ -345,6 +345,10 @@ fn config_check(file: &std::path::Path) -> anyhow::Result<i32> {
         Some(every) => println!("  background health checks: every {every:?}"),
         None => println!("  background health checks: off"),
     }
+    match &config.cache {
+        Some(cache) => println!("cache: {}", crate::config::cache::summary(cache)),
+        None => println!("cache: off"),
+    }
     print_money(&config);
     let problems = print_plugins(&config)?;
     // Keys it ignores, and values it read otherwise than written.

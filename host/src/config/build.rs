@@ -6,19 +6,25 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use super::env::Lookup;
 use super::error::{ConfigError, KeyPath};
 use super::money::{self, Money};
+use super::notes::Notes;
 use super::raw::RawRouter;
 use super::reader::RawConfig;
 use super::reliability::Reliability;
-use super::{Config, RedisSettings, model_list};
+use super::{Config, RedisSettings, cache, model_list};
 
 impl Config {
     /// Builds the config from its sections; `base` anchors relative paths
-    /// in `plugins:`.
+    /// in `plugins:` and the disk cache; `env` is asked for the cache's
+    /// Redis when the file names none; `notes` says where moved keys were
+    /// written.
     pub(super) fn build(
         raw: RawConfig,
         base: &Path,
+        env: Lookup,
+        notes: &Notes,
         mut warnings: Vec<String>,
     ) -> Result<Config, ConfigError> {
         let top = KeyPath::root();
@@ -72,6 +78,17 @@ impl Config {
         }
         let redis = redis_settings(&router, &router_at)?;
         let money = money_settings(&general, &router, &litellm, limits, base, &mut warnings)?;
+        let cache = cache::settings(
+            &cache::Sources {
+                litellm: &litellm,
+                router_redis: redis.as_ref(),
+                redis_prefix: &redis_prefix(&router),
+                base,
+                env,
+                notes,
+            },
+            &mut warnings,
+        )?;
 
         let model_list::ModelList {
             deployments,
@@ -129,6 +146,7 @@ impl Config {
             reliability,
             redis,
             money,
+            cache,
             health_checks,
             default_timeout,
             default_stream_timeout,
@@ -229,40 +247,57 @@ fn money_settings(
 
 /// `redis_url`, else `redis_host` (+ `redis_port`, `redis_password`).
 fn redis_settings(router: &RawRouter, at: &KeyPath) -> Result<Option<RedisSettings>, ConfigError> {
-    let prefix = router
-        .redis_key_prefix
-        .clone()
-        .unwrap_or_else(|| "switchyard".into());
+    let prefix = redis_prefix(router);
     if let Some(url) = &router.redis_url {
-        let at = at.key("redis_url");
-        if url.starts_with("rediss://") {
-            return Err(ConfigError::invalid(
-                at,
-                "TLS (rediss://) is not supported yet; use redis:// on a private network",
-            ));
-        }
-        if !url.starts_with("redis://") {
-            // Not echoed: the URL may hold a password.
-            return Err(ConfigError::invalid(
-                at,
-                "expected redis://[:password@]host:port[/db]",
-            ));
-        }
         return Ok(Some(RedisSettings {
-            url: url.clone(),
+            url: checked_redis_url(url, at.key("redis_url"))?,
             prefix,
         }));
     }
     let Some(host) = &router.redis_host else {
         return Ok(None);
     };
-    let port = router.redis_port.map_or(6379, |p| p.0);
-    let auth = match &router.redis_password {
+    Ok(Some(RedisSettings {
+        url: redis_url_of(
+            host,
+            router.redis_port.map_or(6379, |p| p.0),
+            router.redis_password.as_deref(),
+        ),
+        prefix,
+    }))
+}
+
+/// The prefix of every Redis key the gateway writes.
+fn redis_prefix(router: &RawRouter) -> String {
+    router
+        .redis_key_prefix
+        .clone()
+        .unwrap_or_else(|| "switchyard".into())
+}
+
+/// A Redis URL as written (at `at`), if Switchyard can connect to it.
+pub(super) fn checked_redis_url(url: &str, at: KeyPath) -> Result<String, ConfigError> {
+    if url.starts_with("rediss://") {
+        return Err(ConfigError::invalid(
+            at,
+            "TLS (rediss://) is not supported yet; use redis:// on a private network",
+        ));
+    }
+    if !url.starts_with("redis://") {
+        // Not echoed: the URL may hold a password.
+        return Err(ConfigError::invalid(
+            at,
+            "expected redis://[:password@]host:port[/db]",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// `redis://[:password@]host:port`; an empty password is none.
+pub(super) fn redis_url_of(host: &str, port: u16, password: Option<&str>) -> String {
+    let auth = match password {
         Some(p) if !p.is_empty() => format!(":{}@", switchyard_sdk::util::percent_encode(p)),
         _ => String::new(),
     };
-    Ok(Some(RedisSettings {
-        url: format!("redis://{auth}{host}:{port}"),
-        prefix,
-    }))
+    format!("redis://{auth}{host}:{port}")
 }

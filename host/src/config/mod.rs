@@ -11,6 +11,7 @@
 //! lists what is read, ignored and forgiven.
 
 mod build;
+pub mod cache;
 pub mod env;
 pub mod error;
 mod mend;
@@ -61,6 +62,9 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// Keys, spend and limits: the database, `limits:` rules, budgets.
     pub money: money::Money,
+    /// The response cache (`litellm_settings.cache`, or its older
+    /// spellings); `None`: no cache.
+    pub cache: Option<switchyard_cache::Settings>,
     /// `general_settings.background_health_checks`: the interval, when on.
     pub health_checks: Option<Duration>,
     /// Upstream timeout when a deployment sets none
@@ -116,7 +120,7 @@ impl Config {
         let mut notes = notes::Notes::default();
         let raw = reader::read(text, env, &mut notes)?;
         let warnings = std::mem::take(&mut notes.warnings);
-        Config::build(raw, base, warnings).map_err(|e| notes.restate(e))
+        Config::build(raw, base, env, &notes, warnings).map_err(|e| notes.restate(e))
     }
 
     /// The group a requested model name means (directly or by alias).

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 
+use super::cache::{self, RawCacheParams};
 use super::error::KeyPath;
 use super::notes::Notes;
 use super::raw::{
@@ -33,11 +34,16 @@ struct Level {
     keeps_others: bool,
 }
 
-/// Moves every misplaced key of `root` to where it belongs.
+/// Moves every misplaced key of `root` to where it belongs. The cache's
+/// keys get two steps of their own: a mapping of cache settings in
+/// `general_settings.cache` goes first ([`cache::shape`]), and the params
+/// of a cache that is off go last ([`cache::drop_unused_params`]).
 pub fn relocate(root: &mut Value, notes: &mut Notes) {
+    cache::shape(root, notes);
     for level in levels(root) {
         relocate_level(root, &level, notes);
     }
+    cache::drop_unused_params(root, notes);
 }
 
 /// Every key no level reads (after [`relocate`]): its value never matters,
@@ -95,6 +101,16 @@ fn levels(root: &Value) -> Vec<Level> {
             at: at.clone(),
             reads: *reads,
             homes,
+            keeps_others: false,
+        });
+    }
+    // Nothing moves into or out of the cache's params; their unknown keys
+    // are unread.
+    for params in ["cache_params", "cache_kwargs"] {
+        levels.push(Level {
+            at: top.key("litellm_settings").key(params),
+            reads: RawCacheParams::reads,
+            homes: Vec::new(),
             keeps_others: false,
         });
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use serde_yaml::{Mapping, Value};
 
+use super::cache::RawCacheParams;
 use super::money::{RawModelLimit, RawProviderBudget};
 use super::values::{
     AliasTarget, Count, Fallbacks, NonNegative, Port, Positive, Seconds, SecondsOrZero,
@@ -97,6 +98,12 @@ pub struct RawLitellm {
     /// A budget for the whole proxy.
     pub max_budget: Option<NonNegative>,
     pub budget_duration: Option<Value>,
+    /// The response cache: `cache: true` with `cache_params`, or the older
+    /// `cache_responses: true` with `cache_kwargs`.
+    pub cache: Option<bool>,
+    pub cache_params: Option<RawCacheParams>,
+    pub cache_responses: Option<bool>,
+    pub cache_kwargs: Option<RawCacheParams>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

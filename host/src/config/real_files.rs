@@ -94,8 +94,6 @@ fn a_support_chat_file_loads_with_its_quirks_mended() {
             "model_list[2].model_info.rpm belongs at model_list[2].litellm_params.rpm; used there",
             "general_settings.database_url: environment variable DATABASE_URL is not set (referenced as os.environ/DATABASE_URL); keys and spend go to the default SQLite file beside the config",
             "router_settings.enable_tag_filtering: the string \"true\" is read as true",
-            "litellm_settings.cache is not used by Switchyard and is ignored",
-            "litellm_settings.cache_params is not used by Switchyard and is ignored",
             "litellm_settings.drop_params is not used by Switchyard and is ignored",
             "litellm_settings.failure_callback is not used by Switchyard and is ignored",
             "litellm_settings.success_callback is not used by Switchyard and is ignored",
@@ -132,6 +130,22 @@ fn a_support_chat_file_loads_with_its_quirks_mended() {
     assert_eq!(
         c.redis.map(|r| r.url).as_deref(),
         Some("redis://:redis-test@redis.acme.internal:6380")
+    );
+    // A Redis cache on the Redis of router_settings, with the gateway's key
+    // prefix.
+    assert_eq!(
+        c.cache,
+        Some(switchyard_cache::Settings {
+            backend: switchyard_cache::Backend::Redis {
+                url: "redis://:redis-test@redis.acme.internal:6380".into(),
+                prefix: "switchyard".into(),
+            },
+            ttl: Some(Duration::from_secs(600)),
+            namespace: None,
+            mode: switchyard_cache::Mode::DefaultOn,
+            call_types: switchyard_cache::CallTypes::default(),
+            max_entry_bytes: switchyard_cache::settings::DEFAULT_MAX_ENTRY_BYTES,
+        })
     );
     assert_eq!(c.master_key.as_deref(), Some("sk-master-test"));
     assert_eq!(c.default_timeout, Duration::from_secs(45));
@@ -240,6 +254,7 @@ fn a_platform_team_file_loads_and_names_every_section_it_ignores() {
     );
     assert_eq!(c.max_body_bytes, 16 << 20);
     assert_eq!(c.health_checks, Some(Duration::from_secs(600)));
+    assert_eq!(c.cache, None);
 }
 
 #[test]
@@ -301,6 +316,7 @@ fn a_hobbyist_file_loads_with_references_strings_and_odd_levels() {
     assert_eq!(c.reliability.default_fallbacks, ["llama3"]);
     assert_eq!(c.reliability.fallbacks["fast"], ["llama3"]);
     assert_eq!(c.default_timeout, Duration::from_secs(60));
+    assert_eq!(c.cache, None);
     // `OLLAMA_HOST` set in the environment moves the box.
     let mut env = HOBBYIST_ENV.to_vec();
     env.push(("OLLAMA_HOST", "nas.local"));

@@ -378,8 +378,6 @@ fn keys_switchyard_does_not_act_on_get_one_warning_each() {
     let c = ok(r#"
 model_list: []
 litellm_settings:
-  cache: true
-  cache_params: {type: redis, host: localhost}
   callbacks: [otel]
   success_callback: [langfuse]
   max_budget: 100
@@ -401,8 +399,6 @@ callback_settings: {otel: {message_logging: false}}
             "general_settings.alerting is not used by Switchyard and is ignored",
             "general_settings.store_model_in_db is not used by Switchyard and is ignored",
             "router_settings.routing_strategy_args.cooldown is not used by Switchyard and is ignored",
-            "litellm_settings.cache is not used by Switchyard and is ignored",
-            "litellm_settings.cache_params is not used by Switchyard and is ignored",
             "litellm_settings.callbacks is not used by Switchyard and is ignored",
             "litellm_settings.success_callback is not used by Switchyard and is ignored",
         ]
@@ -532,15 +528,37 @@ fn every_value_without_a_sensible_reading_is_an_error_naming_its_path() {
 #[test]
 fn a_reference_under_a_key_switchyard_ignores_need_not_be_set() {
     let c = ok(
-        "general_settings:\n  database_url: os.environ/SY_SURELY_UNSET_DB\n  alerting_args: {webhook: \"${SY_SURELY_UNSET_HOOK}\"}\nlitellm_settings:\n  cache_params: {password: os.environ/SY_SURELY_UNSET_PW}\n",
+        "general_settings:\n  database_url: os.environ/SY_SURELY_UNSET_DB\n  alerting_args: {webhook: \"${SY_SURELY_UNSET_HOOK}\"}\nlitellm_settings:\n  cache_params: {password: os.environ/SY_SURELY_UNSET_PW, port: os.environ/SY_SURELY_UNSET_PORT}\n  cache_kwargs: {s3_aws_secret_access_key: os.environ/SY_SURELY_UNSET_S3}\n  cache_responses: false\n",
     );
     assert_eq!(
         c.warnings,
         [
+            "litellm_settings.cache_params is not used without litellm_settings.cache: true and is ignored",
+            "litellm_settings.cache_kwargs is not used without litellm_settings.cache_responses: true and is ignored",
             "general_settings.database_url: environment variable SY_SURELY_UNSET_DB is not set (referenced as os.environ/SY_SURELY_UNSET_DB); keys and spend go to the default SQLite file beside the config",
             "general_settings.alerting_args is not used by Switchyard and is ignored",
-            "litellm_settings.cache_params is not used by Switchyard and is ignored",
         ]
+    );
+    assert_eq!(c.cache, None);
+    // A cache that is on needs the variables of the keys it reads, not of
+    // those it ignores.
+    let c = ok(
+        "litellm_settings:\n  cache: true\n  cache_params: {type: local, s3_aws_secret_access_key: os.environ/SY_SURELY_UNSET_S3}\n",
+    );
+    assert_eq!(
+        c.warnings,
+        [
+            "litellm_settings.cache_params.s3_aws_secret_access_key is not used by Switchyard and is ignored"
+        ]
+    );
+    let e = load(
+        "litellm_settings:\n  cache: true\n  cache_params: {type: redis, password: os.environ/SY_SURELY_UNSET_PW}\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "litellm_settings.cache_params.password: environment variable SY_SURELY_UNSET_PW is not set (referenced as os.environ/SY_SURELY_UNSET_PW)"
     );
     assert!(c.money.database_is_default);
     // A key that is read (here after a move) must have its variable.
@@ -734,5 +752,679 @@ fn litellm_cost_margins_and_discounts_configure_the_cost_margin_rule() {
             .contains("cost_discount_config applies through the cost-margin rule"),
         "{:?}",
         c.warnings
+    );
+}
+
+// The response cache (`cache.rs`).
+
+use switchyard_cache::{Backend, CallTypes, Mode, Settings};
+
+/// The cache and the warnings of `yaml`, loaded from `/etc/sw` with `vars`
+/// as the whole environment.
+fn cache_of(yaml: &str, vars: &[(&str, &str)]) -> (Option<Settings>, Vec<String>) {
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
+    let c = Config::parse_with_env(yaml, Path::new("/etc/sw"), &env)
+        .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    (c.cache, c.warnings)
+}
+
+/// A cache with the defaults but for `backend` and `ttl`.
+fn cache_with(backend: Backend, ttl: Option<u64>) -> Settings {
+    Settings {
+        backend,
+        ttl: ttl.map(Duration::from_secs),
+        namespace: None,
+        mode: Mode::DefaultOn,
+        call_types: CallTypes::default(),
+        max_entry_bytes: 1 << 20,
+    }
+}
+
+fn memory() -> Backend {
+    Backend::Memory {
+        max_bytes: 256 << 20,
+    }
+}
+
+fn redis_at(url: &str) -> Backend {
+    Backend::Redis {
+        url: url.into(),
+        prefix: "switchyard".into(),
+    }
+}
+
+fn disk_at(dir: &str) -> Backend {
+    Backend::Disk {
+        dir: dir.into(),
+        max_bytes: 1 << 30,
+    }
+}
+
+const NO_WARNINGS: [&str; 0] = [];
+
+#[test]
+fn each_of_the_three_spellings_gives_a_cache() {
+    // LiteLLM's current keys.
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {type: redis, host: r.internal, port: 6380, password: pw, ttl: 600, namespace: support, mode: default_off, supported_call_types: [acompletion], max_entry_bytes: 2048}\n",
+        &[],
+    );
+    assert_eq!(w, NO_WARNINGS);
+    assert_eq!(
+        c,
+        Some(Settings {
+            backend: redis_at("redis://:pw@r.internal:6380"),
+            ttl: Some(Duration::from_secs(600)),
+            namespace: Some("support".into()),
+            mode: Mode::DefaultOff,
+            call_types: CallTypes {
+                chat: true,
+                embeddings: false
+            },
+            max_entry_bytes: 2048,
+        })
+    );
+    // The older keys, with the Redis of router_settings (then a redis
+    // cache) and its key prefix.
+    let (c, w) = cache_of(
+        "router_settings: {redis_host: r.internal, redis_port: \"6381\", redis_password: \"p/w\", redis_key_prefix: gw1}\nlitellm_settings:\n  cache_responses: true\n  cache_kwargs: {ttl: 60}\n",
+        &[],
+    );
+    assert_eq!(w, NO_WARNINGS);
+    assert_eq!(
+        c,
+        Some(cache_with(
+            Backend::Redis {
+                url: "redis://:p%2Fw@r.internal:6381".into(),
+                prefix: "gw1".into()
+            },
+            Some(60)
+        ))
+    );
+    // Older keys, no Redis anywhere: local.
+    let (c, w) = cache_of("litellm_settings: {cache_responses: true}\n", &[]);
+    assert_eq!(w, NO_WARNINGS);
+    assert_eq!(c, Some(cache_with(memory(), None)));
+    // A user's file puts it in general_settings, where LiteLLM ignores it.
+    let (c, w) = cache_of(
+        "general_settings:\n  cache: {type: disk, disk_cache_dir: /var/cache/sw}\n",
+        &[],
+    );
+    assert_eq!(
+        w,
+        [
+            "general_settings.cache belongs under litellm_settings as `cache: true` and `cache_params`; used there"
+        ]
+    );
+    assert_eq!(c, Some(cache_with(disk_at("/var/cache/sw"), None)));
+    // And LiteLLM's keys in general_settings.
+    let (c, w) = cache_of(
+        "general_settings:\n  cache: true\n  cache_params: {type: disk}\n",
+        &[],
+    );
+    assert_eq!(
+        w,
+        [
+            "general_settings.cache belongs at litellm_settings.cache; used there",
+            "general_settings.cache_params belongs at litellm_settings.cache_params; used there",
+        ]
+    );
+    assert_eq!(
+        c,
+        Some(cache_with(disk_at("/etc/sw/.switchyard_cache"), None))
+    );
+}
+
+#[test]
+fn defaults_are_local_memory_no_ttl_redis_a_day_and_disk_beside_the_config() {
+    let (c, w) = cache_of("litellm_settings: {cache: true}\n", &[]);
+    assert_eq!(w, NO_WARNINGS);
+    let c = c.unwrap();
+    assert_eq!(c, cache_with(memory(), None));
+    assert_eq!(
+        cache::summary(&c),
+        "local, ttl none, namespace -, mode default_on, chat+embeddings, max 256 MiB"
+    );
+    let (c, _) = cache_of(
+        "router_settings: {redis_url: \"redis://:pw@r:6379/2\"}\nlitellm_settings:\n  cache: true\n  cache_params: {type: redis}\n",
+        &[],
+    );
+    let c = c.unwrap();
+    assert_eq!(
+        c,
+        cache_with(redis_at("redis://:pw@r:6379/2"), Some(24 * 3600))
+    );
+    assert_eq!(
+        cache::summary(&c),
+        "redis at r:6379/2, ttl 24h, namespace -, mode default_on, chat+embeddings"
+    );
+    for (dir, want) in [
+        ("", "/etc/sw/.switchyard_cache"),
+        (", disk_cache_dir: cache", "/etc/sw/cache"),
+        (
+            ", disk_cache_dir: ../shared/cache",
+            "/etc/sw/../shared/cache",
+        ),
+        (", disk_cache_dir: /srv/cache", "/srv/cache"),
+    ] {
+        let (c, w) = cache_of(
+            &format!(
+                "litellm_settings:\n  cache: true\n  cache_params: {{type: disk, max_size_bytes: 1048576{dir}}}\n"
+            ),
+            &[],
+        );
+        assert_eq!(w, NO_WARNINGS);
+        let c = c.unwrap();
+        assert_eq!(
+            c.backend,
+            Backend::Disk {
+                dir: want.into(),
+                max_bytes: 1 << 20
+            }
+        );
+        assert_eq!(
+            cache::summary(&c),
+            format!(
+                "disk at {want}, ttl none, namespace -, mode default_on, chat+embeddings, max 1 MiB"
+            )
+        );
+    }
+}
+
+#[test]
+fn cache_params_without_cache_true_give_no_cache_and_a_warning() {
+    for (yaml, warning) in [
+        (
+            "litellm_settings:\n  cache_params: {type: redis, ttl: 60}\n",
+            "litellm_settings.cache_params is not used without litellm_settings.cache: true and is ignored",
+        ),
+        (
+            "litellm_settings:\n  cache: false\n  cache_params: {type: disk}\n",
+            "litellm_settings.cache_params is not used without litellm_settings.cache: true and is ignored",
+        ),
+        (
+            "litellm_settings:\n  cache_responses: false\n  cache_kwargs: {ttl: 60}\n",
+            "litellm_settings.cache_kwargs is not used without litellm_settings.cache_responses: true and is ignored",
+        ),
+        // Known false only once the variable is read.
+        (
+            "litellm_settings:\n  cache: os.environ/SY_CACHE_ON\n  cache_params: {type: disk}\n",
+            "litellm_settings.cache_params is not used without litellm_settings.cache: true and is ignored",
+        ),
+    ] {
+        let (c, w) = cache_of(yaml, &[("SY_CACHE_ON", "false")]);
+        assert_eq!(c, None, "{yaml}");
+        assert_eq!(w, [warning], "{yaml}");
+    }
+    let (c, w) = cache_of("litellm_settings: {cache: false}\n", &[]);
+    assert_eq!((c, w), (None, vec![]));
+    // Params whose types cannot be read before their variables are: the
+    // cache is off, so they are not read at all.
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache_params: {type: redis, port: os.environ/SY_UNSET_PORT, ttl: \"${SY_UNSET_TTL}\"}\n",
+        &[],
+    );
+    assert_eq!(c, None);
+    assert_eq!(w.len(), 1, "{w:?}");
+    // With the variable set, the switch is read.
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: ${SY_CACHE_ON}\n  cache_params: {ttl: os.environ/SY_TTL}\n",
+        &[("SY_CACHE_ON", "true"), ("SY_TTL", "30")],
+    );
+    assert_eq!(w, NO_WARNINGS);
+    assert_eq!(c, Some(cache_with(memory(), Some(30))));
+}
+
+#[test]
+fn both_spellings_at_once_use_cache_and_name_the_older_keys() {
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {ttl: 5}\n  cache_responses: true\n  cache_kwargs: {ttl: 9}\n",
+        &[],
+    );
+    assert_eq!(c, Some(cache_with(memory(), Some(5))));
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_responses is not used when litellm_settings.cache is set and is ignored",
+            "litellm_settings.cache_kwargs is not used when litellm_settings.cache is set and is ignored",
+        ]
+    );
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache_responses: true\n  cache_params: {ttl: 5}\n",
+        &[],
+    );
+    assert_eq!(c, Some(cache_with(memory(), None)));
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_params is not used without litellm_settings.cache: true and is ignored"
+        ]
+    );
+}
+
+#[test]
+fn odd_values_are_read_with_one_warning_each() {
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: \"true\"\n  cache_params: {type: [disk], ttl: \"600\", supported_call_types: aembedding, max_size_bytes: \"4096\", namespace: 7}\n",
+        &[],
+    );
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache: the string \"true\" is read as true",
+            "litellm_settings.cache_params.type: the list [\"disk\"] is read as the string \"disk\"",
+            "litellm_settings.cache_params.ttl: the string \"600\" is read as the number 600",
+            "litellm_settings.cache_params.supported_call_types: the string \"aembedding\" is read as the list [\"aembedding\"]",
+            "litellm_settings.cache_params.max_size_bytes: the string \"4096\" is read as the number 4096",
+            "litellm_settings.cache_params.namespace: the number 7 is read as the string \"7\"",
+        ]
+    );
+    let c = c.unwrap();
+    assert_eq!(
+        c,
+        Settings {
+            backend: Backend::Disk {
+                dir: "/etc/sw/.switchyard_cache".into(),
+                max_bytes: 4096
+            },
+            ttl: Some(Duration::from_secs(600)),
+            namespace: Some("7".into()),
+            mode: Mode::DefaultOn,
+            call_types: CallTypes {
+                chat: false,
+                embeddings: true
+            },
+            max_entry_bytes: 1 << 20,
+        }
+    );
+    assert_eq!(
+        cache::summary(&c),
+        "disk at /etc/sw/.switchyard_cache, ttl 10m, namespace 7, mode default_on, embeddings, max 4 KiB"
+    );
+    // A namespace as Redis users write it.
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {namespace: \"acme:help desk\"}\n",
+        &[],
+    );
+    let namespace = c.and_then(|c| c.namespace).unwrap_or_default();
+    assert_eq!(namespace, "acme_help_desk");
+    assert!(switchyard_cache::key::valid_namespace(&namespace));
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_params.namespace: \"acme:help desk\" is read as \"acme_help_desk\" (a namespace is made of A-Z, a-z, 0-9, _, . and -)"
+        ]
+    );
+    // A mapping in `cache` itself.
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: {type: redis, host: r, ttl: 90}\n",
+        &[],
+    );
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache: a mapping is read as `cache: true` with the mapping as `cache_params`"
+        ]
+    );
+    assert_eq!(c, Some(cache_with(redis_at("redis://r:6379"), Some(90))));
+    // An unknown type or mode: a warning, and what is used instead.
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {type: s3, mode: always, s3_bucket_name: b}\n",
+        &[],
+    );
+    assert_eq!(c, Some(cache_with(memory(), None)));
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_params.s3_bucket_name is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params.type: \"s3\" is not a cache type Switchyard has (local, disk or redis); a local cache is used",
+            "litellm_settings.cache_params.mode: \"always\" is not a mode (default_on or default_off); default_on is used",
+        ]
+    );
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {type: redis-semantic, host: r, similarity_threshold: 0.8}\n",
+        &[],
+    );
+    assert_eq!(
+        c,
+        Some(cache_with(redis_at("redis://r:6379"), Some(24 * 3600)))
+    );
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_params.similarity_threshold is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params.type: \"redis-semantic\" is not a cache type Switchyard has (local, disk or redis); a redis cache is used",
+        ]
+    );
+}
+
+#[test]
+fn values_without_a_reading_are_errors_naming_where_they_were_written() {
+    for (yaml, error) in [
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {ttl: -1}\n",
+            "litellm_settings.cache_params.ttl: expected seconds (a positive number), got -1",
+        ),
+        (
+            "litellm_settings:\n  cache: {namespace: [a, b]}\n",
+            "litellm_settings.cache.namespace: invalid type: sequence, expected a string",
+        ),
+        (
+            "general_settings:\n  cache: {type: disk, ttl: soon}\n",
+            "general_settings.cache.ttl: expected seconds (a positive number), got \"soon\"",
+        ),
+        (
+            "litellm_settings:\n  cache: {port: 99999}\n",
+            "litellm_settings.cache.port: expected a port number, got 99999",
+        ),
+        (
+            "litellm_settings:\n  cache: sometimes\n",
+            "litellm_settings.cache: invalid type: string \"sometimes\", expected a boolean",
+        ),
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {type: redis, redis_url: \"http://:hunter2@r\"}\n",
+            "litellm_settings.cache_params.redis_url: expected redis://[:password@]host:port[/db]",
+        ),
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {redis_url: \"rediss://:hunter2@r\"}\n",
+            "litellm_settings.cache_params.redis_url: TLS (rediss://) is not supported yet; use redis:// on a private network",
+        ),
+    ] {
+        let e = load(yaml, &[]).expect_err(yaml);
+        assert_eq!(e.to_string(), error, "{yaml}");
+    }
+    let long = format!(
+        "litellm_settings:\n  cache: true\n  cache_params: {{namespace: {}}}\n",
+        "n".repeat(65)
+    );
+    assert_eq!(
+        load(&long, &[]).expect_err(&long).to_string(),
+        "litellm_settings.cache_params.namespace: a namespace is at most 64 characters"
+    );
+}
+
+#[test]
+fn unknown_cache_params_keys_and_keys_of_other_types_get_one_warning_each() {
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n    similarity_threshold: 0.8\n    s3_bucket_name: b\n    s3_region_name: us-east-1\n    host: r\n    password: pw\n    disk_cache_dir: d\n    max_size_bytes: 1024\n",
+        &[],
+    );
+    assert_eq!(
+        c.map(|c| c.backend),
+        Some(Backend::Memory { max_bytes: 1024 })
+    );
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_params.s3_bucket_name is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params.s3_region_name is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params.similarity_threshold is not used by Switchyard and is ignored",
+            "litellm_settings.cache_params.host is not used by a local cache and is ignored",
+            "litellm_settings.cache_params.password is not used by a local cache and is ignored",
+            "litellm_settings.cache_params.disk_cache_dir is not used by a local cache and is ignored",
+        ]
+    );
+    let (_, w) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {type: redis, host: r, max_size_bytes: 1024, disk_cache_dir: d}\n",
+        &[],
+    );
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache_params.disk_cache_dir is not used by a redis cache and is ignored",
+            "litellm_settings.cache_params.max_size_bytes is not used by a redis cache and is ignored",
+        ]
+    );
+}
+
+#[test]
+fn supported_call_types_map_to_chat_and_embeddings() {
+    for (types, chat, embeddings, ignored) in [
+        ("[completion]", true, false, vec![]),
+        ("[acompletion, aembedding]", true, true, vec![]),
+        ("[embedding]", false, true, vec![]),
+        (
+            "[atext_completion, embedding, atranscription]",
+            false,
+            true,
+            vec![(0, "atext_completion"), (2, "atranscription")],
+        ),
+        ("[]", false, false, vec![]),
+    ] {
+        let (c, w) = cache_of(
+            &format!(
+                "litellm_settings:\n  cache: true\n  cache_params: {{supported_call_types: {types}}}\n"
+            ),
+            &[],
+        );
+        assert_eq!(
+            c.map(|c| c.call_types),
+            Some(CallTypes { chat, embeddings }),
+            "{types}"
+        );
+        let want: Vec<String> = ignored
+            .iter()
+            .map(|(i, name)| format!("litellm_settings.cache_params.supported_call_types[{i}]: {name:?} is not a call type Switchyard caches (completion, acompletion, embedding, aembedding) and is ignored"))
+            .collect();
+        assert_eq!(w, want, "{types}");
+    }
+}
+
+#[test]
+fn the_cache_s_redis_comes_from_its_params_router_settings_or_the_environment() {
+    let env = [
+        ("REDIS_HOST", "env-redis"),
+        ("REDIS_PORT", "6390"),
+        ("REDIS_PASSWORD", "env-pw"),
+    ];
+    let router = "router_settings: {redis_host: router-redis, redis_password: router-pw}\n";
+    for (yaml, vars, url, warnings) in [
+        // The params' host, port and password win over router_settings.
+        (
+            format!(
+                "{router}litellm_settings:\n  cache: true\n  cache_params: {{type: redis, host: own, port: \"6391\", password: \"own pw\"}}\n"
+            ),
+            &env[..],
+            "redis://:own%20pw@own:6391",
+            vec![],
+        ),
+        // The params' redis_url wins over their host.
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {type: redis, redis_url: \"redis://:u-pw@url-redis:7000/1\", host: own, password: own-pw}\n".to_string(),
+            &env[..],
+            "redis://:u-pw@url-redis:7000/1",
+            vec![
+                "litellm_settings.cache_params.host is not used when litellm_settings.cache_params.redis_url is set and is ignored",
+                "litellm_settings.cache_params.password is not used when litellm_settings.cache_params.redis_url is set and is ignored",
+            ],
+        ),
+        // router_settings' Redis, before the environment.
+        (
+            format!("{router}litellm_settings:\n  cache: true\n  cache_params: {{type: redis, port: 1}}\n"),
+            &env[..],
+            "redis://:router-pw@router-redis:6379",
+            vec![
+                "litellm_settings.cache_params.port is not used without litellm_settings.cache_params.host (the Redis of router_settings is used) and is ignored",
+            ],
+        ),
+        // litellm_settings.redis_host is moved to router_settings.
+        (
+            "litellm_settings:\n  redis_host: moved\n  cache_responses: true\n".to_string(),
+            &env[..],
+            "redis://moved:6379",
+            vec![
+                "litellm_settings.redis_host belongs at router_settings.redis_host; used there",
+            ],
+        ),
+        // The environment.
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {type: redis}\n".to_string(),
+            &env[..],
+            "redis://:env-pw@env-redis:6390",
+            vec![],
+        ),
+        // The params' port and password over the environment's.
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {type: redis, port: 6000, password: p}\n".to_string(),
+            &env[..],
+            "redis://:p@env-redis:6000",
+            vec![],
+        ),
+        // Nothing anywhere.
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {type: redis}\n".to_string(),
+            &[][..],
+            "redis://127.0.0.1:6379",
+            vec![
+                "litellm_settings.cache_params names no Redis host (nor does router_settings or REDIS_HOST in the environment); the cache uses Redis at 127.0.0.1:6379",
+            ],
+        ),
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {type: redis}\n".to_string(),
+            &[("REDIS_PORT", "sixty"), ("REDIS_PASSWORD", "env-pw")][..],
+            "redis://:env-pw@127.0.0.1:6379",
+            vec![
+                "environment variable REDIS_PORT (\"sixty\") is not a port number; the cache's Redis is taken at port 6379",
+                "litellm_settings.cache_params names no Redis host (nor does router_settings or REDIS_HOST in the environment); the cache uses Redis at 127.0.0.1:6379",
+            ],
+        ),
+        // The older keys are a Redis cache with router_settings' Redis...
+        (
+            format!("{router}litellm_settings:\n  cache_responses: true\n"),
+            &[][..],
+            "redis://:router-pw@router-redis:6379",
+            vec![],
+        ),
+        // ...and LiteLLM's keys are when their params name a host.
+        (
+            "litellm_settings:\n  cache: true\n  cache_params: {host: h}\n".to_string(),
+            &[][..],
+            "redis://h:6379",
+            vec![],
+        ),
+    ] {
+        let (c, w) = cache_of(&yaml, vars);
+        let c = c.unwrap_or_else(|| panic!("{yaml}: no cache"));
+        assert_eq!(
+            c.backend,
+            Backend::Redis {
+                url: url.into(),
+                prefix: "switchyard".into()
+            },
+            "{yaml}"
+        );
+        assert_eq!(w, warnings, "{yaml}");
+    }
+    // Without a type, LiteLLM's keys are local even where router_settings
+    // names a Redis.
+    let (c, _) = cache_of(&format!("{router}litellm_settings:\n  cache: true\n"), &env);
+    assert_eq!(c.map(|c| c.backend), Some(memory()));
+}
+
+#[test]
+fn no_warning_error_or_summary_shows_a_redis_password() {
+    const PW: &str = "hunter2-s3cret";
+    let files = [
+        format!(
+            "litellm_settings:\n  cache: true\n  cache_params: {{type: local, password: {PW}, redis_url: \"redis://:{PW}@r\"}}\n"
+        ),
+        format!(
+            "litellm_settings:\n  cache: true\n  cache_params: {{type: redis, redis_url: \"redis://:{PW}@r:1\", password: {PW}, host: h, port: \"6379\"}}\n"
+        ),
+        "litellm_settings:\n  cache: true\n  cache_params: {type: redis, password: 12345}\n"
+            .to_string(),
+        format!(
+            "litellm_settings:\n  cache: true\n  cache_params: {{type: redis, password: [{PW}]}}\n"
+        ),
+        "litellm_settings:\n  cache: true\n  cache_params: {type: redis}\n".to_string(),
+        format!(
+            "router_settings: {{redis_host: r, redis_password: {PW}}}\nlitellm_settings:\n  cache: true\n  cache_params: {{type: redis, password: {PW}}}\n"
+        ),
+        format!(
+            "router_settings: {{redis_url: \"redis://:{PW}@r\"}}\nlitellm_settings:\n  cache_responses: true\n  cache_kwargs: {{type: s3, password: {PW}}}\n"
+        ),
+        format!("general_settings:\n  cache: {{type: memcached, password: {PW}, ttl: \"5\"}}\n"),
+        format!("litellm_settings:\n  cache_params: {{password: {PW}}}\n"),
+    ];
+    let vars = [("REDIS_PASSWORD", PW), ("REDIS_PORT", "x")];
+    let mut summaries = 0;
+    for yaml in &files {
+        let c = Config::parse_with_env(yaml, Path::new("."), &|name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        let text = c.warnings.join("\n");
+        assert!(!text.contains(PW) && !text.contains("12345"), "{text}");
+        if let Some(cache) = &c.cache {
+            let line = cache::summary(cache);
+            assert!(!line.contains(PW) && !line.contains("12345"), "{line}");
+            summaries += 1;
+        }
+    }
+    assert_eq!(summaries, 8);
+    for yaml in [
+        format!(
+            "litellm_settings:\n  cache: true\n  cache_params: {{redis_url: \"http://:{PW}@r\"}}\n"
+        ),
+        format!(
+            "litellm_settings:\n  cache: true\n  cache_params: {{redis_url: \"rediss://:{PW}@r\"}}\n"
+        ),
+        format!("litellm_settings:\n  cache: true\n  cache_params: {{password: [{PW}, x]}}\n"),
+        format!("litellm_settings:\n  cache: true\n  cache_params: {{password: {{p: {PW}}}}}\n"),
+    ] {
+        let e = load(&yaml, &[]).expect_err(&yaml).to_string();
+        assert!(!e.contains(PW), "{e}");
+    }
+}
+
+#[test]
+fn general_settings_cache_gives_way_to_litellm_settings() {
+    let (c, w) = cache_of(
+        "general_settings:\n  cache: {type: disk}\nlitellm_settings:\n  cache: true\n",
+        &[],
+    );
+    assert_eq!(c, Some(cache_with(memory(), None)));
+    assert_eq!(
+        w,
+        [
+            "general_settings.cache belongs under litellm_settings, which sets its own cache; general_settings.cache is ignored"
+        ]
+    );
+    let (c, w) = cache_of(
+        "litellm_settings:\n  cache: {type: disk}\n  cache_params: {ttl: 5}\n",
+        &[],
+    );
+    assert_eq!(c, Some(cache_with(memory(), Some(5))));
+    assert_eq!(
+        w,
+        [
+            "litellm_settings.cache: a mapping is read as true; its keys are ignored, since litellm_settings.cache_params is also set"
+        ]
+    );
+}
+
+#[test]
+fn config_check_s_line_names_each_setting() {
+    let (c, _) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {ttl: 90, namespace: prod, mode: default_off, supported_call_types: [completion], max_size_bytes: 1000}\n",
+        &[],
+    );
+    assert_eq!(
+        cache::summary(&c.unwrap()),
+        "local, ttl 90s, namespace prod, mode default_off, chat, max 1000 bytes"
+    );
+    let (c, _) = cache_of(
+        "litellm_settings:\n  cache: true\n  cache_params: {ttl: 0.5, supported_call_types: [], type: redis, host: h}\n",
+        &[],
+    );
+    assert_eq!(
+        cache::summary(&c.unwrap()),
+        "redis at h:6379, ttl 500ms, namespace -, mode default_on, no call type"
     );
 }

@@ -1,6 +1,7 @@
 //! `switchyard config check FILE`: a LiteLLM file with keys Switchyard does
 //! not use passes with one warning per key; a broken file fails naming the
-//! key; three real users' files (`tests/fixtures/configs/`) pass.
+//! key; three real users' files (`tests/fixtures/configs/`) pass; each
+//! spelling of the response cache prints the cache it gets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -154,7 +155,8 @@ fn check_fixture(name: &str, vars: &[(&str, &str)]) -> (i32, String, String) {
 }
 
 /// A fixture file, the variables its deployment sets, lines `config check`
-/// prints for what it serves, and how many warnings it gives.
+/// prints for what it serves (the cache line included), and how many
+/// warnings it gives.
 struct Fixture {
     file: &'static str,
     vars: &'static [(&'static str, &'static str)],
@@ -181,8 +183,9 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
                 "triage (1 deployment)",
                 "support-answer (2 deployments)",
                 "long-context (1 deployment)",
+                "\ncache: redis at redis.acme.internal:6380, ttl 10m, namespace -, mode default_on, chat+embeddings\n",
             ],
-            warnings: 11,
+            warnings: 9,
         },
         Fixture {
             file: "platform-team.yaml",
@@ -199,6 +202,7 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
                 "o3-mini (1 deployment)",
                 "text-embedding-3-large (1 deployment)",
                 "alias gpt-4 -> gpt-4o",
+                "\ncache: off\n",
             ],
             warnings: 19,
         },
@@ -281,4 +285,86 @@ fn a_prefix_no_adapter_serves_is_an_error_line_and_a_non_zero_exit() {
         stdout.contains("openai 0.1.0: provider active, built in"),
         "{stdout}"
     );
+}
+
+/// `config check` on `config` written as `config.yaml` in a folder of its
+/// own (returned, for paths beside the config), with no Redis variables.
+fn check_in_dir(config: &str) -> (tempfile::TempDir, i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(binary())
+        .args(["config", "check"])
+        .arg(&path)
+        .env_remove("REDIS_HOST")
+        .env_remove("REDIS_PORT")
+        .env_remove("REDIS_PASSWORD")
+        .output()
+        .unwrap();
+    (
+        dir,
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn each_cache_spelling_prints_the_cache_it_gets_and_no_password() {
+    const PASSWORD: &str = "e2e-cache-pw";
+    // (config, the cache line but for the disk folder, a warning it gives)
+    let cases = [
+        (
+            format!(
+                "litellm_settings:\n  cache: true\n  cache_params: {{type: redis, host: cache.internal, port: 6380, password: {PASSWORD}, ttl: 600, namespace: support}}\n"
+            ),
+            "cache: redis at cache.internal:6380, ttl 10m, namespace support, mode default_on, chat+embeddings".to_string(),
+            None,
+        ),
+        (
+            format!(
+                "router_settings: {{redis_host: r.internal, redis_password: {PASSWORD}}}\nlitellm_settings:\n  cache_responses: true\n  cache_kwargs: {{ttl: 60, supported_call_types: [acompletion, atranscription]}}\n"
+            ),
+            "cache: redis at r.internal:6379, ttl 1m, namespace -, mode default_on, chat".to_string(),
+            Some("litellm_settings.cache_kwargs.supported_call_types[1]: \"atranscription\" is not a call type Switchyard caches"),
+        ),
+        (
+            "general_settings:\n  cache: {type: disk, mode: default_off}\n".to_string(),
+            "cache: disk at {dir}/.switchyard_cache, ttl none, namespace -, mode default_off, chat+embeddings, max 1 GiB".to_string(),
+            Some("general_settings.cache belongs under litellm_settings as `cache: true` and `cache_params`; used there"),
+        ),
+        (
+            "litellm_settings:\n  cache: true\n".to_string(),
+            "cache: local, ttl none, namespace -, mode default_on, chat+embeddings, max 256 MiB".to_string(),
+            None,
+        ),
+        (
+            "litellm_settings:\n  cache_params: {type: redis}\n".to_string(),
+            "cache: off".to_string(),
+            Some("litellm_settings.cache_params is not used without litellm_settings.cache: true and is ignored"),
+        ),
+    ];
+    for (config, line, warning) in &cases {
+        let (dir, code, stdout, stderr) = check_in_dir(config);
+        assert_eq!(code, 0, "{config}: stdout: {stdout}\nstderr: {stderr}");
+        let line = line.replace("{dir}", &dir.path().display().to_string());
+        let printed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("cache:")).collect();
+        assert_eq!(printed, [line.as_str()], "{config}: {stdout}");
+        let warnings: Vec<&str> = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("warnings ("))
+            .skip(1)
+            .collect();
+        match warning {
+            Some(w) => assert!(
+                warnings.len() == 1 && warnings[0].trim().starts_with(w),
+                "{config}: {stdout}"
+            ),
+            None => assert!(stdout.contains("warnings: none"), "{config}: {stdout}"),
+        }
+        assert!(
+            !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+            "{config}: {stdout}{stderr}"
+        );
+    }
 }

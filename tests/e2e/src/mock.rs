@@ -218,6 +218,9 @@ pub enum Behaviour {
         every: Duration,
         events: usize,
     },
+    /// Waits this long, then does what the inner behaviour does (a failure
+    /// that comes only once other calls are waiting, for example).
+    After(Duration, Box<Behaviour>),
 }
 
 /// One request as the mock received it.
@@ -564,9 +567,16 @@ async fn handle(
     // Dropped with this future when hyper ends the connection because the
     // peer closed it, or with the body when it is abandoned midway.
     let watch = Watch::armed(&shared);
+    let mut behaviour = behaviour;
+    while let Behaviour::After(wait, inner) = behaviour {
+        tokio::time::sleep(wait).await;
+        behaviour = *inner;
+    }
     let response = match behaviour {
         Behaviour::Answer => answer(&call, false),
         Behaviour::ToolCall => answer(&call, true),
+        // Unwrapped above; never reached.
+        Behaviour::After(..) => answer(&call, false),
         Behaviour::AnswerWith(v) => json_response(200, &v, None),
         Behaviour::Delay(d) => {
             tokio::time::sleep(d).await;

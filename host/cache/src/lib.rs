@@ -17,5 +17,4 @@ pub mod store;
 
 pub use entry::{Entry, EntryError};
 pub use settings::{Backend, CallTypes, Mode, Settings};
-pub use store::{Status, Store, StoreError};
-
+pub use store::{Selector, Status, Store, StoreError};

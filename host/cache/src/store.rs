@@ -75,6 +75,32 @@ pub struct Status {
     pub last_fault: Option<String>,
 }
 
+/// Which entries a flush deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Keys that start with this (`""`: every entry).
+    Prefix(String),
+    /// One tenant scope's keys, in every namespace.
+    Scope(String),
+}
+
+impl Selector {
+    /// Whether `key` is selected.
+    pub fn matches(&self, key: &str) -> bool {
+        match self {
+            Selector::Prefix(p) => key.starts_with(p.as_str()),
+            Selector::Scope(s) => {
+                crate::key::parse_key(key).is_some_and(|(_, scope, _)| scope == s)
+            }
+        }
+    }
+
+    /// Whether every entry is selected.
+    pub fn is_all(&self) -> bool {
+        matches!(self, Selector::Prefix(p) if p.is_empty())
+    }
+}
+
 /// Counters shared by the store and its backends.
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -240,16 +266,22 @@ impl Store {
     /// Deletes every entry whose key starts with `prefix` ("" = all of this
     /// cache's entries); how many there were.
     pub async fn flush(&self, prefix: &str) -> Result<u64, StoreError> {
+        self.flush_where(&Selector::Prefix(prefix.to_string()))
+            .await
+    }
+
+    /// Deletes every entry `which` selects; how many there were.
+    pub async fn flush_where(&self, which: &Selector) -> Result<u64, StoreError> {
         match &self.inner.backend {
-            Backend::Memory(memory) => Ok(memory.flush(prefix, now_ms())),
+            Backend::Memory(memory) => Ok(memory.flush(which, now_ms())),
             Backend::Disk(disk) => {
                 let disk = disk.clone();
-                let prefix = prefix.to_string();
-                self.blocking(move || disk.flush(&prefix))
+                let which = which.clone();
+                self.blocking(move || disk.flush(&which))
                     .await
                     .map_err(|message| self.disk_error(message))?
             }
-            Backend::Redis(redis) => redis.flush(prefix).await,
+            Backend::Redis(redis) => redis.flush(which).await,
         }
     }
 

@@ -39,9 +39,7 @@ impl Controls {
             Some(other) => {
                 return Err(ApiError::bad_param(
                     "cache",
-                    format!(
-                        "cache must be an object such as {{\"no-cache\": true}}, got {other}"
-                    ),
+                    format!("cache must be an object such as {{\"no-cache\": true}}, got {other}"),
                 ));
             }
         };
@@ -91,7 +89,7 @@ fn seconds(param: &str, v: &Value) -> Result<Option<Duration>, ApiError> {
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => match n.as_f64() {
-            Some(s) if s.is_finite() && s >= 0.0 && s <= 10.0 * 365.0 * 86400.0 => {
+            Some(s) if (0.0..=10.0 * 365.0 * 86400.0).contains(&s) => {
                 Ok(Some(Duration::from_secs_f64(s)))
             }
             _ => Err(ApiError::bad_param(
@@ -121,8 +119,10 @@ mod tests {
     #[test]
     fn every_control_is_read() {
         assert_eq!(
-            read(json!({"no-cache": true, "no-store": true, "ttl": 60, "s-maxage": 2.5,
-                        "namespace": "team-a", "use-cache": true}))
+            read(
+                json!({"no-cache": true, "no-store": true, "ttl": 60, "s-maxage": 2.5,
+                        "namespace": "team-a", "use-cache": true})
+            )
             .unwrap(),
             Controls {
                 no_cache: true,

@@ -68,7 +68,15 @@ impl Gateway {
         if !plan.reads {
             let outcome = outcome("bypass", &key);
             let served = self.serve_call(set, group, call).await?;
-            return Ok(keep(cache, &plan, &key, None, served, client_usage, outcome));
+            return Ok(keep(
+                cache,
+                &plan,
+                &key,
+                None,
+                served,
+                client_usage,
+                outcome,
+            ));
         }
         let lead = match cache.flights.join(&key) {
             Joined::Follow(f) => {
@@ -78,7 +86,15 @@ impl Gateway {
                 // The call followed went away unanswered: make it here.
                 let served = self.serve_call(set, group, call).await?;
                 let outcome = outcome("miss", &key);
-                return Ok(keep(cache, &plan, &key, None, served, client_usage, outcome));
+                return Ok(keep(
+                    cache,
+                    &plan,
+                    &key,
+                    None,
+                    served,
+                    client_usage,
+                    outcome,
+                ));
             }
             Joined::Lead(lead) => lead,
         };
@@ -86,7 +102,11 @@ impl Gateway {
             let body = entry.body;
             lead.end(End::Done(body.clone()));
             call.ledger.cache_hit(&group.name);
-            return Ok(hit(group, stored(&body, client_usage), outcome("hit", &key)));
+            return Ok(hit(
+                group,
+                stored(&body, client_usage),
+                outcome("hit", &key),
+            ));
         }
         match self.serve_call(set, group, call).await {
             Ok(served) => Ok(keep(
@@ -180,10 +200,10 @@ impl Gateway {
                 }
             }
             if hits > 0 {
-                let answer = embeddings::merge(total, cached, Some((&fresh, &missing)), &group.name);
-                served.body = ServedBody::Json(Bytes::from(
-                    serde_json::to_vec(&answer).unwrap_or_default(),
-                ));
+                let answer =
+                    embeddings::merge(total, cached, Some((&fresh, &missing)), &group.name);
+                served.body =
+                    ServedBody::Json(Bytes::from(serde_json::to_vec(&answer).unwrap_or_default()));
             }
         }
         let mut o = outcome(status, &header);
@@ -280,8 +300,9 @@ fn keep(
         }
         ServedBody::Sse(inner) => ServedBody::Sse(Box::pin(Tap {
             inner,
+            // Assembled to be stored, or for followers that want it whole.
+            assembler: (plan.writes || lead.is_some()).then(chat::Assembler::default),
             lead,
-            assembler: plan.writes.then(chat::Assembler::default),
             cache: cache.clone(),
             plan: plan.clone(),
             key: key.to_string(),
@@ -372,8 +393,6 @@ impl Tap {
                 // Ended without a finish reason: nothing to store.
                 None => End::Abandoned,
             },
-            // Not stored: the followers had every chunk; a whole follower
-            // makes its own call.
             (None, None) => End::Abandoned,
         };
         if let Some(lead) = self.lead.take() {
@@ -438,7 +457,7 @@ async fn follow(
         return match f.end().await {
             End::Done(body) => {
                 call.ledger.cache_hit(&group.name);
-                Some(Ok(hit(group, ServedBody::Json(body), outcome("hit", key))))
+                Some(Ok(hit(group, stored(&body, None), outcome("hit", key))))
             }
             End::Failed(e) => Some(Err(e)),
             End::Abandoned => None,
@@ -449,7 +468,11 @@ async fn follow(
         Event::End(End::Done(body)) => {
             // The call was whole: its answer, replayed.
             call.ledger.cache_hit(&group.name);
-            return Some(Ok(hit(group, stored(&body, Some(include_usage)), outcome("hit", key))));
+            return Some(Ok(hit(
+                group,
+                stored(&body, Some(include_usage)),
+                outcome("hit", key),
+            )));
         }
         Event::End(End::Failed(e)) => return Some(Err(e)),
         Event::End(End::Abandoned) => return None,
@@ -491,7 +514,11 @@ async fn follow(
             }
         },
     );
-    Some(Ok(hit(group, ServedBody::Sse(Box::pin(body)), outcome("hit", key))))
+    Some(Ok(hit(
+        group,
+        ServedBody::Sse(Box::pin(body)),
+        outcome("hit", key),
+    )))
 }
 
 #[cfg(test)]

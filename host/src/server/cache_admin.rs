@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use switchyard_cache::key;
+use switchyard_cache::{Selector, key};
 
 use super::AppState;
-use crate::cache::{DEFAULT_NAMESPACE, ResponseCache, scope};
+use crate::cache::{ResponseCache, scope};
 use crate::gateway::ApiError;
 use crate::identity::{Principal, Reader};
 
@@ -23,7 +23,10 @@ enum Reach {
 }
 
 /// The cache, and who asks; errors when there is no cache or no right.
-fn open<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<(&'a ResponseCache, Reach), ApiError> {
+fn open<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<(&'a ResponseCache, Reach), ApiError> {
     let reach = match state.identity.reader(headers)? {
         Reader::Admin(_) => Reach::All,
         Reader::Key(h) => Reach::Scope(scope(&Principal::Key(h))),
@@ -122,20 +125,16 @@ pub async fn flushall(State(state): State<AppState>, headers: HeaderMap, bytes: 
                 "namespace must be 1 to 64 characters of letters, digits, `_`, `.` and `-`",
             ));
         }
-        let prefix = match &reach {
-            Reach::All => key::scope_prefix(req.namespace.as_deref(), None),
-            Reach::Scope(own) => {
-                let ns = req
-                    .namespace
-                    .as_deref()
-                    .or(cache.settings.namespace.as_deref())
-                    .unwrap_or(DEFAULT_NAMESPACE);
-                key::scope_prefix(Some(ns), Some(own))
+        let which = match (&reach, req.namespace.as_deref()) {
+            (Reach::All, ns) => Selector::Prefix(key::scope_prefix(ns, None)),
+            (Reach::Scope(own), Some(ns)) => {
+                Selector::Prefix(key::scope_prefix(Some(ns), Some(own)))
             }
+            (Reach::Scope(own), None) => Selector::Scope(own.clone()),
         };
         let deleted = cache
             .store
-            .flush(&prefix)
+            .flush_where(&which)
             .await
             .map_err(|e| ApiError::unavailable(format!("cache: {e}")))?;
         Ok(json!({"status": "success", "deleted": deleted}))

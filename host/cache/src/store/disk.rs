@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use super::faults::Cause;
-use super::{Stats, StoreError};
+use super::{Selector, Stats, StoreError};
 use crate::entry::{self, Entry};
 
 /// Prefix of a file being written; left-overs are removed at open.
@@ -311,7 +311,7 @@ impl Disk {
     /// Removes every entry file whose key starts with `prefix` (all of them
     /// for ""), going by the folder rather than the index so that files the
     /// index does not know (another process's) go too.
-    pub fn flush(&self, prefix: &str) -> Result<u64, StoreError> {
+    pub fn flush(&self, which: &Selector) -> Result<u64, StoreError> {
         let disk_error = |path: &Path, e: io::Error| StoreError::Disk {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -337,7 +337,7 @@ impl Disk {
                 if !is_entry_name(&name) {
                     continue;
                 }
-                if !prefix.is_empty() && !key_starts_with(&file.path(), prefix) {
+                if !which.is_all() && !key_matches(&file.path(), which) {
                     continue;
                 }
                 if self.remove(&name)? {
@@ -407,24 +407,21 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes)
 }
 
-/// Whether the file's stored key starts with `prefix` (false when its head
-/// cannot be read).
-fn key_starts_with(path: &Path, prefix: &str) -> bool {
+/// Whether the file's stored key is selected (false when its head cannot
+/// be read).
+fn key_matches(path: &Path, which: &Selector) -> bool {
+    let selected = |key: &[u8]| std::str::from_utf8(key).is_ok_and(|k| which.matches(k));
     let mut head = Vec::new();
     let read = fs::File::open(path).and_then(|file| file.take(HEAD_READ).read_to_end(&mut head));
     if read.is_err() {
         return false;
     }
     match entry::stored_key(&head) {
-        Ok(key) => key.starts_with(prefix.as_bytes()),
+        Ok(key) => selected(key),
         // A key longer than the head read: read it all.
         Err(entry::EntryError::Truncated) if head.len() as u64 == HEAD_READ => fs::read(path)
             .ok()
-            .and_then(|all| {
-                entry::stored_key(&all)
-                    .ok()
-                    .map(|k| k.starts_with(prefix.as_bytes()))
-            })
+            .and_then(|all| entry::stored_key(&all).ok().map(selected))
             .unwrap_or(false),
         Err(_) => false,
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::sync::Cache;
 
-use super::now_ms;
+use super::{Selector, now_ms};
 use crate::entry::Entry;
 
 /// Bytes counted per entry on top of its key and body: the entry's fields,
@@ -52,11 +52,11 @@ impl Memory {
     }
 
     /// Removes every entry whose key starts with `prefix`; how many were fresh.
-    pub fn flush(&self, prefix: &str, now_ms: u64) -> u64 {
+    pub fn flush(&self, which: &Selector, now_ms: u64) -> u64 {
         let keys: Vec<String> = self
             .cache
             .iter()
-            .filter(|(key, _)| key.starts_with(prefix))
+            .filter(|(key, _)| which.matches(key))
             .map(|(key, _)| key.as_ref().clone())
             .collect();
         self.delete(&keys, now_ms)
@@ -168,9 +168,9 @@ mod tests {
         }
         let keys = vec!["ns:a:1".to_string(), "missing".to_string()];
         assert_eq!(memory.delete(&keys, now), 1);
-        assert_eq!(memory.flush("ns:", now), 2);
+        assert_eq!(memory.flush(&Selector::Prefix("ns:".into()), now), 2);
         assert_eq!(memory.get("other:a:1", now).map(|e| e.body.len()), Some(1));
-        assert_eq!(memory.flush("", now), 1);
+        assert_eq!(memory.flush(&Selector::Prefix(String::new()), now), 1);
         assert_eq!(memory.size().0, 0);
     }
 }

@@ -15,7 +15,7 @@ use tokio::runtime::Handle;
 
 use super::faults::Cause;
 use super::health::Health;
-use super::{Stats, StoreError, now_ms};
+use super::{Selector, Stats, StoreError, now_ms};
 use crate::entry::Entry;
 
 /// The longest a lookup waits for Redis.
@@ -266,13 +266,14 @@ impl Redis {
 
     /// Removes every entry whose key starts with `prefix`; how many there
     /// were.
-    pub async fn flush(&self, prefix: &str) -> Result<u64, StoreError> {
+    pub async fn flush(&self, which: &Selector) -> Result<u64, StoreError> {
         let mut conn = self.admin_conn()?;
-        let pattern = format!(
-            "{}{}*",
-            escape_glob(&self.state.key_prefix),
-            escape_glob(prefix)
-        );
+        let own = &self.state.key_prefix;
+        // A glob every selected key fits; the keys it finds are checked.
+        let pattern = match which {
+            Selector::Prefix(prefix) => format!("{}{}*", escape_glob(own), escape_glob(prefix)),
+            Selector::Scope(scope) => format!("{}*:{}:*", escape_glob(own), escape_glob(scope)),
+        };
         let mut cursor: u64 = 0;
         let mut deleted = 0;
         loop {
@@ -285,6 +286,13 @@ impl Redis {
             let (next, keys) = self
                 .admin(scan.query_async::<(u64, Vec<String>)>(&mut conn))
                 .await?;
+            let keys: Vec<String> = keys
+                .into_iter()
+                .filter(|k| {
+                    k.strip_prefix(own.as_str())
+                        .is_some_and(|k| which.matches(k))
+                })
+                .collect();
             deleted += self.unlink(&mut conn, &keys).await?;
             if next == 0 {
                 return Ok(deleted);

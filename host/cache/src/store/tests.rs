@@ -49,6 +49,33 @@ async fn until(limit: Duration, what: &str, mut done: impl AsyncFnMut() -> bool)
     }
 }
 
+/// Keys of two namespaces and two scopes, as the gateway makes them.
+fn scoped_keys() -> [String; 4] {
+    let key = |ns, scope, n| crate::key::cache_key(ns, scope, &[n; 32]);
+    [
+        key("ns", "team:a", 1),
+        key("faq", "team:a", 2),
+        key("ns", "team:b", 3),
+        key("ns", "key:team:a", 4),
+    ]
+}
+
+/// Flushing one scope reaches its entries in every namespace and no
+/// other scope's (not even one whose name ends like it).
+async fn flush_one_scope(store: &Store) {
+    let keys = scoped_keys();
+    for k in &keys {
+        store.put(k, entry("v"));
+    }
+    store.flush_writes().await;
+    let which = Selector::Scope("team:a".into());
+    assert_eq!(store.flush_where(&which).await.unwrap(), 2);
+    assert_eq!(store.get(&keys[0]).await, None);
+    assert_eq!(store.get(&keys[1]).await, None);
+    assert!(store.get(&keys[2]).await.is_some());
+    assert!(store.get(&keys[3]).await.is_some());
+}
+
 mod memory {
     use super::*;
 
@@ -129,6 +156,11 @@ mod memory {
         assert_eq!(store.flush("ns:").await.unwrap(), 1);
         assert_eq!(store.flush("").await.unwrap(), 1);
         assert_eq!(store.status().entries, Some(0));
+    }
+
+    #[tokio::test]
+    async fn flush_one_scope_in_every_namespace() {
+        flush_one_scope(&store(1 << 20)).await;
     }
 }
 
@@ -290,6 +322,12 @@ mod disk {
         assert_eq!(files_left(tmp.path(), &keys), ["a", "c"]);
         assert!(!temp.exists());
         assert_eq!(store.status().entries, Some(2));
+    }
+
+    #[tokio::test]
+    async fn flush_one_scope_in_every_namespace() {
+        let tmp = tempfile::tempdir().unwrap();
+        flush_one_scope(&open(tmp.path(), 1 << 20)).await;
     }
 
     #[tokio::test]
@@ -476,6 +514,13 @@ mod redis {
         assert_eq!(store.get("a").await, None);
         assert!(store.get("c").await.is_some());
         assert_eq!(store.delete(&[]).await.unwrap(), 0);
+        scoped.clean().await;
+    }
+
+    #[tokio::test]
+    async fn flush_one_scope_in_every_namespace() {
+        let scoped = Scoped::new("scope");
+        flush_one_scope(&scoped.store).await;
         scoped.clean().await;
     }
 

@@ -93,7 +93,7 @@ fn a_batch_of_more_than_32_items_names_only_its_first_key() {
     let r = expect(&gw, "/v1/embeddings", KEY, &embed(json!(items)), "miss");
     let header = key_of(&r);
     let (first, rest) = header.split_once(',').unwrap();
-    assert_eq!(rest, "…", "{header}");
+    assert_eq!(rest, "...", "{header}");
     hash_of(first);
     assert_eq!(vectors(&r).len(), 33);
     // 32 of them, all cached: every key named.

@@ -253,7 +253,10 @@ fn open_cache(settings: switchyard_cache::Settings) -> Arc<crate::cache::Respons
     tracing::info!(
         cache = settings.backend.type_name(),
         ttl_s = settings.ttl.map(|t| t.as_secs()),
-        namespace = settings.namespace.as_deref().unwrap_or(crate::cache::DEFAULT_NAMESPACE),
+        namespace = settings
+            .namespace
+            .as_deref()
+            .unwrap_or(crate::cache::DEFAULT_NAMESPACE),
         "response cache on"
     );
     Arc::new(crate::cache::ResponseCache::open(settings))

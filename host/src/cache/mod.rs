@@ -205,7 +205,13 @@ mod tests {
         };
         let p = on.plan(Op::Chat, &c, &Principal::Master).unwrap();
         assert_eq!(
-            (p.reads, p.writes, p.ttl, p.namespace.as_str(), p.scope.as_str()),
+            (
+                p.reads,
+                p.writes,
+                p.ttl,
+                p.namespace.as_str(),
+                p.scope.as_str()
+            ),
             (false, true, Some(Duration::from_secs(5)), "n", "master")
         );
 

@@ -53,7 +53,9 @@ impl Gateway {
             overrides: &overrides,
         };
         if let Some((cache, plan)) = cache {
-            return self.embeddings_cached(cache, plan, &set, group, &call).await;
+            return self
+                .embeddings_cached(cache, plan, &set, group, &call)
+                .await;
         }
         self.serve_call(&set, group, &call).await
     }

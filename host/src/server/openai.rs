@@ -32,7 +32,6 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         })
 }
 
-
 fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -133,7 +132,10 @@ fn respond(
                 h.insert("x-switchyard-cache", HeaderValue::from_static(cache.status));
                 h.insert("x-switchyard-cache-key", header(&cache.key));
                 if let Some((hits, total)) = cache.items {
-                    h.insert("x-switchyard-cache-hits", header(&format!("{hits}/{total}")));
+                    h.insert(
+                        "x-switchyard-cache-hits",
+                        header(&format!("{hits}/{total}")),
+                    );
                 }
             }
             let ms = overhead.as_secs_f64() * 1000.0;

@@ -166,7 +166,7 @@ wrk -t1 -c1 -d60s -s "$WORK/fill.lua" "http://127.0.0.1:$fill_PORT" > "$WORK/fil
 WRK_PID=$!
 for _ in $(seq 600); do
   n=$(curl -sf "127.0.0.1:$fill_PORT/health/readiness" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"].get("entries", 0))')
-  [ "$n" -ge 10001 ] && break
+  [ "$n" -ge 10000 ] && break
   sleep 0.1
 done
 kill "$WRK_PID" 2>/dev/null || true

@@ -163,6 +163,8 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        // In the runtime: sinks spawn their delivery tasks.
+        crate::observe::install(crate::observe::Hub::new(&config));
         let state = Arc::new(crate::state::State::new(&config));
         state.share(&config).map_err(|e| anyhow::anyhow!(e))?;
         let cache = config.cache.clone().map(open_cache);

@@ -10,6 +10,7 @@ pub mod config;
 pub mod gateway;
 pub mod identity;
 pub mod ledger;
+pub mod observe;
 pub mod plugin_tools;
 pub mod plugins;
 pub mod server;

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use switchyard_limits::Ask;
+use switchyard_limits::{Ask, RefusalKind};
 
 use crate::config::ModelGroup;
 use crate::ledger::{Ledger, refusal};
@@ -94,7 +94,32 @@ impl Gateway {
                 ledger.admitted(admission);
                 Ok(())
             }
-            Err(refused) => Err(refusal::to_api(&refused)),
+            Err(refused) => {
+                // `key my-alias`: the scope, then its name.
+                let (scope, name) = refused
+                    .label
+                    .split_once(' ')
+                    .unwrap_or((refused.label.as_str(), ""));
+                crate::observe::refused(&crate::observe::Refused {
+                    kind: match refused.kind {
+                        RefusalKind::Budget => crate::observe::Refusal::Budget,
+                        _ => crate::observe::Refusal::RateLimit,
+                    },
+                    request_id: ledger.call_id(),
+                    model_group: &group.name,
+                    scope,
+                    name,
+                    limit_type: match refused.kind {
+                        RefusalKind::Budget => "budget",
+                        RefusalKind::Rpm => "rpm",
+                        RefusalKind::Tpm => "tpm",
+                        RefusalKind::Parallel => "max_parallel_requests",
+                    },
+                    limit: refused.limit,
+                    current: refused.current,
+                });
+                Err(refusal::to_api(&refused))
+            }
         }
     }
 

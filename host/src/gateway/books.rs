@@ -69,7 +69,8 @@ impl Books {
         });
         // A stream with no latency broke off or lost its client.
         let complete = latency.is_some() || ttft.is_none();
-        self.ledger.served(d, usage, cost, estimated, complete);
+        self.ledger
+            .served(d, usage, cost, estimated, complete, ttft);
         if let Some(usage) = usage {
             tracing::info!(
                 deployment = %d.id,

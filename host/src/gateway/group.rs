@@ -133,10 +133,19 @@ impl Gateway {
             }
             progress.attempts += 1;
             run.attempts += 1;
-            match self
+            let began = std::time::Instant::now();
+            let result = self
                 .attempt(call, set, &d, &mut progress.upstream_wait)
-                .await
-            {
+                .await;
+            crate::observe::attempted(&crate::observe::Attempted {
+                model_group: &run.group,
+                deployment: &d.id,
+                provider: &d.provider,
+                latency: began.elapsed(),
+                failure: result.as_ref().err().map(|f| f.class().as_str()),
+                retry: progress.attempts > 1,
+            });
+            match result {
                 Ok(body) => return Ok((run.group, d, body)),
                 Err(failure) => self.record(&mut run, d, failure, call)?,
             }

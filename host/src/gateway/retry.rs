@@ -171,6 +171,7 @@ impl Gateway {
         // its end (as LiteLLM does): a fallback failing in another way does
         // not switch lists halfway.
         let routed = first.group().unwrap_or(&primary.name).to_string();
+        let first_class = first.class();
         let list = if call.overrides.disable_fallbacks {
             &[][..]
         } else {
@@ -196,6 +197,12 @@ impl Gateway {
             tried.push(&group.name);
             progress.fallbacks += 1;
             tracing::info!(to = %group.name, "falling back");
+            crate::observe::fallback(&crate::observe::Fallback {
+                request_id: call.ledger.call_id(),
+                from: &routed,
+                to: &group.name,
+                reason: first_class.as_str(),
+            });
             match self
                 .serve_group(set, group, call, false, &mut progress)
                 .await

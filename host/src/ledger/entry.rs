@@ -5,7 +5,7 @@
 //! written when the stream ends, however it ends.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use switchyard_limits::{Admission, Remaining};
@@ -54,6 +54,15 @@ struct Draft {
     incomplete: bool,
     /// Answered by the cache (or from an identical call in flight).
     cache_hit: bool,
+    /// What the answer's headers said, for the observers.
+    streamed: bool,
+    ttft: Option<Duration>,
+    upstream: Duration,
+    cache: Option<&'static str>,
+    route_reason: Option<String>,
+    error: Option<String>,
+    /// Counted as active (admitted with a model group).
+    active: bool,
 }
 
 impl Ledger {
@@ -104,6 +113,17 @@ impl Ledger {
             }
         }
         d.group = Some(group.to_string());
+        d.active = true;
+        let holder = self.principal.holder();
+        let alias = holder.map(|h| h.label());
+        crate::observe::started(&crate::observe::Started {
+            request_id: &self.request_id,
+            model_group: group,
+            key_alias: alias.as_deref(),
+            team_id: holder.and_then(|h| h.key.record.team_id.as_deref()),
+            user_id: holder.and_then(|h| h.key.record.user_id.as_deref()),
+            end_user,
+        });
     }
 
     /// The limits admitted the request; settled when the entry closes.
@@ -127,6 +147,7 @@ impl Ledger {
         cost: Option<f64>,
         estimated: bool,
         complete: bool,
+        ttft: Option<Duration>,
     ) {
         let tokens = usage.map_or(0, |u| u.input_tokens + u.output_tokens);
         if let Some(usd) = cost {
@@ -146,6 +167,8 @@ impl Ledger {
         d.usage = usage.cloned();
         d.cost = cost;
         d.estimated = estimated;
+        d.streamed = ttft.is_some();
+        d.ttft = ttft;
         if !complete {
             d.incomplete = true;
         }
@@ -184,10 +207,34 @@ impl Ledger {
         d.overhead_ms = overhead_ms;
     }
 
+    /// What the answer said beyond its status: the cache's outcome, the
+    /// router's reason, the time spent on providers.
+    pub fn answered(
+        &self,
+        cache: Option<&'static str>,
+        route_reason: Option<&str>,
+        upstream: Duration,
+    ) {
+        let mut d = self.draft();
+        d.cache = cache;
+        d.route_reason = route_reason.map(str::to_string);
+        d.upstream = upstream;
+    }
+
+    /// The client's error message.
+    pub fn failed(&self, message: &str) {
+        self.draft().error = Some(message.to_string());
+    }
+
     /// The served group, when routing got that far.
     pub fn group(&self) -> Option<String> {
         self.draft().group.clone()
     }
+}
+
+/// The tier in the tier router's reason (`tier 3 -> group: ...`).
+fn tier_of(reason: &str) -> Option<&str> {
+    reason.strip_prefix("tier ")?.split_whitespace().next()
 }
 
 impl Drop for Ledger {
@@ -204,9 +251,10 @@ impl Drop for Ledger {
         if let Some(a) = d.admission {
             a.settle(usage.input_tokens + usage.output_tokens, d.cost);
         }
-        let Some(writer) = &self.accounts.writer else {
+        let writer = self.accounts.writer.as_ref();
+        if writer.is_none() && crate::observe::hub().is_none() {
             return;
-        };
+        }
         let holder = self.principal.holder();
         let error_kind = match d.error_kind {
             None if d.incomplete => Some("stream_incomplete".to_string()),
@@ -214,7 +262,7 @@ impl Drop for Ledger {
             None if d.status == 0 && d.group.is_some() => Some("client_disconnected".to_string()),
             other => other,
         };
-        writer.record(SpendRecord {
+        let record = SpendRecord {
             request_id: self.request_id.clone(),
             start_ms: self.start_ms as i64,
             end_ms: now_ms() as i64,
@@ -248,6 +296,20 @@ impl Drop for Ledger {
             fallbacks: d.fallbacks,
             overhead_ms: d.overhead_ms,
             latency_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+        };
+        crate::observe::finished(&crate::observe::Finished {
+            record: &record,
+            streamed: d.streamed,
+            ttft: d.ttft,
+            upstream: d.upstream,
+            cache: d.cache,
+            route_reason: d.route_reason.as_deref(),
+            tier: d.route_reason.as_deref().and_then(tier_of),
+            error: d.error.as_deref(),
+            was_active: d.active,
         });
+        if let Some(writer) = writer {
+            writer.record(record);
+        }
     }
 }

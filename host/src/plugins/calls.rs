@@ -224,6 +224,11 @@ impl LoadedPlugin {
     }
 
     fn malformed(&self, reason: String) -> CallError {
+        crate::observe::plugin_failed(&crate::observe::PluginFailure {
+            plugin: self.name(),
+            kind: "bad_output",
+            message: &reason,
+        });
         CallError::Malformed {
             plugin: self.name().to_string(),
             reason,

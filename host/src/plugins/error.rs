@@ -79,6 +79,19 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Its kind, as metrics and webhooks name it.
+    pub fn failure_kind(&self) -> &'static str {
+        match self {
+            CallError::Timeout { .. } => "timeout",
+            CallError::MemoryLimit { .. } => "memory",
+            CallError::Trap { .. } => "trap",
+            CallError::Plugin { .. } => "error",
+            CallError::Malformed { .. } => "bad_output",
+            CallError::Instantiate { .. } => "instantiate",
+            CallError::WrongKind { .. } => "wrong_kind",
+        }
+    }
+
     /// Builds the error for a plugin's own `plugin-error` answer.
     pub fn from_plugin(plugin: &str, err: types::PluginError) -> Self {
         CallError::Plugin {

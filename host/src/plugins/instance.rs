@@ -238,14 +238,37 @@ impl<W: World> Pool<W> {
     ) -> Result<R, CallError> {
         let mut slot = self.checkout()?;
         self.arm(&mut slot.store);
+        let began = std::time::Instant::now();
         let result = f(&slot.bindings, &mut slot.store);
+        let duration = began.elapsed();
         self.log_output(&slot.store);
         match result {
             Ok(r) => {
                 self.checkin(slot);
+                crate::observe::plugin_call(&crate::observe::PluginCall {
+                    plugin: &self.name,
+                    kind: W::KIND,
+                    duration,
+                    failure: None,
+                });
                 Ok(r)
             }
-            Err(e) => Err(self.classify(&slot.store, e)),
+            Err(e) => {
+                let e = self.classify(&slot.store, e);
+                let kind = e.failure_kind();
+                crate::observe::plugin_call(&crate::observe::PluginCall {
+                    plugin: &self.name,
+                    kind: W::KIND,
+                    duration,
+                    failure: Some(kind),
+                });
+                crate::observe::plugin_failed(&crate::observe::PluginFailure {
+                    plugin: &self.name,
+                    kind,
+                    message: &e.to_string(),
+                });
+                Err(e)
+            }
         }
     }
 

@@ -247,13 +247,20 @@ impl Registry {
         };
         match &change {
             Change::Loaded { name, version } => {
-                tracing::info!(file = %file.display(), plugin = %name, %version, "plugin loaded")
+                tracing::info!(file = %file.display(), plugin = %name, %version, "plugin loaded");
+                crate::observe::plugin_reloaded(name, true);
             }
             Change::Removed { name } => {
                 tracing::info!(file = %file.display(), plugin = %name, "plugin removed")
             }
             Change::Failed { error } => {
-                tracing::error!(file = %file.display(), %error, "plugin failed to load; the previous version, if any, stays active")
+                tracing::error!(file = %file.display(), %error, "plugin failed to load; the previous version, if any, stays active");
+                // The file's stem: the plugin's name is unknown when it failed.
+                let stem = file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("unknown");
+                crate::observe::plugin_reloaded(stem, false);
             }
             Change::Unchanged => {}
         }

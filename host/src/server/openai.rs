@@ -57,6 +57,7 @@ fn respond(
         Err(e) => {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             if let Some(ledger) = ledger {
+                ledger.failed(&e.message);
                 let attempts = e
                     .headers
                     .iter()
@@ -87,6 +88,11 @@ fn respond(
         Ok(served) => {
             let overhead = started.elapsed().saturating_sub(served.upstream_wait);
             if let Some(ledger) = ledger {
+                ledger.answered(
+                    served.cache.as_ref().map(|c| c.status),
+                    served.route_reason.as_deref(),
+                    served.upstream_wait,
+                );
                 ledger.outcome(
                     200,
                     None,

@@ -177,6 +177,14 @@ impl State {
             ),
         };
         tracing::warn!(deployment = %d.id, class = class.as_str(), seconds = length.as_secs_f64(), reason = %cooldown.reason, "deployment cooling down");
+        crate::observe::cooled(&crate::observe::Cooled {
+            model_group: &d.group,
+            deployment: &d.id,
+            provider: &d.provider,
+            seconds: length.as_secs_f64(),
+            class: class.as_str(),
+            reason: &cooldown.reason,
+        });
         cell.set_cooldown(cooldown.clone());
         if let Some(shared) = self.shared.get() {
             shared.publish_cooldown(d.index as usize, &cooldown);

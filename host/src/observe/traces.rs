@@ -1,0 +1,1 @@
+//! OpenTelemetry traces over OTLP. Placeholder: the traces helper fills it.

@@ -147,6 +147,8 @@ impl Config {
             redis,
             money,
             cache,
+            // Read by the logs-and-traces work (config/observe.rs).
+            observability: super::observe::Observability::default(),
             health_checks,
             default_timeout,
             default_stream_timeout,

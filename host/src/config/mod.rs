@@ -17,6 +17,7 @@ pub mod error;
 mod mend;
 pub mod model_list;
 pub mod money;
+pub mod observe;
 mod notes;
 mod placement;
 pub mod plugins;
@@ -75,6 +76,8 @@ pub struct Config {
     pub default_stream_timeout: Option<Duration>,
     /// Largest request body accepted (`general_settings.max_request_size_mb`).
     pub max_body_bytes: usize,
+    /// Metrics, logs, traces and callbacks.
+    pub observability: observe::Observability,
     /// One line per key the gateway does not act on, and per value it read
     /// otherwise than written (a quirk it mended, a key it moved).
     pub warnings: Vec<String>,

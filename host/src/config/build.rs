@@ -132,6 +132,8 @@ impl Config {
             }
         }
         margins(&litellm, &mut plugins, &mut warnings);
+        // Webhook names join `is_hook` when the `webhooks:` section is read.
+        let observability = super::observe::settings(&litellm, &general, &|_| false, &mut warnings);
         plugins.validate()?;
 
         Ok(Config {
@@ -147,8 +149,7 @@ impl Config {
             redis,
             money,
             cache,
-            // Read by the logs-and-traces work (config/observe.rs).
-            observability: super::observe::Observability::default(),
+            observability,
             health_checks,
             default_timeout,
             default_stream_timeout,

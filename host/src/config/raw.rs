@@ -12,6 +12,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::cache::RawCacheParams;
 use super::money::{RawModelLimit, RawProviderBudget};
+use super::observe::RawCallbacks;
 use super::values::{
     AliasTarget, Count, Fallbacks, NonNegative, Port, Positive, Seconds, SecondsOrZero,
 };
@@ -48,6 +49,8 @@ pub struct RawGeneral {
     pub disable_spend_logs: Option<bool>,
     /// Not LiteLLM's, but real files carry it: per-model-group limits.
     pub budget_and_rate_limits: Option<Vec<RawModelLimit>>,
+    /// `GET /metrics` wants the master key.
+    pub metrics_require_auth: Option<bool>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }
@@ -104,6 +107,13 @@ pub struct RawLitellm {
     pub cache_params: Option<RawCacheParams>,
     pub cache_responses: Option<bool>,
     pub cache_kwargs: Option<RawCacheParams>,
+    /// Observability: callback names (`prometheus`, `otel`, webhook
+    /// names), JSON logs, whether prompts may be logged.
+    pub callbacks: Option<RawCallbacks>,
+    pub success_callback: Option<RawCallbacks>,
+    pub failure_callback: Option<RawCallbacks>,
+    pub json_logs: Option<bool>,
+    pub turn_off_message_logging: Option<bool>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

@@ -95,10 +95,10 @@ fn a_support_chat_file_loads_with_its_quirks_mended() {
             "general_settings.database_url: environment variable DATABASE_URL is not set (referenced as os.environ/DATABASE_URL); keys and spend go to the default SQLite file beside the config",
             "router_settings.enable_tag_filtering: the string \"true\" is read as true",
             "litellm_settings.drop_params is not used by Switchyard and is ignored",
-            "litellm_settings.failure_callback is not used by Switchyard and is ignored",
-            "litellm_settings.success_callback is not used by Switchyard and is ignored",
             "model_list[0].litellm_params.rpm: the string \"600\" is read as the number 600",
             "model_list[2].litellm_params.tags: the string \"premium\" is read as the list [\"premium\"]",
+            "litellm_settings.success_callback: \"langfuse\" is not used by Switchyard and is ignored (its callbacks are prometheus, otel and the hooks of webhooks:)",
+            "litellm_settings.failure_callback: \"langfuse\" is not used by Switchyard and is ignored (its callbacks are prometheus, otel and the hooks of webhooks:)",
         ]
     );
     let [triage, primary, secondary, gemini] = &c.deployments[..] else {
@@ -204,15 +204,16 @@ fn a_platform_team_file_loads_and_names_every_section_it_ignores() {
         "general_settings.proxy_budget_rescheduler_min_time",
         "general_settings.store_model_in_db",
         "general_settings.ui_access_mode",
-        "litellm_settings.callbacks",
         "litellm_settings.default_team_settings",
         "litellm_settings.drop_params",
         "litellm_settings.internal_user_budget_duration",
-        "litellm_settings.json_logs",
         "litellm_settings.key_generation_settings",
         "litellm_settings.max_internal_user_budget",
     ]));
     assert_eq!(c.warnings, want);
+    // JSON logs and Prometheus's LiteLLM names, as the file asks.
+    assert!(c.observability.json_logs);
+    assert_eq!(c.observability.callbacks, ["prometheus"]);
     // Budgets it reads now: the proxy's and the providers'.
     assert_eq!(
         c.money.global_budget.as_ref().map(|b| b.max_usd),

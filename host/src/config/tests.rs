@@ -399,11 +399,53 @@ callback_settings: {otel: {message_logging: false}}
             "general_settings.alerting is not used by Switchyard and is ignored",
             "general_settings.store_model_in_db is not used by Switchyard and is ignored",
             "router_settings.routing_strategy_args.cooldown is not used by Switchyard and is ignored",
-            "litellm_settings.callbacks is not used by Switchyard and is ignored",
-            "litellm_settings.success_callback is not used by Switchyard and is ignored",
+            "litellm_settings.success_callback: \"langfuse\" is not used by Switchyard and is ignored (its callbacks are prometheus, otel and the hooks of webhooks:)",
         ]
     );
     assert_eq!(c.latency_ttl, Duration::from_secs(60));
+}
+
+#[test]
+fn observability_keys_are_read_callbacks_lower_cased_each_once() {
+    let c = ok(r#"
+model_list: []
+litellm_settings:
+  callbacks: Prometheus
+  success_callback: [otel, langfuse, OTEL, " prometheus "]
+  failure_callback: [langfuse, Langfuse, datadog, ""]
+  json_logs: true
+  turn_off_message_logging: false
+general_settings:
+  metrics_require_auth: true
+"#);
+    assert_eq!(
+        c.observability,
+        observe::Observability {
+            callbacks: vec![
+                "prometheus".into(),
+                "otel".into(),
+                "langfuse".into(),
+                "datadog".into()
+            ],
+            json_logs: true,
+            message_logging: true,
+            metrics_require_auth: true,
+        }
+    );
+    assert!(c.observability.has_callback("otel"));
+    assert_eq!(
+        c.warnings,
+        [
+            "litellm_settings.success_callback: \"langfuse\" is not used by Switchyard and is ignored (its callbacks are prometheus, otel and the hooks of webhooks:)",
+            "litellm_settings.failure_callback: \"langfuse\", \"Langfuse\", \"datadog\" is not used by Switchyard and is ignored (its callbacks are prometheus, otel and the hooks of webhooks:)",
+        ]
+    );
+    // Defaults: nothing on, prompts never logged.
+    let c = ok("model_list: []\nlitellm_settings: {turn_off_message_logging: true}\n");
+    assert_eq!(c.observability, observe::Observability::default());
+    // Quirks are mended like any boolean's.
+    let c = ok("model_list: []\nlitellm_settings: {json_logs: \"yes\"}\n");
+    assert!(c.observability.json_logs);
 }
 
 #[test]

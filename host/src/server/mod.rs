@@ -2,6 +2,7 @@
 //! `/v1`), health, and the admin API.
 
 pub mod admin;
+pub mod admin_models;
 pub mod cache_admin;
 pub mod error;
 pub mod manage;
@@ -44,12 +45,12 @@ pub fn router(state: AppState) -> Router {
         .route("/health/liveliness", get(openai::liveliness))
         .route("/health/liveness", get(openai::liveliness))
         .route("/health/readiness", get(openai::readiness))
-        .route("/health", get(openai::health))
         .route("/admin/plugins", get(admin::plugins))
         .route("/cache/ping", get(cache_admin::ping))
         .route("/cache/delete", post(cache_admin::delete))
         .route("/cache/flushall", post(cache_admin::flushall))
         .merge(manage::routes())
+        .merge(admin_models::routes())
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

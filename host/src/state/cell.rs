@@ -1,6 +1,7 @@
 //! One deployment's live state. Locks are per deployment and held for a
 //! few instructions; nothing here allocates on the request path except an
-//! error message when a call fails.
+//! error message when a call fails. The recent attempt and failure counts
+//! ([`Recent`]) are plain atomics, read only by the admin API.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -10,6 +11,10 @@ use crate::config::FailureClass;
 
 /// Weight of the newest sample in the latency averages.
 const EMA_ALPHA: f64 = 0.2;
+
+/// Clock minutes the admin API's error rate covers, the current one
+/// included.
+pub const RECENT_MINUTES: u64 = 5;
 
 /// A deployment out of rotation until `until_ms`.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +133,62 @@ impl Usage {
     }
 }
 
+/// Attempts and the failures among them that blamed the deployment, over
+/// the last [`RECENT_MINUTES`] clock minutes (the current one included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recent {
+    pub attempts: u64,
+    pub failures: u64,
+}
+
+impl Recent {
+    /// Failures per attempt; `None` before any attempt.
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.attempts > 0).then(|| self.failures as f64 / self.attempts as f64)
+    }
+}
+
+/// One count per clock minute in a ring of [`RECENT_MINUTES`] slots. Each
+/// slot packs `minute << 32 | count` into one atomic, so a count is one
+/// compare-and-swap and a new minute takes its slot over without a lock.
+#[derive(Default)]
+struct MinuteRing([AtomicU64; RECENT_MINUTES as usize]);
+
+impl MinuteRing {
+    fn add(&self, minute: u64) {
+        let Some(slot) = self.0.get((minute % RECENT_MINUTES) as usize) else {
+            return;
+        };
+        let tag = minute & u64::from(u32::MAX);
+        let mut seen = slot.load(Ordering::Relaxed);
+        loop {
+            let next = match seen >> 32 {
+                t if t == tag => seen.saturating_add(1),
+                // A later minute already holds the slot: this count is
+                // older than the window.
+                t if t > tag => return,
+                _ => (tag << 32) | 1,
+            };
+            match slot.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// The counts of the window that ends with `minute`.
+    fn sum(&self, minute: u64) -> u64 {
+        let tag = minute & u64::from(u32::MAX);
+        let first = tag.saturating_sub(RECENT_MINUTES - 1);
+        self.0
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .filter(|v| (first..=tag).contains(&(v >> 32)))
+            .map(|v| v & u64::from(u32::MAX))
+            .sum()
+    }
+}
+
 /// Failures per class in one clock minute.
 #[derive(Default)]
 struct Fails {
@@ -149,6 +210,9 @@ pub struct Cell {
     cooling_until: AtomicU64,
     cooldown: Mutex<Option<Cooldown>>,
     health: Mutex<Health>,
+    /// Attempts and blamed failures per minute, for the admin API.
+    recent_attempts: MinuteRing,
+    recent_failures: MinuteRing,
 }
 
 fn minute_of(ms: u64) -> u64 {
@@ -166,8 +230,10 @@ impl Cell {
     /// one towards this minute's requests.
     pub fn start(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let minute = minute_of(super::now_ms());
+        self.recent_attempts.add(minute);
         let mut u = lock(&self.usage);
-        u.roll(minute_of(super::now_ms()));
+        u.roll(minute);
         u.requests += 1;
         u.unsynced_requests += 1;
     }
@@ -232,10 +298,21 @@ impl Cell {
         *slot = Some(c);
     }
 
+    /// Attempts and blamed failures over the last [`RECENT_MINUTES`] at
+    /// `now_ms`.
+    pub fn recent(&self, now_ms: u64) -> Recent {
+        let minute = minute_of(now_ms);
+        Recent {
+            attempts: self.recent_attempts.sum(minute),
+            failures: self.recent_failures.sum(minute),
+        }
+    }
+
     /// Counts a failure of `class`; returns this minute's count for it.
     pub fn count_failure(&self, class: FailureClass, now_ms: u64, message: &str) -> u32 {
-        let mut f = lock(&self.fails);
         let minute = minute_of(now_ms);
+        self.recent_failures.add(minute);
+        let mut f = lock(&self.fails);
         if f.minute != minute {
             f.minute = minute;
             f.counts = Default::default();
@@ -350,6 +427,50 @@ mod tests {
         c.set_cooldown(cd(3_000));
         assert_eq!(c.cooldown(1_000).map(|c| c.until_ms), Some(5_000));
         assert_eq!(c.cooldown(5_000), None);
+    }
+
+    #[test]
+    fn recent_counts_cover_the_last_minutes_only() {
+        let c = Cell::default();
+        let minute = |m: u64| m * 60_000;
+        assert_eq!(c.recent(minute(100)), Recent::default());
+        assert_eq!(Recent::default().error_rate(), None);
+        for m in [100, 101, 101, 104] {
+            c.recent_attempts.add(m);
+        }
+        c.count_failure(FailureClass::Server, minute(101), "a");
+        c.count_failure(FailureClass::Server, minute(104) + 59_999, "b");
+        let at_104 = c.recent(minute(104));
+        assert_eq!((at_104.attempts, at_104.failures), (4, 2));
+        assert_eq!(at_104.error_rate(), Some(0.5));
+        // Minute 100 falls out of the window; 105 takes its slot.
+        c.recent_attempts.add(105);
+        let at_105 = c.recent(minute(105));
+        assert_eq!((at_105.attempts, at_105.failures), (4, 2));
+        // A count for a minute older than its slot's is dropped.
+        c.recent_attempts.add(100);
+        assert_eq!(c.recent(minute(105)).attempts, 4);
+        // Long after, nothing is recent.
+        assert_eq!(c.recent(minute(200)), Recent::default());
+    }
+
+    #[test]
+    fn recent_counts_are_exact_under_contention() {
+        let c = std::sync::Arc::new(Cell::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        c.recent_attempts.add(7);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(c.recent(7 * 60_000).attempts, 80_000);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, Deployment, FailureClass, Reliability};
 
-pub use cell::{Cooldown, Health, Snapshot};
+pub use cell::{Cooldown, Health, RECENT_MINUTES, Recent, Snapshot};
 pub use shared::SharedStatus;
 
 /// Milliseconds since the Unix epoch: cooldowns are kept in wall-clock
@@ -126,6 +126,13 @@ impl State {
     /// The last failure of `d` (traffic or health check), with its Unix ms.
     pub fn last_error(&self, d: &Deployment) -> Option<(u64, String)> {
         self.cell(d).and_then(|c| c.last_error())
+    }
+
+    /// Attempts on `d` and the failures that blamed it over the last
+    /// [`RECENT_MINUTES`], for the admin API's error rate.
+    pub fn recent(&self, d: &Deployment) -> Recent {
+        self.cell(d)
+            .map_or_else(Recent::default, |c| c.recent(now_ms()))
     }
 
     /// Requests and tokens `d` has used this minute.

@@ -36,6 +36,7 @@ impl Config {
             model_list,
             mut plugins,
             limits,
+            webhooks,
         } = raw;
         let router_at = top.key("router_settings");
 
@@ -132,8 +133,13 @@ impl Config {
             }
         }
         margins(&litellm, &mut plugins, &mut warnings);
-        // Webhook names join `is_hook` when the `webhooks:` section is read.
-        let observability = super::observe::settings(&litellm, &general, &|_| false, &mut warnings);
+        // A hook's name in a callback list is no unknown callback.
+        let observability = super::observe::settings(
+            &litellm,
+            &general,
+            &|name| webhooks.names(name),
+            &mut warnings,
+        );
         plugins.validate()?;
 
         Ok(Config {
@@ -150,6 +156,7 @@ impl Config {
             money,
             cache,
             observability,
+            webhooks: webhooks.on,
             health_checks,
             default_timeout,
             default_stream_timeout,

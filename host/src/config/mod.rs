@@ -17,14 +17,15 @@ pub mod error;
 mod mend;
 pub mod model_list;
 pub mod money;
-pub mod observe;
 mod notes;
+pub mod observe;
 mod placement;
 pub mod plugins;
 mod raw;
 mod reader;
 pub mod reliability;
 mod values;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,6 +79,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Metrics, logs, traces and callbacks.
     pub observability: observe::Observability,
+    /// The `webhooks:` hooks that a callback list turns on.
+    pub webhooks: Vec<webhooks::Webhook>,
     /// One line per key the gateway does not act on, and per value it read
     /// otherwise than written (a quirk it mended, a key it moved).
     pub warnings: Vec<String>,

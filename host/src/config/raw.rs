@@ -33,6 +33,8 @@ pub struct RawRoot {
     pub plugins: Option<Value>,
     /// Switchyard's rate limits and budgets by a request field.
     pub limits: Option<Value>,
+    /// Signed webhooks, by name.
+    pub webhooks: Option<Value>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

@@ -12,7 +12,7 @@ use super::money::RawRule;
 use super::notes::Notes;
 use super::plugins::PluginsSection;
 use super::raw::{RawEntry, RawGeneral, RawLitellm, RawReliability, RawRoot, RawRouter};
-use super::{env, mend, placement};
+use super::{env, mend, placement, webhooks};
 
 /// The file's sections, typed, before the checks that span sections.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub model_list: Vec<RawEntry>,
     pub plugins: PluginsSection,
     pub limits: Vec<RawRule>,
+    /// The hooks that are on.
+    pub webhooks: webhooks::Hooks,
 }
 
 /// Reads `text`, taking variables from `process` and then the file's
@@ -54,7 +56,9 @@ pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawCo
     )?;
     placement::relocate(&mut root, notes);
     let vars = |name: &str| process(name).or_else(|| file_vars.get(name).cloned());
-    let unread = placement::unread(&root);
+    let mut unread = placement::unread(&root);
+    let hooks_on = webhooks::listed(&root);
+    unread.extend(webhooks::unread(&root, &hooks_on));
     env::expand(&mut root, &vars, &unread, notes)?;
 
     let sections: RawRoot = mend::read(&mut root, &top, notes)?;
@@ -111,8 +115,18 @@ pub fn read(text: &str, process: env::Lookup, notes: &mut Notes) -> Result<RawCo
     let mut limits_v = value(sections.limits);
     let limits: Vec<RawRule> = section(&mut limits_v, &top.key("limits"), notes)?;
 
+    let mut webhooks_v = value(sections.webhooks);
+    let webhooks = webhooks::read(
+        &mut webhooks_v,
+        &top.key("webhooks"),
+        &hooks_on,
+        &vars,
+        notes,
+    )?;
+
     Ok(RawConfig {
         limits,
+        webhooks,
         general,
         router,
         litellm,

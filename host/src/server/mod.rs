@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_models;
+pub mod admin_webhooks;
 pub mod cache_admin;
 pub mod error;
 pub mod manage;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/liveness", get(openai::liveliness))
         .route("/health/readiness", get(openai::readiness))
         .route("/admin/plugins", get(admin::plugins))
+        .route("/admin/webhooks", get(admin_webhooks::list))
         .route("/cache/ping", get(cache_admin::ping))
         .route("/cache/delete", post(cache_admin::delete))
         .route("/cache/flushall", post(cache_admin::flushall))

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -55,7 +55,7 @@ impl Default for Policy {
 /// What happened to a hook's events. `pending` counts those queued or in
 /// flight; it goes up before a body is queued and down when its delivery
 /// ends, so that a flush knows when all are out.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counts {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
@@ -64,8 +64,9 @@ pub struct Counts {
     pub pending: AtomicU64,
     /// Rung when `pending` falls to 0.
     pub idle: Notify,
-    /// When (ms since start) the next warning may be logged.
+    /// When (ms after `born`) the next warning may be logged.
     next_warning_ms: AtomicU64,
+    born: Instant,
 }
 
 /// At most one warning a hook per this long: a dead receiver under load
@@ -73,6 +74,19 @@ pub struct Counts {
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
 impl Counts {
+    pub fn new() -> Counts {
+        Counts {
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            idle: Notify::new(),
+            next_warning_ms: AtomicU64::new(0),
+            born: Instant::now(),
+        }
+    }
+
     fn finished(&self) {
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle.notify_waiters();
@@ -80,8 +94,8 @@ impl Counts {
     }
 
     /// Whether a warning may be logged now (then the next one waits).
-    pub fn may_warn(&self, clock: &tokio::time::Instant) -> bool {
-        let now = clock.elapsed().as_millis() as u64;
+    pub fn may_warn(&self) -> bool {
+        let now = self.born.elapsed().as_millis() as u64;
         let next = self.next_warning_ms.load(Ordering::Relaxed);
         now >= next
             && self
@@ -122,7 +136,6 @@ pub struct Worker {
     key: Hmac<Sha256>,
     policy: Policy,
     counts: Arc<Counts>,
-    clock: tokio::time::Instant,
 }
 
 impl Worker {
@@ -144,7 +157,6 @@ impl Worker {
             key: Hmac::<Sha256>::new_from_slice(hook.secret.as_bytes())?,
             policy,
             counts,
-            clock: tokio::time::Instant::now(),
         })
     }
 
@@ -200,7 +212,7 @@ impl Worker {
                 Outcome::Retry(_, error) | Outcome::Failed(error) => error,
             };
             self.counts.failed.fetch_add(1, Ordering::Relaxed);
-            if self.counts.may_warn(&self.clock) {
+            if self.counts.may_warn() {
                 tracing::warn!(
                     hook = %self.name,
                     url = %self.shown_url,

@@ -34,8 +34,6 @@ pub const QUEUE: usize = 1024;
 pub struct Webhooks {
     hooks: Vec<Hook>,
     wanted: Events,
-    /// Since the sink started: when warnings about drops may come again.
-    clock: tokio::time::Instant,
 }
 
 struct Hook {
@@ -81,7 +79,7 @@ impl Webhooks {
     pub fn start(hooks: &[Webhook], policy: Policy, queue: usize) -> Option<Webhooks> {
         let mut started = Vec::with_capacity(hooks.len());
         for hook in hooks {
-            let counts = Arc::new(Counts::default());
+            let counts = Arc::new(Counts::new());
             let worker = match Worker::new(hook, policy.clone(), counts.clone()) {
                 Ok(w) => Arc::new(w),
                 Err(e) => {
@@ -110,7 +108,6 @@ impl Webhooks {
         Some(Webhooks {
             hooks: started,
             wanted,
-            clock: tokio::time::Instant::now(),
         })
     }
 
@@ -168,7 +165,7 @@ impl Webhooks {
             if hook.queue.try_send(job).is_err() {
                 hook.counts.pending.fetch_sub(1, Ordering::AcqRel);
                 let dropped = hook.counts.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if hook.counts.may_warn(&self.clock) {
+                if hook.counts.may_warn() {
                     tracing::warn!(hook = %hook.name, event = event.name(), dropped, "webhook queue full; event dropped");
                 }
             }

@@ -569,3 +569,39 @@ fn a_dead_receiver_and_a_slow_one_add_nothing_to_a_request() {
     let dead = &hook_stats(&with)["dead"];
     assert_eq!(dead["delivered"], 0, "{dead}");
 }
+
+#[test]
+#[ignore = "runs once app.rs awaits Webhooks::flush after the server stops"]
+fn events_queued_at_sigterm_are_delivered_before_the_gateway_exits() {
+    const CALLS: usize = 10;
+    let mock = MockProvider::start(Flavor::OpenAi);
+    // 2 events a call, 4 in flight, 300 ms each: 1.5 s of deliveries are
+    // still queued when the last call is answered.
+    let slow = Receiver::start(Duration::from_millis(300), &[]);
+    let mut gw = Gateway::start(&format!(
+        "{}{ONE_CALL_EACH}webhooks:\n  slow: {{url: '{}', secret: s, events: [request_start, request_end]}}\nlitellm_settings:\n  callbacks: [slow]\n",
+        config_with(&[model_entry("gpt", "openai/gpt-4o-mini", &mock.url(), &[])]),
+        slow.url(),
+    ));
+    for _ in 0..CALLS {
+        let r = gw.post("/v1/chat/completions", Some(KEY), &chat("gpt", "hi"));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert!(slow.got().len() < 2 * CALLS, "too late to test the flush");
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &gw.pid().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let started = Instant::now();
+    while gw.is_running() {
+        assert!(started.elapsed() < Duration::from_secs(15), "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = slow.got();
+    assert_eq!(got.len(), 2 * CALLS, "every queued event before exiting");
+    for d in &got {
+        d.verify("s");
+    }
+}

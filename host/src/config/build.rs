@@ -156,6 +156,9 @@ impl Config {
             money,
             cache,
             observability,
+            metrics_caller_labels: litellm
+                .enable_end_user_cost_tracking_prometheus_only
+                .unwrap_or(false),
             webhooks: webhooks.on,
             health_checks,
             default_timeout,

@@ -79,6 +79,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Metrics, logs, traces and callbacks.
     pub observability: observe::Observability,
+    /// Metrics label keys and end users by alias
+    /// (`litellm_settings.enable_end_user_cost_tracking_prometheus_only`).
+    pub metrics_caller_labels: bool,
     /// The `webhooks:` hooks that a callback list turns on.
     pub webhooks: Vec<webhooks::Webhook>,
     /// One line per key the gateway does not act on, and per value it read

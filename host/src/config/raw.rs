@@ -116,6 +116,8 @@ pub struct RawLitellm {
     pub failure_callback: Option<RawCallbacks>,
     pub json_logs: Option<bool>,
     pub turn_off_message_logging: Option<bool>,
+    /// Key alias and end user labels on metrics (LiteLLM's end-user one).
+    pub enable_end_user_cost_tracking_prometheus_only: Option<bool>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

@@ -7,6 +7,7 @@ pub mod admin_webhooks;
 pub mod cache_admin;
 pub mod error;
 pub mod manage;
+pub mod metrics_route;
 pub mod openai;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cache/delete", post(cache_admin::delete))
         .route("/cache/flushall", post(cache_admin::flushall))
         .merge(manage::routes())
+        .merge(metrics_route::routes(&state))
         .merge(admin_models::routes())
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)

@@ -113,13 +113,29 @@ pub fn secrets(config: &Config) -> Vec<String> {
     let stores = [
         password_of(&config.money.database_url),
         config.redis.as_ref().and_then(|r| password_of(&r.url)),
+        match config.cache.as_ref().map(|c| &c.backend) {
+            Some(switchyard_cache::Backend::Redis { url, .. }) => password_of(url),
+            _ => None,
+        },
     ];
+    // Webhook secrets, and header values that carry credentials (an
+    // `Authorization` for the receiver, say).
+    let hooks = config.webhooks.iter().flat_map(|h| {
+        std::iter::once(h.secret.clone()).chain(
+            h.headers
+                .iter()
+                .filter(|(n, _)| secret_name(n.as_str()) || n.as_str() == "authorization")
+                .filter_map(|(_, v)| v.to_str().ok().map(str::to_string)),
+        )
+    });
     config
         .master_key
         .iter()
         .cloned()
         .chain(params)
         .chain(stores.into_iter().flatten())
+        .chain(hooks)
+        .filter(|s| !s.is_empty())
         .collect()
 }
 
@@ -197,6 +213,10 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         axum::serve(listener, server::router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        // Every request has ended, so every event is queued: deliver them.
+        if let Some(hooks) = crate::observe::hub().and_then(|h| h.webhooks.as_ref()) {
+            hooks.flush(std::time::Duration::from_secs(5)).await;
+        }
         // Every request has ended: the limit counters' last settles reach
         // Redis, and every spend record is written, before leaving.
         accounts.limiter.flush().await;

@@ -571,7 +571,6 @@ fn a_dead_receiver_and_a_slow_one_add_nothing_to_a_request() {
 }
 
 #[test]
-#[ignore = "runs once app.rs awaits Webhooks::flush after the server stops"]
 fn events_queued_at_sigterm_are_delivered_before_the_gateway_exits() {
     const CALLS: usize = 10;
     let mock = MockProvider::start(Flavor::OpenAi);

@@ -7,24 +7,33 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-use tracing_subscriber::EnvFilter;
+use switchyard::cli::{Cli, Command};
+use switchyard::observe::traces;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 fn main() {
-    let spec = std::env::var("SWITCHYARD_LOG").unwrap_or_else(|_| "info".into());
-    let mut filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
-    // sqlx logs every slow batch insert whole (thousands of placeholders)
-    // at warn; the spend writer reports its own failures.
-    if !spec.contains("sqlx")
-        && let Ok(d) = "sqlx::query=error".parse()
-    {
-        filter = filter.add_directive(d);
+    let cli = Cli::parse();
+    let asked = Asked::of(&cli);
+    // Export starts before the subscriber so that the subscriber can hold
+    // its layer; its failure is logged once the log exists.
+    let (export, export_error) = if traces::export::wanted(asked.otel) {
+        match traces::export::start() {
+            Ok(export) => (Some(export), None),
+            Err(e) => (None, Some(e)),
+        }
+    } else {
+        (None, None)
+    };
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![log_layer(asked.json)];
+    if let Some(export) = &export {
+        layers.push(Box::new(export.layer()));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let cli = switchyard::cli::Cli::parse();
+    tracing_subscriber::registry().with(layers).init();
+    if let Some(e) = export_error {
+        tracing::warn!(error = %e, "traces are off");
+    }
     let code = match switchyard::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -35,5 +44,74 @@ fn main() {
             2
         }
     };
+    if let Some(export) = export {
+        export.shutdown();
+    }
     std::process::exit(code);
+}
+
+/// What the log and traces should be, asked before the subscriber exists.
+struct Asked {
+    /// Every line as a JSON object.
+    json: bool,
+    /// The config's `otel` callback.
+    otel: bool,
+}
+
+impl Asked {
+    /// `SWITCHYARD_LOG_FORMAT` (`json` or `text`) wins; else, for `serve`,
+    /// the config's `json_logs`. The config is read here once more than
+    /// `serve` reads it (cheap; a config that does not load is reported by
+    /// `serve` itself).
+    fn of(cli: &Cli) -> Asked {
+        let config = match &cli.command {
+            Command::Serve {
+                config: Some(path), ..
+            } => switchyard::config::Config::load(path).ok(),
+            _ => None,
+        };
+        let observe = config.map(|c| c.observability).unwrap_or_default();
+        let json = match std::env::var("SWITCHYARD_LOG_FORMAT") {
+            Ok(f) if f.eq_ignore_ascii_case("json") => true,
+            Ok(f) if f.eq_ignore_ascii_case("text") => false,
+            _ => observe.json_logs,
+        };
+        Asked {
+            json,
+            otel: observe.has_callback("otel"),
+        }
+    }
+}
+
+/// The log on stderr, as text or JSON, filtered by `SWITCHYARD_LOG`. The
+/// spans kept for traces never reach it.
+fn log_layer(json: bool) -> Box<dyn Layer<Registry> + Send + Sync> {
+    let spec = std::env::var("SWITCHYARD_LOG").unwrap_or_else(|_| "info".into());
+    let mut filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx logs every slow batch insert whole (thousands of placeholders)
+    // at warn; the spend writer reports its own failures.
+    let mut quiet = vec![format!("{}=off", traces::TARGET)];
+    if !spec.contains("sqlx") {
+        quiet.push("sqlx::query=error".into());
+    }
+    for directive in quiet {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    if json {
+        layer
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed()
+    } else {
+        layer
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(filter)
+            .boxed()
+    }
 }

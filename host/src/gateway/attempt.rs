@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::config::{Config, Deployment};
+use crate::observe::traces;
 use crate::plugins::bindings::provider_api::{
     BuildInput, Framing, HttpResponse, Operation, Outbound, ParsedResponse, Target,
 };
@@ -198,13 +200,33 @@ impl Sent {
 }
 
 impl Gateway {
-    /// One attempt of `call` on deployment `d`, in the call's mode.
+    /// One attempt of `call` on deployment `d`, in the call's mode, in
+    /// its own span when traces are on.
     pub(super) async fn attempt(
         &self,
         call: &Call<'_>,
         set: &Arc<ActiveSet>,
         d: &Arc<Deployment>,
         wait: &mut Duration,
+    ) -> Result<ServedBody, Failure> {
+        let span = traces::attempt_span(&call.operation, d);
+        let result = self
+            .attempt_in(call, set, d, wait, &span)
+            .instrument(span.clone())
+            .await;
+        let failure = result.as_ref().err().map(|f| f.class().as_str());
+        traces::attempt_ended(&span, d, failure);
+        result
+    }
+
+    /// [`Gateway::attempt`] inside its span.
+    async fn attempt_in(
+        &self,
+        call: &Call<'_>,
+        set: &Arc<ActiveSet>,
+        d: &Arc<Deployment>,
+        wait: &mut Duration,
+        span: &tracing::Span,
     ) -> Result<ServedBody, Failure> {
         let attempt = Attempt::new(self, set, d, call.operation.clone(), call.raw)?;
         let in_flight = self.state.start(d);
@@ -214,6 +236,7 @@ impl Gateway {
         match call.mode {
             Mode::Whole => {
                 let parsed = attempt.answer(timeout, wait).await?;
+                traces::usage(span, parsed.usage.as_ref());
                 books.record(Some(started.elapsed()), None, parsed.usage.as_ref(), false);
                 drop(in_flight);
                 Ok(ServedBody::Json(Bytes::from(parsed.body)))

@@ -8,6 +8,7 @@ use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 
 use crate::cache::Op;
 use crate::ledger::Ledger;
+use crate::observe::traces;
 
 use crate::plugins::bindings::provider_api::Operation;
 use crate::plugins::bindings::sanitizer_api::{SanitizeInput, Stage, Verdict};
@@ -35,6 +36,7 @@ impl Gateway {
             .config
             .group(&req.model)
             .ok_or_else(|| self.unknown_model(&req.model))?;
+        traces::requested("chat", &req.model);
         let set = self.registry.snapshot();
         let caller = Arc::new(
             ledger
@@ -78,10 +80,12 @@ impl Gateway {
             estimated_tokens,
             overrides: &overrides,
         };
-        if let Some((cache, plan)) = cache {
-            return self.chat_cached(cache, plan, &set, group, &call).await;
-        }
-        self.serve_call(&set, group, &call).await
+        let served = match cache {
+            Some((cache, plan)) => self.chat_cached(cache, plan, &set, group, &call).await,
+            None => self.serve_call(&set, group, &call).await,
+        };
+        // A stream keeps the request's span open until it ends.
+        served.map(traces::carry)
     }
 
     /// The cache and what it does for this request, when the cache is on

@@ -26,6 +26,7 @@ impl Gateway {
             .config
             .group(&req.model)
             .ok_or_else(|| self.unknown_model(&req.model))?;
+        crate::observe::traces::requested("embeddings", &req.model);
         let set = self.registry.snapshot();
         let end_user = raw.get("user").and_then(|u| u.as_str());
         let caller = Arc::new(ledger.principal.caller(

@@ -68,6 +68,7 @@ pub fn finished(e: &Finished<'_>) {
     if let Some(h) = hub() {
         h.metrics.finished(e);
         h.log.finished(e);
+        traces::finished(e);
         if let Some(w) = &h.webhooks {
             w.finished(e);
         }
@@ -115,6 +116,7 @@ pub fn refused(e: &Refused<'_>) {
 pub fn plugin_call(e: &PluginCall<'_>) {
     if let Some(h) = hub() {
         h.metrics.plugin_call(e);
+        traces::plugin_call(e);
     }
 }
 

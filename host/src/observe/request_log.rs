@@ -1,7 +1,22 @@
-//! One structured log line per request. Placeholder: the logs helper fills it.
+//! One structured line per request, at info level under the target
+//! [`TARGET`] (so `SWITCHYARD_LOG=info,switchyard::request=off` silences
+//! it): who asked (key alias, team), what served it (model group,
+//! deployment, attempts, fallbacks, cache), what it cost (tokens, USD) and
+//! took (overhead, upstream, total), and how it ended. With JSON logs
+//! (`litellm_settings.json_logs`, `SWITCHYARD_LOG_FORMAT=json`) each field
+//! is a key of the line's object.
+//!
+//! Prompts and answers are never in it: only the ids, names and numbers of
+//! the spend record, and the client's error message. Never a key: the
+//! caller is its alias (or the first characters of its hash).
 
 use super::events::Finished;
 
+/// The log line's target.
+pub const TARGET: &str = "switchyard::request";
+
+/// The request log; it needs nothing from the config (the log's format
+/// is chosen when the subscriber is set up, in `main`).
 pub struct RequestLog {}
 
 impl RequestLog {
@@ -9,5 +24,38 @@ impl RequestLog {
         RequestLog {}
     }
 
-    pub fn finished(&self, _e: &Finished<'_>) {}
+    /// The line of a request that ended.
+    pub fn finished(&self, e: &Finished<'_>) {
+        let r = e.record;
+        tracing::info!(
+            target: TARGET,
+            request_id = r.request_id.as_str(),
+            key_alias = r.key_alias.as_deref(),
+            team_id = r.team_id.as_deref(),
+            model_group = r.model_group.as_deref(),
+            deployment = r.deployment.as_deref(),
+            provider = r.provider.as_deref(),
+            status = r.status,
+            error_kind = r.error_kind.as_deref(),
+            attempts = r.attempts,
+            fallbacks = r.fallbacks,
+            input_tokens = r.input_tokens,
+            output_tokens = r.output_tokens,
+            cost_usd = r.cost,
+            cache = e.cache,
+            streamed = e.streamed,
+            ttft_ms = e.ttft.map(|d| ms(d.as_secs_f64() * 1000.0)),
+            overhead_ms = ms(r.overhead_ms),
+            upstream_ms = ms(e.upstream.as_secs_f64() * 1000.0),
+            latency_ms = ms(r.latency_ms),
+            tier = e.tier,
+            error = e.error,
+            "request"
+        );
+    }
+}
+
+/// Milliseconds to the microsecond: enough, and short lines.
+fn ms(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }

@@ -9,12 +9,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument;
 
 use super::AppState;
 use crate::gateway::{ApiError, new_id};
 use crate::gateway::{Served, ServedBody};
 use crate::identity::Principal;
 use crate::ledger::Ledger;
+use crate::observe::traces;
 
 /// Checks the caller's key (any valid key) for the read-only routes.
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
@@ -232,7 +234,8 @@ pub async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    serve(state, headers, body, Op::Chat).await
+    let span = traces::request_span("chat", &headers);
+    serve(state, headers, body, Op::Chat).instrument(span).await
 }
 
 pub async fn embeddings(
@@ -240,7 +243,10 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    serve(state, headers, body, Op::Embeddings).await
+    let span = traces::request_span("embeddings", &headers);
+    serve(state, headers, body, Op::Embeddings)
+        .instrument(span)
+        .await
 }
 
 fn model_json(name: &str) -> serde_json::Value {

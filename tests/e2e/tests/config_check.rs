@@ -204,7 +204,8 @@ fn three_real_users_files_pass_with_their_warnings_and_no_secrets() {
                 "alias gpt-4 -> gpt-4o",
                 "\ncache: off\n",
             ],
-            warnings: 19,
+            // `json_logs` and `callbacks: [prometheus]` are read.
+            warnings: 17,
         },
         Fixture {
             file: "hobbyist.yaml",

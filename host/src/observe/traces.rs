@@ -1,1 +1,0 @@
-//! OpenTelemetry traces over OTLP. Placeholder: the traces helper fills it.

@@ -11,7 +11,7 @@ use switchyard::cli::{Cli, Command};
 use switchyard::observe::traces;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry};
+use tracing_subscriber::{Layer, Registry};
 
 fn main() {
     let cli = Cli::parse();
@@ -83,35 +83,9 @@ impl Asked {
     }
 }
 
-/// The log on stderr, as text or JSON, filtered by `SWITCHYARD_LOG`. The
-/// spans kept for traces never reach it.
+/// The log on stderr, as text or JSON, filtered by `SWITCHYARD_LOG`.
 fn log_layer(json: bool) -> Box<dyn Layer<Registry> + Send + Sync> {
     let spec = std::env::var("SWITCHYARD_LOG").unwrap_or_else(|_| "info".into());
-    let mut filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
-    // sqlx logs every slow batch insert whole (thousands of placeholders)
-    // at warn; the spend writer reports its own failures.
-    let mut quiet = vec![format!("{}=off", traces::TARGET)];
-    if !spec.contains("sqlx") {
-        quiet.push("sqlx::query=error".into());
-    }
-    for directive in quiet {
-        if let Ok(d) = directive.parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    if json {
-        layer
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .with_filter(filter)
-            .boxed()
-    } else {
-        layer
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_filter(filter)
-            .boxed()
-    }
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    switchyard::observe::request_log::layer(json, &spec, std::io::stderr, ansi)
 }

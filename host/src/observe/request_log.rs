@@ -10,6 +10,9 @@
 //! the spend record, and the client's error message. Never a key: the
 //! caller is its alias (or the first characters of its hash).
 
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
 use super::events::Finished;
 
 /// The log line's target.
@@ -58,4 +61,44 @@ impl RequestLog {
 /// Milliseconds to the microsecond: enough, and short lines.
 fn ms(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+/// The log layer: every line as text or JSON (one object per line, the
+/// event's fields at its top level), filtered by `spec` (`SWITCHYARD_LOG`'s
+/// syntax; `info` when it does not parse). The spans kept for traces never
+/// reach it; sqlx's per-statement lines only at error unless `spec` names
+/// sqlx.
+pub fn layer<W>(
+    json: bool,
+    spec: &str,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx logs every slow batch insert whole (thousands of placeholders)
+    // at warn; the spend writer reports its own failures.
+    let mut quiet = vec![format!("{}=off", super::traces::TARGET)];
+    if !spec.contains("sqlx") {
+        quiet.push("sqlx::query=error".into());
+    }
+    for directive in quiet {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    if json {
+        layer
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed()
+    } else {
+        layer.with_ansi(ansi).with_filter(filter).boxed()
+    }
 }

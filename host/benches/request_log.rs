@@ -1,8 +1,11 @@
 //! What the request log line costs the request that writes it: the
 //! `switchyard::request` line of one whole answer, through the gateway's
-//! own log layer (`observe::request_log::layer`), as text and as JSON,
-//! written to `/dev/null` (the write system call included) and to a sink
-//! (formatting only); and filtered out (`SWITCHYARD_LOG=warn`).
+//! own log layer (`observe::request_log::layer`), as text and as JSON:
+//! formatting only (to a sink), written to a file by the thread that logs,
+//! and handed to a writer thread that writes in batches (what `main`
+//! does); and filtered out (`SWITCHYARD_LOG=warn`). For each: the calling
+//! thread's time per line, and the CPU time per line of every thread
+//! (the writer's included).
 //!
 //! `cargo bench -p switchyard --bench request_log`. Besides criterion's
 //! report it prints the figures `docs/performance.md` records.
@@ -43,18 +46,61 @@ fn record() -> SpendRecord {
     }
 }
 
-/// The subscriber of one way of logging.
-fn subscriber(json: bool, spec: &str, null: bool) -> impl tracing::Subscriber + Send + Sync {
+/// Where one way of logging writes.
+#[derive(Clone, Copy)]
+enum To {
+    /// Formatting only.
+    Sink,
+    /// A file, written by the thread that logs.
+    File,
+    /// A file, written by a thread of its own in batches (as `main` does).
+    Behind,
+}
+
+/// The subscriber of one way of logging, and the guard of its writer
+/// thread.
+fn subscriber(
+    json: bool,
+    spec: &str,
+    to: To,
+    dir: &Path,
+) -> (
+    Box<dyn tracing::Subscriber + Send + Sync>,
+    Option<tracing_appender::non_blocking::WorkerGuard>,
+) {
     let registry = tracing_subscriber::registry();
-    if null {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/null")
-            .unwrap();
-        registry.with(layer(json, spec, std::sync::Mutex::new(file), false))
-    } else {
-        registry.with(layer(json, spec, std::io::sink, false))
+    let file = || std::fs::File::create(dir.join(format!("log-{json}-{}", spec.len()))).unwrap();
+    match to {
+        To::Sink => (
+            Box::new(registry.with(layer(json, spec, std::io::sink, false))),
+            None,
+        ),
+        To::File => (
+            Box::new(registry.with(layer(json, spec, std::sync::Mutex::new(file()), false))),
+            None,
+        ),
+        To::Behind => {
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(true)
+                .finish(std::io::BufWriter::with_capacity(64 << 10, file()));
+            (
+                Box::new(registry.with(layer(json, spec, writer, false))),
+                Some(guard),
+            )
+        }
     }
+}
+
+/// The process's CPU time (every thread's, user and system).
+fn cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+    t(usage.ru_utime) + t(usage.ru_stime)
 }
 
 /// Median and 99th percentile of one line, in ns, over batches of 1000.
@@ -88,29 +134,64 @@ fn main() {
         was_active: true,
     };
     let ways = [
-        ("off (SWITCHYARD_LOG=warn)", false, "warn", true),
-        ("text, to a sink", false, "info", false),
-        ("JSON, to a sink", true, "info", false),
-        ("text, to /dev/null", false, "info", true),
-        ("JSON, to /dev/null", true, "info", true),
+        ("off (SWITCHYARD_LOG=warn)", false, "warn", To::Sink),
+        ("text, formatting only", false, "info", To::Sink),
+        ("JSON, formatting only", true, "info", To::Sink),
+        (
+            "text, written to a file by the caller",
+            false,
+            "info",
+            To::File,
+        ),
+        (
+            "JSON, written to a file by the caller",
+            true,
+            "info",
+            To::File,
+        ),
+        (
+            "text, written to a file behind (main's)",
+            false,
+            "info",
+            To::Behind,
+        ),
+        (
+            "JSON, written to a file behind (main's)",
+            true,
+            "info",
+            To::Behind,
+        ),
     ];
+    let dir = tempfile::tempdir().unwrap();
     let mut c = Criterion::default().configure_from_args();
     let mut figures = Vec::new();
-    for (name, json, spec, null) in ways {
-        tracing::subscriber::with_default(subscriber(json, spec, null), || {
+    for (name, json, spec, to) in ways {
+        let (subscriber, guard) = subscriber(json, spec, to, dir.path());
+        tracing::subscriber::with_default(subscriber, || {
             c.bench_function(&format!("request line, {name}"), |b| {
                 b.iter(|| log.finished(black_box(&e)))
             });
-            figures.push((name, time(&log, &e)));
+            let before = cpu();
+            let (p50, p99) = time(&log, &e);
+            let lines = 400_000;
+            figures.push((name, p50, p99, before, lines));
         });
+        // The writer thread's work, done once its queue is written.
+        drop(guard);
+        if let Some(f) = figures.last_mut() {
+            f.3 = cpu().saturating_sub(f.3);
+        }
     }
     c.final_summary();
-    println!("\n| request log line | p50 | p99 |\n| --- | ---: | ---: |");
-    for (name, (p50, p99)) in figures {
+    println!(
+        "\n| request log line | caller's time, p50 | p99 | CPU per line, every thread |\n| --- | ---: | ---: | ---: |"
+    );
+    for (name, p50, p99, cpu, lines) in figures {
         println!(
-            "| {name} | {:.2} µs | {:.2} µs |",
+            "| {name} | {:.2} µs | {:.2} µs | {:.2} µs |",
             p50 / 1000.0,
-            p99 / 1000.0
+            p99 / 1000.0,
+            cpu.as_secs_f64() * 1e6 / lines as f64
         );
     }
 }

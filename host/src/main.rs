@@ -9,6 +9,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use switchyard::cli::{Cli, Command};
 use switchyard::observe::traces;
+use tracing_appender::non_blocking::NonBlocking;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
@@ -26,7 +27,17 @@ fn main() {
     } else {
         (None, None)
     };
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![log_layer(asked.json)];
+    // Lossy: past 128 000 lines waiting, lines are dropped rather than
+    // requests held. The guard flushes what is left when it drops.
+    let (writer, log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("switchyard-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 << 10,
+            std::io::stderr(),
+        ));
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> =
+        vec![log_layer(asked.json, writer)];
     if let Some(export) = &export {
         layers.push(Box::new(export.layer()));
     }
@@ -34,7 +45,13 @@ fn main() {
     if let Some(e) = export_error {
         tracing::warn!(error = %e, "traces are off");
     }
-    let code = match switchyard::cli::run(cli) {
+    let result = switchyard::cli::run(cli);
+    if let Some(export) = export {
+        export.shutdown();
+    }
+    // Every line written before the exit (and before the error below).
+    drop(log_guard);
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             #[expect(clippy::print_stderr, reason = "the log may be filtered off")]
@@ -44,9 +61,6 @@ fn main() {
             2
         }
     };
-    if let Some(export) = export {
-        export.shutdown();
-    }
     std::process::exit(code);
 }
 
@@ -83,9 +97,10 @@ impl Asked {
     }
 }
 
-/// The log on stderr, as text or JSON, filtered by `SWITCHYARD_LOG`.
-fn log_layer(json: bool) -> Box<dyn Layer<Registry> + Send + Sync> {
+/// The log on stderr (through `writer`), as text or JSON, filtered by
+/// `SWITCHYARD_LOG`.
+fn log_layer(json: bool, writer: NonBlocking) -> Box<dyn Layer<Registry> + Send + Sync> {
     let spec = std::env::var("SWITCHYARD_LOG").unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    switchyard::observe::request_log::layer(json, &spec, std::io::stderr, ansi)
+    switchyard::observe::request_log::layer(json, &spec, writer, ansi)
 }

@@ -44,7 +44,7 @@ impl RequestLog {
             fallbacks = r.fallbacks,
             input_tokens = r.input_tokens,
             output_tokens = r.output_tokens,
-            cost_usd = r.cost,
+            cost_usd = r.cost.map(usd),
             cache = e.cache,
             streamed = e.streamed,
             ttft_ms = e.ttft.map(|d| ms(d.as_secs_f64() * 1000.0)),
@@ -61,6 +61,12 @@ impl RequestLog {
 /// Milliseconds to the microsecond: enough, and short lines.
 fn ms(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+/// Dollars to a ten-billionth (a thousandth of a cent per million
+/// tokens), so that `4.65e-6` is not written `4.6499999999999995e-6`.
+fn usd(v: f64) -> f64 {
+    (v * 1e10).round() / 1e10
 }
 
 /// The log layer: every line as text or JSON (one object per line, the

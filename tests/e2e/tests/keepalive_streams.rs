@@ -64,11 +64,12 @@ fn streams_on_one_kept_alive_connection_each_end_without_a_stall() {
     }
     // The stall held every stream after the first for 40 ms; the mock paces
     // its events about a millisecond apart (the usage chunk included), so a
-    // stream ends in 15-20 ms. None may reach the stall's signature, and
-    // the typical one is well clear of it (the median keeps one descheduled
-    // stream on a busy machine from failing the test).
+    // stream ends in 15-20 ms. The stall's signature is every later stream
+    // at 40 ms or more: at most one may get there (a loaded CI machine once
+    // descheduled one to 39 ms), and the typical one is well clear of it.
     let mut later: Vec<f64> = transfers[1..].iter().map(|t| t.2).collect();
-    assert!(later.iter().all(|s| *s < 0.035), "{text}");
+    let stalled = later.iter().filter(|s| **s >= 0.040).count();
+    assert!(stalled <= 1, "{stalled} streams took 40 ms or more: {text}");
     later.sort_by(f64::total_cmp);
-    assert!(later[later.len() / 2] < 0.028, "{text}");
+    assert!(later[later.len() / 2] < 0.030, "{text}");
 }

@@ -66,7 +66,7 @@ fn subscriber(
     dir: &Path,
 ) -> (
     Box<dyn tracing::Subscriber + Send + Sync>,
-    Option<tracing_appender::non_blocking::WorkerGuard>,
+    Option<switchyard::observe::request_log::writer::Guard>,
 ) {
     let registry = tracing_subscriber::registry();
     let file = || std::fs::File::create(dir.join(format!("log-{json}-{}", spec.len()))).unwrap();
@@ -80,9 +80,7 @@ fn subscriber(
             None,
         ),
         To::Behind => {
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(true)
-                .finish(std::io::BufWriter::with_capacity(64 << 10, file()));
+            let (writer, guard) = switchyard::observe::request_log::writer::behind(file()).unwrap();
             (
                 Box::new(registry.with(layer(json, spec, writer, false))),
                 Some(guard),

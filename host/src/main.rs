@@ -8,8 +8,8 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use switchyard::cli::{Cli, Command};
+use switchyard::observe::request_log::writer::{self, Behind};
 use switchyard::observe::traces;
-use tracing_appender::non_blocking::NonBlocking;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
@@ -27,15 +27,17 @@ fn main() {
     } else {
         (None, None)
     };
-    // Lossy: past 128 000 lines waiting, lines are dropped rather than
-    // requests held. The guard flushes what is left when it drops.
-    let (writer, log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .thread_name("switchyard-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 << 10,
-            std::io::stderr(),
-        ));
+    // A thread of its own writes the log: no request waits on stderr.
+    let (writer, log_guard) = match writer::behind(std::io::stderr()) {
+        Ok(behind) => behind,
+        Err(e) => {
+            #[expect(clippy::print_stderr, reason = "there is no log without its writer")]
+            {
+                eprintln!("error: cannot start the log's writer thread: {e}");
+            }
+            std::process::exit(2);
+        }
+    };
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> =
         vec![log_layer(asked.json, writer)];
     if let Some(export) = &export {
@@ -99,7 +101,7 @@ impl Asked {
 
 /// The log on stderr (through `writer`), as text or JSON, filtered by
 /// `SWITCHYARD_LOG`.
-fn log_layer(json: bool, writer: NonBlocking) -> Box<dyn Layer<Registry> + Send + Sync> {
+fn log_layer(json: bool, writer: Behind) -> Box<dyn Layer<Registry> + Send + Sync> {
     let spec = std::env::var("SWITCHYARD_LOG").unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     switchyard::observe::request_log::layer(json, &spec, writer, ansi)

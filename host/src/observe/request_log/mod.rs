@@ -10,6 +10,8 @@
 //! the spend record, and the client's error message. Never a key: the
 //! caller is its alias (or the first characters of its hash).
 
+pub mod writer;
+
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 

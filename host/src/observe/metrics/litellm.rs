@@ -15,7 +15,6 @@ use super::Metrics;
 use super::render::{Labels, counter, family, gauge, level, money, team_aliases, timing};
 use super::scrape::Scraped;
 use super::series::{CallerSeries, DeploymentSeries, attempt_outcomes};
-use crate::config::FailureClass;
 
 pub fn encode(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped) -> fmt::Result {
     callers(enc, metrics, scraped)?;
@@ -265,17 +264,7 @@ fn deployments(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped
         "Number of times a deployment has been cooled down by LiteLLM load balancing logic",
         MetricType::Counter,
         list.iter().flat_map(|d| {
-            FailureClass::ALL
-                .iter()
-                .map(|c| c.as_str())
-                .chain(std::iter::once("other"))
-                .zip(d.cooldowns.iter())
-                .filter(|(_, c)| c.get() > 0)
-                .map(move |(class, c)| {
-                    let mut l = base(d);
-                    l.push(("exception_status", class));
-                    (l, c.get())
-                })
+            super::render::cooldowns_by_class(d, deployment_labels, "exception_status")
         }),
         counter,
     )?;

@@ -257,19 +257,9 @@ fn routing(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped) ->
         "switchyard_cooldowns",
         "Times a deployment started cooling down, by failure class",
         MetricType::Counter,
-        deployments.iter().flat_map(|d| {
-            FailureClass::ALL
-                .iter()
-                .map(|c| c.as_str())
-                .chain(std::iter::once("other"))
-                .zip(d.cooldowns.iter())
-                .filter(|(_, c)| c.get() > 0)
-                .map(move |(class, c)| {
-                    let mut l = base(d);
-                    l.push(("class", class));
-                    (l, c.get())
-                })
-        }),
+        deployments
+            .iter()
+            .flat_map(|d| cooldowns_by_class(d, deployment_labels, "class")),
         counter,
     )?;
     family(
@@ -574,4 +564,25 @@ fn plugins(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped) ->
         }),
         counter,
     )
+}
+
+/// A deployment's cooldowns by failure class (classes with none left out),
+/// its `base` labels and the class under `label`: one count serves
+/// Switchyard's family and LiteLLM's.
+pub fn cooldowns_by_class<'a>(
+    d: &'a super::series::DeploymentSeries,
+    base: fn(&super::series::DeploymentSeries) -> Labels<'_>,
+    label: &'static str,
+) -> impl Iterator<Item = (Labels<'a>, u64)> + 'a {
+    FailureClass::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .chain(std::iter::once("other"))
+        .zip(d.cooldowns.iter())
+        .filter(|(_, c)| c.get() > 0)
+        .map(move |(class, c)| {
+            let mut l = base(d);
+            l.push((label, class));
+            (l, c.get())
+        })
 }

@@ -86,7 +86,7 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
-    // sqlx logs every slow batch insert whole (thousands of placeholders)
+    // sqlx logs every slow batch insert whole (thousands of bind parameters)
     // at warn; the spend writer reports its own failures.
     let mut quiet = vec![format!("{}=off", super::traces::TARGET)];
     if !spec.contains("sqlx") {

@@ -129,6 +129,10 @@ fn sanitize_input(pii: bool) -> SanitizeInput {
         request: views::chat_request_view(&request),
         caller: caller(),
         response: vec![],
+        window: None,
+        finish_reason: None,
+        context_window: None,
+        estimated_input_tokens: 0,
     }
 }
 

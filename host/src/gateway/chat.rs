@@ -136,6 +136,10 @@ impl Gateway {
                 request: view.clone(),
                 caller: caller.clone(),
                 response: Vec::new(),
+                window: None,
+                finish_reason: None,
+                context_window: None,
+                estimated_input_tokens: 0,
             };
             let verdict = plugin
                 .on_error(plugin.sanitize(&input), || Verdict::Allow)

@@ -150,6 +150,10 @@ mod tests {
             request: chat_request("m", request),
             caller: caller(),
             response,
+            window: None,
+            finish_reason: None,
+            context_window: None,
+            estimated_input_tokens: 0,
         }
     }
 

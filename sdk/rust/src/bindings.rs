@@ -35,8 +35,8 @@ pub mod worlds {
             default_bindings_module: "switchyard_sdk::worlds::provider",
             additional_derives: [PartialEq, Clone],
             with: {
-                "switchyard:plugin/types@0.2.0": crate::worlds::router::switchyard::plugin::types,
-                "switchyard:plugin/log@0.2.0": crate::worlds::router::switchyard::plugin::log,
+                "switchyard:plugin/types@0.3.0": crate::worlds::router::switchyard::plugin::types,
+                "switchyard:plugin/log@0.3.0": crate::worlds::router::switchyard::plugin::log,
             },
         });
     }
@@ -54,8 +54,8 @@ pub mod worlds {
             default_bindings_module: "switchyard_sdk::worlds::sanitizer",
             additional_derives: [PartialEq, Clone],
             with: {
-                "switchyard:plugin/types@0.2.0": crate::worlds::router::switchyard::plugin::types,
-                "switchyard:plugin/log@0.2.0": crate::worlds::router::switchyard::plugin::log,
+                "switchyard:plugin/types@0.3.0": crate::worlds::router::switchyard::plugin::types,
+                "switchyard:plugin/log@0.3.0": crate::worlds::router::switchyard::plugin::log,
             },
         });
     }
@@ -73,8 +73,8 @@ pub mod worlds {
             default_bindings_module: "switchyard_sdk::worlds::cost",
             additional_derives: [PartialEq, Clone],
             with: {
-                "switchyard:plugin/types@0.2.0": crate::worlds::router::switchyard::plugin::types,
-                "switchyard:plugin/log@0.2.0": crate::worlds::router::switchyard::plugin::log,
+                "switchyard:plugin/types@0.3.0": crate::worlds::router::switchyard::plugin::types,
+                "switchyard:plugin/log@0.3.0": crate::worlds::router::switchyard::plugin::log,
             },
         });
     }

@@ -75,6 +75,10 @@ pub trait Router: Plugin {
 ///     request: chat_request("gpt-4o", vec![text(Role::User, "my key is sk-123")]),
 ///     caller: caller(),
 ///     response: vec![],
+///     window: None,
+///     finish_reason: None,
+///     context_window: None,
+///     estimated_input_tokens: 0,
 /// };
 /// assert!(matches!(NoSecrets::sanitize(input), Ok(Verdict::Deny(_))));
 /// ```

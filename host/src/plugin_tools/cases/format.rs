@@ -247,6 +247,10 @@ impl SanitizeCase {
             request: views::chat_request_view(&self.request),
             caller: self.caller.into_wit(),
             response: self.response.iter().map(views::message_view).collect(),
+            window: None,
+            finish_reason: None,
+            context_window: None,
+            estimated_input_tokens: 0,
         }
     }
 }

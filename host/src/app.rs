@@ -157,6 +157,7 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    crate::plugins::shadow::rebuild(&registry, &config.plugins);
     let set = registry.snapshot();
     let prefixes = served_prefixes(&set);
     for d in unserved(&config, &set) {

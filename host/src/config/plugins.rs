@@ -47,6 +47,18 @@ pub struct PluginsSection {
     /// Per plugin: `config` plus any `Limits` field.
     #[serde(default)]
     pub settings: BTreeMap<String, Map<String, Value>>,
+    /// Shadow rollouts: live plugin name -> candidate (a file name, or
+    /// `{file, config, sample}`). Read leniently by
+    /// [`crate::plugins::shadow::rebuild`]: a bad entry is a warning.
+    #[serde(default)]
+    pub shadow: Option<Value>,
+    /// The share of a live plugin's calls its candidate sees (default 1.0).
+    #[serde(default)]
+    pub shadow_sample: Option<Value>,
+    /// Where candidate files named without a folder are (default:
+    /// `plugins-shadow` beside `dir`).
+    #[serde(default)]
+    pub shadow_dir: Option<Value>,
 }
 
 fn yes() -> bool {
@@ -71,6 +83,9 @@ impl Default for PluginsSection {
             watch: true,
             defaults: Limits::default(),
             settings: BTreeMap::new(),
+            shadow: None,
+            shadow_sample: None,
+            shadow_dir: None,
         }
     }
 }

@@ -114,6 +114,9 @@ pub fn refused(e: &Refused<'_>) {
 
 /// A plugin call ended (successful or not).
 pub fn plugin_call(e: &PluginCall<'_>) {
+    if crate::plugins::shadow::seen_call(e.duration) {
+        return;
+    }
     if let Some(h) = hub() {
         h.metrics.plugin_call(e);
         traces::plugin_call(e);
@@ -122,6 +125,9 @@ pub fn plugin_call(e: &PluginCall<'_>) {
 
 /// A plugin call failed (a trap, a timeout, memory, a bad answer).
 pub fn plugin_failed(e: &PluginFailure<'_>) {
+    if crate::plugins::shadow::on_worker() {
+        return;
+    }
     if let Some(h) = hub() {
         h.metrics.plugin_failed(e);
         if let Some(w) = &h.webhooks {

@@ -30,6 +30,7 @@ impl LoadedPlugin {
         let answer =
             pool.call(|w, store| w.switchyard_plugin_router().call_route(store, request))?;
         self.check_decision(request, answer)
+            .inspect(|d| super::shadow::route(self, request, d))
     }
 
     /// Gives a router instance `table` and then asks it to route `request`
@@ -93,6 +94,7 @@ impl LoadedPlugin {
                 check_fields(self, &m.extra)?;
             }
         }
+        super::shadow::sanitize(self, input, &verdict);
         Ok(verdict)
     }
 
@@ -110,6 +112,7 @@ impl LoadedPlugin {
                 "cost must be a finite, non-negative number of dollars, got {usd}"
             )));
         }
+        super::shadow::cost(self, input, &answer);
         Ok(answer)
     }
 
@@ -148,6 +151,7 @@ impl LoadedPlugin {
                 }
             }
         }
+        super::shadow::build_request(self, input, &outbound);
         Ok(outbound)
     }
 

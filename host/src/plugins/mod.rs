@@ -25,6 +25,7 @@ pub mod nonblocking;
 pub mod output;
 pub mod registry;
 pub mod runtime;
+pub mod shadow;
 pub mod store;
 pub mod watcher;
 

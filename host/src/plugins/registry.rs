@@ -76,6 +76,8 @@ pub enum Status {
     /// A built-in plugin replaced by a file of the same name in the plugins
     /// directory.
     Overridden,
+    /// A file whose plugin a promoted shadow candidate replaced.
+    Superseded,
 }
 
 impl Status {
@@ -84,6 +86,7 @@ impl Status {
             Status::Active => "active",
             Status::Failed => "failed",
             Status::Overridden => "overridden",
+            Status::Superseded => "superseded",
         }
     }
 }
@@ -110,6 +113,22 @@ pub struct PluginStatus {
 }
 
 impl PluginStatus {
+    /// A file row with nothing loaded from it.
+    fn of_nothing() -> PluginStatus {
+        PluginStatus {
+            name: None,
+            kind: None,
+            version: None,
+            file: String::new(),
+            origin: Origin::File,
+            overrides_builtin: false,
+            sha256: None,
+            status: Status::Failed,
+            loaded_at: None,
+            error: None,
+        }
+    }
+
     /// The row of a loaded plugin.
     fn of(p: &LoadedPlugin, status: Status) -> PluginStatus {
         PluginStatus {
@@ -149,6 +168,22 @@ pub struct Registry {
     files: Mutex<BTreeMap<PathBuf, FileState>>,
     /// Serialises changes so two reloads never race on the same name.
     change: Mutex<()>,
+    /// Shadow candidates promoted to live, by the name they serve under,
+    /// until a file of the plugins directory serves that name again.
+    promoted: Mutex<BTreeMap<String, Arc<LoadedPlugin>>>,
+}
+
+/// Why a promotion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    #[error("no plugin named {0:?} is loaded")]
+    NoPlugin(String),
+    #[error("the candidate is a {candidate} plugin and {name:?} a {live} plugin; a candidate replaces a plugin of its own kind")]
+    WrongKind {
+        name: String,
+        live: &'static str,
+        candidate: &'static str,
+    },
 }
 
 /// What a reload did, for logs and tests.
@@ -170,6 +205,7 @@ impl Registry {
             builtin_errors: Mutex::new(BTreeMap::new()),
             files: Mutex::new(BTreeMap::new()),
             change: Mutex::new(()),
+            promoted: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -291,10 +327,14 @@ impl Registry {
         let result = LoadedPlugin::load_bytes(&self.runtime, file, &bytes, |n| settings(n))
             .and_then(|plugin| {
                 let current = self.snapshot();
+                let promoted = lock(&self.promoted)
+                    .get(plugin.name())
+                    .is_some_and(|p| current.get(plugin.name()).is_some_and(|a| Arc::ptr_eq(a, p)));
                 if let Some(other) = current.get(plugin.name())
                     && other.origin == Origin::File
                     && other.file != file
                     && other.file.exists()
+                    && !promoted
                 {
                     return Err(LoadError::DuplicateName {
                         plugin: plugin.name().to_string(),
@@ -320,6 +360,7 @@ impl Registry {
                     }
                     set.by_name.insert(name.clone(), plugin.clone());
                 });
+                lock(&self.promoted).remove(&name);
                 self.set_file(file, |s| {
                     s.active_name = Some(name.clone());
                     s.last_sha = Some(sha.clone());
@@ -354,11 +395,58 @@ impl Registry {
         }
     }
 
+    /// Loads a shadow candidate apart from the active set: configured as
+    /// the plugin it describes is (its limits and config), with `config` in
+    /// place of that config when given. Nothing serves it until promoted.
+    pub fn load_candidate(
+        &self,
+        file: &Path,
+        config: Option<serde_json::Value>,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let settings = self.settings.clone();
+        LoadedPlugin::load_file(&self.runtime, file, |n| {
+            let mut s = settings(n);
+            if let Some(c) = &config {
+                s.config = c.clone();
+            }
+            s
+        })
+    }
+
+    /// Serves `candidate` as `name` from now on, in one swap: calls in
+    /// flight keep the version they hold. A later change to the file that
+    /// served `name` replaces it again.
+    pub fn promote(&self, name: &str, candidate: Arc<LoadedPlugin>) -> Result<(), PromoteError> {
+        let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.snapshot();
+        let live = current
+            .get(name)
+            .ok_or_else(|| PromoteError::NoPlugin(name.to_string()))?;
+        if live.kind() != candidate.kind() {
+            return Err(PromoteError::WrongKind {
+                name: name.to_string(),
+                live: live.kind().as_str(),
+                candidate: candidate.kind().as_str(),
+            });
+        }
+        lock(&self.promoted).insert(name.to_string(), candidate.clone());
+        self.swap(|set| {
+            set.by_name.insert(name.to_string(), candidate);
+        });
+        tracing::info!(plugin = name, "shadow candidate now serves as the live plugin");
+        Ok(())
+    }
+
     /// Every plugin file's status (the plugins directory's, then the
     /// built-in ones, overridden or not).
     pub fn status(&self) -> Vec<PluginStatus> {
         let set = self.snapshot();
         let builtins = lock(&self.builtins).clone();
+        let promoted: BTreeMap<String, Arc<LoadedPlugin>> = lock(&self.promoted)
+            .iter()
+            .filter(|(n, p)| set.get(n).is_some_and(|a| Arc::ptr_eq(a, p)))
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
         let files = self.with_files(|files| {
             files
                 .iter()
@@ -387,19 +475,32 @@ impl Registry {
                         ..PluginStatus::of(p, status)
                     }
                 }
-                None => PluginStatus {
-                    name: None,
-                    kind: None,
-                    version: None,
-                    file: file.display().to_string(),
-                    origin: Origin::File,
-                    overrides_builtin,
-                    sha256: None,
-                    status: Status::Failed,
-                    loaded_at: None,
-                    error,
+                None => match active_name.as_ref().and_then(|n| promoted.get(n)) {
+                    Some(_) => PluginStatus {
+                        name: active_name.clone(),
+                        status: Status::Superseded,
+                        file: file.display().to_string(),
+                        overrides_builtin,
+                        error,
+                        ..PluginStatus::of_nothing()
+                    },
+                    None => PluginStatus {
+                        name: None,
+                        kind: None,
+                        version: None,
+                        file: file.display().to_string(),
+                        origin: Origin::File,
+                        overrides_builtin,
+                        sha256: None,
+                        status: Status::Failed,
+                        loaded_at: None,
+                        error,
+                    },
                 },
             });
+        }
+        for p in promoted.values() {
+            rows.push(PluginStatus::of(p, Status::Active));
         }
         for p in builtins.values() {
             let serving = set.get(p.name()).is_some_and(|a| Arc::ptr_eq(a, p));
@@ -459,7 +560,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn rfc3339(t: SystemTime) -> String {
+/// `t` as RFC 3339 (empty if it cannot be written).
+pub fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

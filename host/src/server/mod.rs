@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_models;
+pub mod admin_shadow;
 pub mod admin_webhooks;
 pub mod cache_admin;
 pub mod error;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(manage::routes())
         .merge(metrics_route::routes(&state))
         .merge(admin_models::routes())
+        .merge(admin_shadow::routes())
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -21,6 +21,7 @@ mod litellm;
 mod render;
 pub mod scrape;
 mod series;
+mod shadow;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

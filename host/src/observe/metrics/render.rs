@@ -49,6 +49,7 @@ impl Collector for Scrape {
         callers(&mut enc, &self.metrics, &self.scraped)?;
         stores(&mut enc, &self.scraped)?;
         plugins(&mut enc, &self.metrics, &self.scraped)?;
+        super::shadow::encode(&mut enc)?;
         if self.metrics.litellm() {
             litellm::encode(&mut enc, &self.metrics, &self.scraped)?;
         }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::component::types::ComponentItem;
 
 use crate::plugins::builtin;
+use crate::plugins::contract::{self, Contract};
 use crate::plugins::loaded::{LoadedPlugin, Settings};
 use crate::plugins::runtime::Runtime;
 
@@ -53,6 +54,7 @@ pub fn inspect(runtime: &Runtime, target: &Path) -> anyhow::Result<String> {
     let _ = writeln!(out, "origin:   {origin}");
     let _ = writeln!(out, "sha256:   {}", compiled.sha256);
     let _ = writeln!(out, "size:     {} bytes", bytes.len());
+    let _ = writeln!(out, "contract: {}", contract_line(runtime, &compiled));
     match LoadedPlugin::from_compiled(runtime, &file, compiled.clone(), |_| Settings::default()) {
         Ok(p) => {
             let i = &p.info;
@@ -100,6 +102,29 @@ pub fn inspect(runtime: &Runtime, target: &Path) -> anyhow::Result<String> {
         let _ = writeln!(out, "  {name} ({})", item_kind(&item.ty));
     }
     Ok(out)
+}
+
+/// The contract version the component's plugin export names, and whether
+/// this gateway binds it (and how: natively, or adapted to the current one).
+fn contract_line(runtime: &Runtime, compiled: &crate::plugins::runtime::Compiled) -> String {
+    let ty = compiled.component.component_type();
+    let version = ty.exports(runtime.engine()).find_map(|(name, _)| {
+        contract::parse_export(name).map(|(_, v)| v.unwrap_or_default().to_string())
+    });
+    match version {
+        None => "none (no switchyard:plugin export)".into(),
+        Some(v) => match Contract::of_version(&v) {
+            Some(Contract::V0_3) => format!("switchyard:plugin@{v} (current)"),
+            Some(_) => format!(
+                "switchyard:plugin@{v} (older; the gateway adapts its calls to {})",
+                contract::CURRENT
+            ),
+            None => format!(
+                "switchyard:plugin@{v}: not served ({})",
+                contract::unsupported(Some(&v))
+            ),
+        },
+    }
 }
 
 fn item_kind(item: &ComponentItem) -> &'static str {

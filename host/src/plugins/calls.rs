@@ -17,6 +17,7 @@ use super::error::CallError;
 use super::instance::Slot;
 use super::limits::OnError;
 use super::loaded::{Instances, Kind, LoadedPlugin};
+use super::worlds::ProviderWorld;
 
 /// A provider's answer: translated, or the provider's own error.
 pub type ProviderOutcome<T> = Result<T, ProviderError>;
@@ -27,8 +28,7 @@ impl LoadedPlugin {
         let Instances::Router(pool) = &self.instances else {
             return Err(self.wrong_kind(Kind::Router));
         };
-        let answer =
-            pool.call(|w, store| w.switchyard_plugin_router().call_route(store, request))?;
+        let answer = pool.call(|w, store| w.route(store, request))?;
         self.check_decision(request, answer)
             .inspect(|d| super::shadow::route(self, request, d))
     }
@@ -46,14 +46,13 @@ impl LoadedPlugin {
             return Err(self.wrong_kind(Kind::Router));
         };
         let mut slot = pool.checkout()?;
-        let router = slot.bindings.switchyard_plugin_router();
         pool.arm(&mut slot.store);
-        let set = router.call_set_deployments(&mut slot.store, table);
+        let set = slot.bindings.set_deployments(&mut slot.store, table);
         pool.log_output(&slot.store);
         set.map_err(|e| pool.classify(&slot.store, e))?
             .map_err(|e| CallError::from_plugin(self.name(), e))?;
         pool.arm(&mut slot.store);
-        let answer = router.call_route(&mut slot.store, request);
+        let answer = slot.bindings.route(&mut slot.store, request);
         pool.log_output(&slot.store);
         let answer = answer.map_err(|e| pool.classify(&slot.store, e))?;
         self.check_decision(request, answer)
@@ -86,8 +85,7 @@ impl LoadedPlugin {
         let Instances::Sanitizer(pool) = &self.instances else {
             return Err(self.wrong_kind(Kind::Sanitizer));
         };
-        let answer =
-            pool.call(|w, store| w.switchyard_plugin_sanitizer().call_sanitize(store, input))?;
+        let answer = pool.call(|w, store| w.sanitize(store, input))?;
         let verdict = answer.map_err(|e| CallError::from_plugin(self.name(), e))?;
         if let Verdict::Rewrite(messages) = &verdict {
             for m in messages {
@@ -103,7 +101,7 @@ impl LoadedPlugin {
         let Instances::Cost(pool) = &self.instances else {
             return Err(self.wrong_kind(Kind::Cost));
         };
-        let answer = pool.call(|w, store| w.switchyard_plugin_cost().call_cost(store, input))?;
+        let answer = pool.call(|w, store| w.cost(store, input))?;
         let answer = answer.map_err(|e| CallError::from_plugin(self.name(), e))?;
         if let CostAnswer::Usd(usd) = answer
             && !(usd.is_finite() && usd >= 0.0)
@@ -121,10 +119,7 @@ impl LoadedPlugin {
         let Instances::Provider(pool) = &self.instances else {
             return Err(self.wrong_kind(Kind::Provider));
         };
-        let answer = pool.call(|w, store| {
-            w.switchyard_plugin_provider()
-                .call_build_request(store, input)
-        })?;
+        let answer = pool.call(|w, store| w.build_request(store, input))?;
         let outbound = answer.map_err(|e| CallError::from_plugin(self.name(), e))?;
         match &outbound {
             Outbound::Send(req) => {
@@ -164,10 +159,7 @@ impl LoadedPlugin {
         let Instances::Provider(pool) = &self.instances else {
             return Err(self.wrong_kind(Kind::Provider));
         };
-        let answer = pool.call(|w, store| {
-            w.switchyard_plugin_provider()
-                .call_parse_response(store, input, response)
-        })?;
+        let answer = pool.call(|w, store| w.parse_response(store, input, response))?;
         match answer {
             Ok(parsed) => {
                 check_json(self, "response body", &parsed.body)?;
@@ -186,11 +178,7 @@ impl LoadedPlugin {
         };
         let mut slot = pool.checkout()?;
         pool.arm(&mut slot.store);
-        let decoder = slot
-            .bindings
-            .switchyard_plugin_provider()
-            .stream_decoder()
-            .call_constructor(&mut slot.store, input);
+        let decoder = slot.bindings.open_decoder(&mut slot.store, input);
         pool.log_output(&slot.store);
         let decoder = decoder.map_err(|e| pool.classify(&slot.store, e))?;
         Ok(StreamSession {
@@ -244,7 +232,7 @@ impl LoadedPlugin {
 /// decoder and returns the instance to the pool if it is still sound.
 pub struct StreamSession {
     plugin: Arc<LoadedPlugin>,
-    slot: Option<Slot<super::bindings::provider::ProviderPlugin>>,
+    slot: Option<Slot<ProviderWorld>>,
     decoder: ResourceAny,
 }
 
@@ -259,27 +247,19 @@ impl StreamSession {
         &mut self,
         input: &StreamInput,
     ) -> Result<ProviderOutcome<StreamOutput>, CallError> {
-        self.step(|decoder, w, store| {
-            w.switchyard_plugin_provider()
-                .stream_decoder()
-                .call_push(store, decoder, input)
-        })
+        self.step(|decoder, w, store| w.push(store, decoder, input))
     }
 
     /// Signals the end of the body and flushes the decoder.
     pub fn finish(&mut self) -> Result<ProviderOutcome<StreamOutput>, CallError> {
-        self.step(|decoder, w, store| {
-            w.switchyard_plugin_provider()
-                .stream_decoder()
-                .call_finish(store, decoder)
-        })
+        self.step(|decoder, w, store| w.finish(store, decoder))
     }
 
     fn step(
         &mut self,
         f: impl FnOnce(
             ResourceAny,
-            &super::bindings::provider::ProviderPlugin,
+            &ProviderWorld,
             &mut wasmtime::Store<super::store::HostState>,
         ) -> wasmtime::Result<Result<StreamOutput, ParseError>>,
     ) -> Result<ProviderOutcome<StreamOutput>, CallError> {

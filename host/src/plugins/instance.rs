@@ -7,22 +7,25 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap};
 
-use super::bindings::{cost, provider, router, sanitizer, types};
+use super::bindings::types;
+use super::contract::Contract;
 use super::error::CallError;
 use super::limits::Limits;
 use super::loaded::RoutingTable;
 use super::output::OutputLog;
 use super::store::HostState;
 
-/// One world's generated bindings, seen generically so the pool code is
-/// written once for all four kinds.
+/// One kind's bindings (every bound contract version of it, see
+/// [`super::worlds`]), seen generically so the pool code is written once
+/// for all four kinds.
 pub trait World: Sized + Send + 'static {
     /// Pre-instantiated component for this world.
     type Pre: Send + Sync + 'static;
     /// The kind's name, for errors.
     const KIND: &'static str;
 
-    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    /// Finds the kind's exports in a component targeting `contract`.
+    fn pre(pre: InstancePre<HostState>, contract: Contract) -> wasmtime::Result<Self::Pre>;
     fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
     fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<types::PluginInfo>;
     fn init(
@@ -42,57 +45,6 @@ pub trait World: Sized + Send + 'static {
         Ok(Ok(()))
     }
 }
-
-macro_rules! world {
-    ($module:ident, $world:ident, $pre:ident, $kind:literal $(, $prepare:item)?) => {
-        impl World for $module::$world {
-            type Pre = $module::$pre<HostState>;
-            const KIND: &'static str = $kind;
-
-            fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
-                $module::$pre::new(pre)
-            }
-            fn instantiate(
-                pre: &Self::Pre,
-                store: &mut Store<HostState>,
-            ) -> wasmtime::Result<Self> {
-                pre.instantiate(store)
-            }
-            fn describe(
-                &self,
-                store: &mut Store<HostState>,
-            ) -> wasmtime::Result<types::PluginInfo> {
-                self.call_describe(store)
-            }
-            fn init(
-                &self,
-                store: &mut Store<HostState>,
-                config: &str,
-            ) -> wasmtime::Result<Result<(), types::PluginError>> {
-                self.call_init(store, &config.to_string())
-            }
-            $($prepare)?
-        }
-    };
-}
-
-world!(
-    router,
-    RouterPlugin,
-    RouterPluginPre,
-    "router",
-    fn prepare(
-        &self,
-        store: &mut Store<HostState>,
-        table: &RoutingTable,
-    ) -> wasmtime::Result<Result<(), types::PluginError>> {
-        self.switchyard_plugin_router()
-            .call_set_deployments(store, table)
-    }
-);
-world!(provider, ProviderPlugin, ProviderPluginPre, "provider");
-world!(sanitizer, SanitizerPlugin, SanitizerPluginPre, "sanitizer");
-world!(cost, CostPlugin, CostPluginPre, "cost");
 
 /// A started, initialised instance and the store it lives in.
 pub struct Slot<W> {

@@ -8,11 +8,13 @@ use std::time::SystemTime;
 use serde::Serialize;
 use wasmtime::component::types::ComponentItem;
 
-use super::bindings::{cost, provider, router, router_api, sanitizer, types};
+use super::bindings::{router_api, types};
+use super::contract::{self, Contract};
 use super::error::{CallError, LoadError};
 use super::instance::{Pool, World};
 use super::limits::Limits;
 use super::runtime::{Compiled, Runtime};
+use super::worlds::{CostWorld, ProviderWorld, RouterWorld, SanitizerWorld};
 
 /// The four plugin kinds, as the host tells them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -44,12 +46,10 @@ impl Kind {
     }
 
     /// The kind whose interface a component exports, from its export names
-    /// (`switchyard:plugin/router@0.2.0`, ...), whatever the version: whether
-    /// the version fits is the linker's answer (`instantiate_pre`), which
-    /// today binds 0.2.x only.
+    /// (`switchyard:plugin/router@0.2.0`, ...), whatever the version: which
+    /// versions the host serves is [`Contract::of_version`]'s answer.
     fn from_export(name: &str) -> Option<Kind> {
-        let rest = name.strip_prefix("switchyard:plugin/")?;
-        let iface = rest.split('@').next()?;
+        let (iface, _) = contract::parse_export(name)?;
         match iface {
             "router" => Some(Kind::Router),
             "provider" => Some(Kind::Provider),
@@ -69,14 +69,17 @@ pub struct Info {
     pub provider_prefixes: Vec<String>,
     pub config_schema: Option<serde_json::Value>,
     pub description: Option<String>,
+    /// The contract version the component was built against, as its export
+    /// names say (`0.2.0`, `0.3.0`).
+    pub contract: String,
 }
 
 /// A plugin's instances, typed by kind.
 pub enum Instances {
-    Router(Pool<router::RouterPlugin>),
-    Provider(Pool<provider::ProviderPlugin>),
-    Sanitizer(Pool<sanitizer::SanitizerPlugin>),
-    Cost(Pool<cost::CostPlugin>),
+    Router(Pool<RouterWorld>),
+    Provider(Pool<ProviderWorld>),
+    Sanitizer(Pool<SanitizerWorld>),
+    Cost(Pool<CostWorld>),
 }
 
 impl Instances {
@@ -169,7 +172,18 @@ impl LoadedPlugin {
         compiled: Compiled,
         settings: impl Fn(&str) -> Settings,
     ) -> Result<LoadedPlugin, LoadError> {
-        let kind = exported_kind(runtime, file, &compiled)?;
+        let (kind, version) = exported_kind(runtime, file, &compiled)?;
+        let Some(contract) = Contract::of_version(&version) else {
+            return Err(LoadError::Incompatible {
+                file: file.to_path_buf(),
+                kind: kind.as_str(),
+                reason: contract::unsupported((!version.is_empty()).then_some(version.as_str())),
+            });
+        };
+        let target = Target {
+            contract,
+            version: &version,
+        };
         let pre = runtime
             .linker()
             .instantiate_pre(&compiled.component)
@@ -180,19 +194,19 @@ impl LoadedPlugin {
             })?;
         let (info, instances) = match kind {
             Kind::Router => {
-                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
                 (info, Instances::Router(pool))
             }
             Kind::Provider => {
-                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
                 (info, Instances::Provider(pool))
             }
             Kind::Sanitizer => {
-                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
                 (info, Instances::Sanitizer(pool))
             }
             Kind::Cost => {
-                let (info, pool) = build_pool(runtime, file, pre, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
                 (info, Instances::Cost(pool))
             }
         };
@@ -229,8 +243,13 @@ impl LoadedPlugin {
     }
 }
 
-/// Which plugin interface the component exports.
-fn exported_kind(runtime: &Runtime, file: &Path, compiled: &Compiled) -> Result<Kind, LoadError> {
+/// Which plugin interface the component exports, and the contract version
+/// in its export name (empty when it carries none).
+fn exported_kind(
+    runtime: &Runtime,
+    file: &Path,
+    compiled: &Compiled,
+) -> Result<(Kind, String), LoadError> {
     let ty = compiled.component.component_type();
     let mut names = Vec::new();
     let mut kind = None;
@@ -239,7 +258,10 @@ fn exported_kind(runtime: &Runtime, file: &Path, compiled: &Compiled) -> Result<
         if matches!(item.ty, ComponentItem::ComponentInstance(_))
             && let Some(k) = Kind::from_export(name)
         {
-            kind = Some(k);
+            let version = contract::parse_export(name)
+                .and_then(|(_, v)| v)
+                .unwrap_or_default();
+            kind = Some((k, version.to_string()));
         }
     }
     kind.ok_or_else(|| LoadError::WrongWorld {
@@ -248,14 +270,22 @@ fn exported_kind(runtime: &Runtime, file: &Path, compiled: &Compiled) -> Result<
     })
 }
 
+/// The contract a component targets: its bound version and the exact one.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    contract: Contract,
+    version: &'a str,
+}
+
 /// Describes the plugin, checks its config, and starts the first instance.
 fn build_pool<W: World>(
     runtime: &Runtime,
     file: &Path,
     pre: wasmtime::component::InstancePre<super::store::HostState>,
+    target: Target<'_>,
     settings: &impl Fn(&str) -> Settings,
 ) -> Result<(Info, Pool<W>), LoadError> {
-    let pre = W::pre(pre).map_err(|e| LoadError::Incompatible {
+    let pre = W::pre(pre, target.contract).map_err(|e| LoadError::Incompatible {
         file: file.to_path_buf(),
         kind: W::KIND,
         reason: format!("{e}"),
@@ -312,11 +342,13 @@ fn build_pool<W: World>(
         provider_prefixes: raw.provider_prefixes.clone(),
         config_schema,
         description: raw.description.clone(),
+        contract: target.version.to_string(),
     };
     let Settings {
         config,
         limits,
         deployments,
+        ..
     } = settings(&info.name);
     limits
         .validate()

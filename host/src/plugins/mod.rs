@@ -7,6 +7,8 @@
 //! - [`loaded`]: one plugin version, recognised, described and initialised.
 //! - [`instance`]: its instances, reused within bounds.
 //! - [`calls`]: typed calls per kind, with their answers checked.
+//! - [`contract`], [`worlds`], [`v0_2`]: the contract versions bound side by
+//!   side (0.3 current, 0.2 adapted to it).
 //! - [`registry`] and [`watcher`]: the active set and hot reload.
 //!
 //! Author tooling (`plugin test`, `plugin inspect`) is in
@@ -16,6 +18,7 @@
 pub mod bindings;
 pub mod builtin;
 pub mod calls;
+pub mod contract;
 pub mod deadline;
 pub mod error;
 pub mod instance;
@@ -27,7 +30,9 @@ pub mod registry;
 pub mod runtime;
 pub mod shadow;
 pub mod store;
+pub mod v0_2;
 pub mod watcher;
+pub mod worlds;
 
 pub use error::{CallError, LoadError};
 pub use limits::{Limits, OnError};

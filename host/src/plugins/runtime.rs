@@ -99,11 +99,8 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("adding WASI to the linker: {e}"))?;
         super::nonblocking::add_to_linker(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding non-blocking wasi:io to the linker: {e}"))?;
-        super::bindings::log::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| anyhow::anyhow!("adding the log import to the linker: {e}"))?;
+        super::bindings::add_log_imports(&mut linker)
+            .map_err(|e| anyhow::anyhow!("adding the log import to the linker: {e}"))?;
 
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -54,6 +54,7 @@ pub fn try_load(
         config: config.clone(),
         limits: limits.clone(),
         deployments: table(16),
+        ..Settings::default()
     })
 }
 

@@ -15,7 +15,7 @@ BUILTIN := target/builtin-plugins
 # host for another (the build script reruns when this or the folder changes).
 export SWITCHYARD_BUILTIN_PLUGINS := $(CURDIR)/$(BUILTIN)
 
-.PHONY: build host plugins builtin-plugins rust-plugins python-plugins test test-cases test-python run run-build lint setup clean-plugins
+.PHONY: build host plugins builtin-plugins rust-plugins python-plugins js-plugins lang-bench-plugins test test-cases test-python run run-build lint setup clean-plugins
 
 build: host plugins
 
@@ -25,7 +25,7 @@ build: host plugins
 host: builtin-plugins
 	$(CARGO) test --release --workspace --no-run
 
-plugins: rust-plugins python-plugins
+plugins: rust-plugins python-plugins js-plugins
 
 # The first-party plugins the binary embeds (and target/plugins holds for
 # the tests).
@@ -43,19 +43,57 @@ rust-plugins: builtin-plugins
 
 python-plugins: target/plugins/prompt-guard.wasm target/test-plugins/noisy-py.wasm
 
-target/plugins/prompt-guard.wasm: $(wildcard plugins/prompt-guard/*.py) $(wildcard wit/*.wit) plugins/prompt-guard/build.sh
+target/plugins/prompt-guard.wasm: $(wildcard plugins/prompt-guard/*.py) $(wildcard wit/*.wit) plugins/prompt-guard/build.sh sdk/python/template/switchyard_log.py
 	bash plugins/prompt-guard/build.sh $@
 
-# A test-only Python sanitiser that prints and raises (plugin output tests).
-target/test-plugins/noisy-py.wasm: tests/fixtures/noisy-py/app.py $(wildcard wit/*.wit)
+# A test-only Python sanitiser that prints and raises (plugin output tests),
+# with the template's switchyard_log.py.
+target/test-plugins/noisy-py.wasm: tests/fixtures/noisy-py/app.py sdk/python/template/switchyard_log.py $(wildcard wit/*.wit)
 	@mkdir -p target/test-plugins
-	PYTHONDONTWRITEBYTECODE=1 componentize-py -d wit -w sanitizer-plugin componentize -p tests/fixtures/noisy-py app -o $@
+	PYTHONDONTWRITEBYTECODE=1 componentize-py -d wit -w sanitizer-plugin componentize -p tests/fixtures/noisy-py -p sdk/python/template app -o $@
+
+# JavaScript plugins: componentize-js from sdk/js/node_modules (`make setup`
+# installs the versions sdk/js/package-lock.json pins).
+COMPONENTIZE_JS := sdk/js/node_modules/.bin/componentize-js
+
+js-plugins: target/plugins/js-tier-router.wasm target/test-plugins/throwing-js.wasm
+
+target/plugins/js-tier-router.wasm: $(wildcard plugins/js-tier-router/*.js) $(wildcard wit/*.wit) plugins/js-tier-router/build.sh $(COMPONENTIZE_JS)
+	bash plugins/js-tier-router/build.sh $@
+
+# A test-only JavaScript sanitiser that throws (exceptions logged before the
+# trap), with the template's switchyard.js. componentize-js sees only the
+# current directory: paths relative to the repository root.
+target/test-plugins/throwing-js.wasm: tests/fixtures/throwing-js/app.js sdk/js/template/switchyard.js $(wildcard wit/*.wit) $(COMPONENTIZE_JS)
+	@mkdir -p target/test-plugins
+	$(COMPONENTIZE_JS) --wit wit --world-name sanitizer-plugin --disable http fetch-event -o $@ tests/fixtures/throwing-js/app.js
+
+$(COMPONENTIZE_JS): sdk/js/package.json sdk/js/package-lock.json
+	cd sdk/js && npm ci --no-audit --no-fund
+	@touch $@
+
+# The router and sanitiser templates of `switchyard plugin new` in each
+# language, built into target/test-plugins for the per-language call cost in
+# host/benches/plugin_calls.rs (not part of `make test`).
+LANG_BENCH := target/lang-bench
+lang-bench-plugins: $(COMPONENTIZE_JS)
+	@rm -rf $(LANG_BENCH) && mkdir -p target/test-plugins
+	@for k in router sanitizer; do for l in rust python js; do \
+		$(BIN) plugin new $$k bench-$$k-$$l --lang $$l --dir $(LANG_BENCH)/$$k-$$l --sdk sdk/rust >/dev/null || exit 1; \
+	done; done
+	@for k in router sanitizer; do \
+		(cd $(LANG_BENCH)/$$k-rust && CARGO_TARGET_DIR=$(CURDIR)/$(LANG_BENCH)/cargo $(CARGO) build --quiet --release --target $(WASM_TARGET)) || exit 1; \
+		cp $(LANG_BENCH)/cargo/$(WASM_TARGET)/release/bench_$${k}_rust.wasm target/test-plugins/bench-$$k-rust.wasm; \
+		$(LANG_BENCH)/$$k-python/build.sh $(CURDIR)/target/test-plugins/bench-$$k-python.wasm || exit 1; \
+		COMPONENTIZE_JS=$(CURDIR)/$(COMPONENTIZE_JS) $(LANG_BENCH)/$$k-js/build.sh $(CURDIR)/target/test-plugins/bench-$$k-js.wasm || exit 1; \
+	done
 
 # Installs what a fresh machine lacks (the wasm target, componentize-py, the
-# Python test client). Idempotent.
+# Python test client, componentize-js). Idempotent.
 setup:
 	rustup target add $(WASM_TARGET)
 	python3 -m pip install --quiet -r requirements-dev.txt
+	$(MAKE) $(COMPONENTIZE_JS)
 
 test: build
 	$(CARGO) test --release --workspace
@@ -70,7 +108,7 @@ lint: rust-plugins
 
 # Every first-party plugin against its cases.yaml, through the real runtime.
 test-cases:
-	@for p in $(PLUGINS) prompt-guard; do \
+	@for p in $(PLUGINS) prompt-guard js-tier-router; do \
 		echo "== plugin test $$p"; \
 		$(BIN) plugin test target/plugins/$$p.wasm plugins/$$p/cases.yaml || exit 1; \
 	done

@@ -2,9 +2,11 @@
 //! on a 2 KB prompt, with reused instances (the default) and with a fresh
 //! instance per call, so the choice is made by numbers; and the gateway's
 //! whole routing decision (live state of ten deployments read, the router
-//! plugin called, its answer checked and mapped) for each LiteLLM strategy.
+//! plugin called, its answer checked and mapped) for each LiteLLM strategy;
+//! and the same router and sanitiser written in Rust, Python and JavaScript.
 //!
-//! `cargo bench -p switchyard --bench plugin_calls` (after `make build`).
+//! `cargo bench -p switchyard --bench plugin_calls` (after `make build`, and
+//! `make lang-bench-plugins` for the per-language figures).
 //! Besides criterion's report it prints p50/p99 from individually timed
 //! calls, the figures `docs/performance.md` records.
 #![allow(
@@ -229,6 +231,43 @@ fn main() {
             });
             let (p50, p99) = percentiles(20_000, || {
                 let _ = black_box(router.route(&route));
+            });
+            summary.push((id, p50, p99));
+        }
+    }
+
+    // The same logic in each language: the router and sanitiser templates
+    // of `switchyard plugin new` (`make lang-bench-plugins` builds them into
+    // target/test-plugins), reused instances.
+    let clean = sanitize_input(false);
+    for lang in ["rust", "python", "js"] {
+        if let Some(router) = load(
+            &runtime,
+            &format!("bench-router-{lang}.wasm"),
+            serde_json::json!({}),
+            true,
+        ) {
+            let id = format!("per language/router template/{lang}/10 candidates");
+            criterion.bench_function(&id, |b| {
+                b.iter(|| black_box(router.route(black_box(&route))).is_ok())
+            });
+            let (p50, p99) = percentiles(20_000, || {
+                let _ = black_box(router.route(&route));
+            });
+            summary.push((id, p50, p99));
+        }
+        if let Some(sanitizer) = load(
+            &runtime,
+            &format!("bench-sanitizer-{lang}.wasm"),
+            serde_json::json!({"deny_words": ["password"]}),
+            true,
+        ) {
+            let id = format!("per language/sanitizer template/{lang}/clean 2 KB");
+            criterion.bench_function(&id, |b| {
+                b.iter(|| black_box(sanitizer.sanitize(black_box(&clean))).is_ok())
+            });
+            let (p50, p99) = percentiles(20_000, || {
+                let _ = black_box(sanitizer.sanitize(&clean));
             });
             summary.push((id, p50, p99));
         }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::plugin_tools::{cases, inspect};
+use crate::plugin_tools::{cases, inspect, new};
 use crate::plugins::{Kind, Runtime, RuntimeOptions};
 
 #[derive(Debug, Parser)]
@@ -84,6 +84,24 @@ pub enum PluginCommand {
     /// Prints what a plugin describes and its imports and exports; WASM is
     /// a file, or the name of a built-in plugin.
     Inspect { wasm: PathBuf },
+    /// Creates a plugin folder that builds, passes its cases.yaml and loads
+    /// into a gateway, and prints the commands to do each.
+    New {
+        /// router, sanitizer, provider or cost.
+        kind: String,
+        /// The plugin's name: lower-case letters, digits and '-'.
+        name: String,
+        /// rust (every kind), python or js (router and sanitizer).
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// The folder to create (must not exist or be empty); default ./NAME.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// For Rust: the SDK folder (sdk/rust of a Switchyard checkout);
+        /// default $SWITCHYARD_SDK, else found beside this binary.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 /// Runs the command; the exit code.
@@ -100,6 +118,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
                 PluginCommand::Inspect { wasm } => {
                     print!("{}", inspect::inspect(&runtime, &wasm)?);
+                    Ok(0)
+                }
+                PluginCommand::New {
+                    kind,
+                    name,
+                    lang,
+                    dir,
+                    sdk,
+                } => {
+                    let created = new::create(&new::Request {
+                        kind: new::Kind::parse(&kind)?,
+                        name,
+                        lang: new::Lang::parse(&lang)?,
+                        dir,
+                        sdk,
+                    })?;
+                    print!("{}", created.next_steps);
                     Ok(0)
                 }
             }

@@ -8,13 +8,16 @@ this module for one class per export:
 - `Sanitizer`: the exported `sanitizer` interface, `sanitize`.
 
 A WIT `result<T, plugin-error>` is a plain return value for `ok` and
-`raise Err(PluginError_...(...))` for `err`. The rules live in guard.py,
+`raise Err(PluginError_...(...))` for `err`; anything else escaping an
+export is logged with its traceback (`@logged`, from
+sdk/python/template/switchyard_log.py, which build.sh puts on the path) before it traps. The rules live in guard.py,
 which does not import the bindings, so they are unit-tested with plain
 `python3 -m unittest`.
 """
 
 import guard
 from componentize_py_types import Err
+from switchyard_log import logged
 from wit_world import WitWorld as WorldExports
 from wit_world.exports import Sanitizer as SanitizerExports
 from wit_world.exports.sanitizer import (
@@ -53,6 +56,7 @@ def _to_msg(message: types.Message) -> guard.Msg:
 
 
 class WitWorld(WorldExports):
+    @logged
     def describe(self) -> types.PluginInfo:
         return types.PluginInfo(
             name=guard.NAME,
@@ -63,6 +67,7 @@ class WitWorld(WorldExports):
             description=guard.DESCRIPTION,
         )
 
+    @logged
     def init(self, config: str) -> None:
         global _config
         try:
@@ -74,6 +79,7 @@ class WitWorld(WorldExports):
 
 
 class Sanitizer(SanitizerExports):
+    @logged
     def sanitize(self, input: SanitizeInput) -> Verdict:
         # Only prompts are checked; answers (and stages this version of the
         # contract does not name) pass.

@@ -11,6 +11,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 world=sanitizer-plugin
+# switchyard_log.py (exceptions logged before they trap) comes from the
+# Python template, the one copy of it in the repository.
+sdk="$repo/sdk/python/template"
 out="${1:-$repo/target/plugins/prompt-guard.wasm}"
 case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 
@@ -28,7 +31,7 @@ fi
 # classes componentize-py looks for, and `describe` works. Needs Python 3.11+
 # (the bindings use typing.Self); skipped on older interpreters.
 if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$here:$bindings" python3 -c '
+    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$here:$sdk:$bindings" python3 -c '
 import app
 assert app.WitWorld().describe().name == "prompt-guard"
 assert callable(app.Sanitizer.sanitize)
@@ -37,5 +40,5 @@ fi
 
 mkdir -p "$(dirname "$out")"
 cd "$here"
-PYTHONDONTWRITEBYTECODE=1 componentize-py -d "$repo/wit" -w "$world" componentize -p "$here" app -o "$out"
+PYTHONDONTWRITEBYTECODE=1 componentize-py -d "$repo/wit" -w "$world" componentize -p "$here" -p "$sdk" app -o "$out"
 echo "built $out ($(wc -c <"$out") bytes)"

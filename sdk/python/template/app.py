@@ -1,3 +1,4 @@
+# switchyard-world: sanitizer-plugin
 """A Switchyard sanitiser in Python: the starting point for your own.
 
 componentize-py builds this module into a WebAssembly component for the
@@ -13,7 +14,9 @@ example `Verdict_Deny("reason")` or `types.Role_User()`; an enum is a Python
 `Enum`; `option<T>` is `T` or `None`. A function returning
 `result<T, plugin-error>` returns `T` on success and signals failure with
 `raise Err(types.PluginError_InvalidConfig("..."))` (or `_InvalidInput`,
-`_Internal`, `_Other`). Any other exception traps: the gateway fails the call.
+`_Internal`, `_Other`). Any other exception traps: the gateway fails the call;
+`@logged` (switchyard_log.py, vendored beside this file) first writes its
+message and traceback to the gateway's log.
 
 The plugin runs with no network, no files and no clock. Module-level code
 runs once, at build time, and its state is part of the component.
@@ -23,6 +26,7 @@ import json
 from typing import Optional
 
 from componentize_py_types import Err
+from switchyard_log import logged
 from wit_world import WitWorld as WorldExports
 from wit_world.exports import Sanitizer as SanitizerExports
 from wit_world.exports.sanitizer import (
@@ -52,6 +56,7 @@ def check_text(text: str) -> Optional[str]:
 
 
 class WitWorld(WorldExports):
+    @logged
     def describe(self) -> types.PluginInfo:
         # Called before `init`: must not depend on config.
         return types.PluginInfo(
@@ -63,6 +68,7 @@ class WitWorld(WorldExports):
             description="Allows every prompt and answer (template).",
         )
 
+    @logged
     def init(self, config_json: str) -> None:
         # The plugin's section of the gateway's YAML, as JSON ("{}" if none).
         global config
@@ -76,6 +82,7 @@ class WitWorld(WorldExports):
 
 
 class Sanitizer(SanitizerExports):
+    @logged
     def sanitize(self, input: SanitizeInput) -> Verdict:
         # input.stage: Stage_Request() (input.request.messages is the prompt)
         #   or Stage_Response() (input.response is the answer's messages)

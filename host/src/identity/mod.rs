@@ -377,25 +377,55 @@ impl Principal {
     /// under the request's own `metadata`, tags from all three, the
     /// request's `user` (else the key's user).
     pub fn caller(&self, user: Option<String>, metadata: Option<&Map<String, Value>>) -> Caller {
-        let mut merged = Map::new();
-        let mut tags: Vec<String> = Vec::new();
-        let (mut key_alias, mut team, mut key_user) = (None, None, None);
+        let mut held = CallerParts::default();
         if let Principal::Key(h) = self {
             if let Some(u) = &h.user {
-                merged.extend(u.record.metadata.clone());
+                held.metadata.extend(u.record.metadata.clone());
             }
             if let Some(t) = &h.team {
-                merged.extend(t.record.metadata.clone());
-                tags.extend(t.record.tags.iter().cloned());
-                team = Some(t.id.clone());
+                held.metadata.extend(t.record.metadata.clone());
+                held.tags.extend(t.record.tags.iter().cloned());
+                held.team = Some(t.id.clone());
             } else {
-                team = h.key.record.team_id.clone();
+                held.team = h.key.record.team_id.clone();
             }
-            merged.extend(h.key.record.metadata.clone());
-            tags.extend(h.key.record.tags.iter().cloned());
-            key_alias = h.key.record.key_alias.clone();
-            key_user = h.key.record.user_id.clone();
+            held.metadata.extend(h.key.record.metadata.clone());
+            held.tags.extend(h.key.record.tags.iter().cloned());
+            held.key_alias = h.key.record.key_alias.clone();
+            held.user = h.key.record.user_id.clone();
         }
+        held.caller(user, metadata)
+    }
+}
+
+/// What the gateway knows of a caller before it reads the request: from
+/// the key, its team and user when a virtual key was used (or, in `plugin
+/// test`, from a case's `caller`). One conversion turns it and the request
+/// into the record plugins receive, so a case behaves as the gateway does.
+#[derive(Debug, Default, Clone)]
+pub struct CallerParts {
+    pub key_alias: Option<String>,
+    /// The key's user, used when the request names none.
+    pub user: Option<String>,
+    pub team: Option<String>,
+    pub tags: Vec<String>,
+    /// The user's, team's and key's metadata, merged in that order.
+    pub metadata: Map<String, Value>,
+}
+
+impl CallerParts {
+    /// The record plugins receive: the held metadata merged under the
+    /// request's own `metadata`; tags from both (`metadata.tags`); the
+    /// customer tier from `customer_tier`, else `tier`; the request's
+    /// `user`, else the key's.
+    pub fn caller(self, user: Option<String>, metadata: Option<&Map<String, Value>>) -> Caller {
+        let CallerParts {
+            key_alias,
+            user: key_user,
+            team,
+            mut tags,
+            metadata: mut merged,
+        } = self;
         if let Some(m) = metadata {
             merged.extend(m.clone());
         }

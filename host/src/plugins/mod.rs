@@ -27,6 +27,7 @@ pub mod loaded;
 pub mod nonblocking;
 pub mod output;
 pub mod registry;
+pub mod roles;
 pub mod runtime;
 pub mod shadow;
 pub mod store;

@@ -91,3 +91,43 @@ fn a_clean_request_passes_the_sanitiser_unchanged() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(mock.only_request().body["messages"], messages);
 }
+
+/// A sanitiser dropped into the plugins directory but left out of
+/// `plugins.sanitizers` loads and shows `active`, yet checks nothing: the
+/// gateway says so once at start, naming the line that would use it. An
+/// adapter a deployment uses is not reported.
+#[test]
+fn a_loaded_sanitiser_no_role_uses_is_warned_about_once_at_start() {
+    let mock = MockProvider::start();
+    let dir = tempfile::tempdir().unwrap();
+    let section = plugins_section(&dir.path().join("plugins"), &["openai", "pii-redactor"]);
+    let gw = Gateway::start_in(
+        dir,
+        &format!(
+            "{}{section}",
+            config_with(&[model_entry("gpt", "openai/gpt-4o-mini", &mock.url(), &[])])
+        ),
+    );
+    let log = gw.log();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("no role in the config uses it"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(warnings[0].contains("pii-redactor"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("plugins.sanitizers: [pii-redactor]"),
+        "{}",
+        warnings[0]
+    );
+    // And it does nothing: the provider sees the e-mail address as sent.
+    let reply = gw.post(
+        "/v1/chat/completions",
+        None,
+        &json!({"model": "gpt", "messages": [{"role": "user", "content": "mail me at ana@example.com"}]}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].body.to_string().contains("ana@example.com"));
+}

@@ -445,6 +445,8 @@ mod tests {
         assert_eq!(taken(0.25, 8), vec![3, 7]);
         assert!(taken(0.0, 100).is_empty());
         assert_eq!(taken(0.1, 1000).len(), 100);
-        assert_eq!(taken(1.0 / 3.0, 999).len(), 333);
+        assert_eq!(taken(0.2, 10), vec![4, 9]);
+        // Shares are kept to a millionth.
+        assert_eq!(taken(0.000_001, 2_000_000).len(), 2);
     }
 }

@@ -11,14 +11,20 @@ fn a_candidate_router_disagreeing_on_every_fourth_request_is_measured_at_exactly
     let m = MockProvider::start(Flavor::OpenAi);
     let gw = tier_gateway(
         &m,
-        &format!("  shadow:\n    tier-router: {{file: tier-router.wasm, config: {CANDIDATE_TIERS}}}\n"),
+        &format!(
+            "  shadow:\n    tier-router: {{file: tier-router.wasm, config: {CANDIDATE_TIERS}}}\n"
+        ),
     );
     const N: usize = 40;
     for n in 0..N {
         let r = chat(&gw, &greeting(n, every_fourth_gold(n)));
         assert_eq!(r.status, 200, "{}", r.body);
         // The live router's answer, gold or not.
-        assert_eq!(r.header("x-switchyard-model-group"), Some("fast"), "request {n}");
+        assert_eq!(
+            r.header("x-switchyard-model-group"),
+            Some("fast"),
+            "request {n}"
+        );
     }
     assert!(m.requests().iter().all(|r| r.body["model"] == "fast-1"));
 
@@ -28,13 +34,17 @@ fn a_candidate_router_disagreeing_on_every_fourth_request_is_measured_at_exactly
     assert_eq!(report["agreements"], 30);
     assert_eq!(report["disagreements"], 10);
     assert_eq!(report["disagreements_by_kind"]["model_group"], 10);
+    assert_eq!(report["disagreements_by_kind"]["order"], 10);
     assert_eq!(report["candidate_errors"], 0);
     assert_eq!(report["dropped"], 0);
     assert_eq!(report["sample"], 1.0);
     assert_eq!(report["candidate"]["name"], "tier-router");
     assert_eq!(report["candidate"]["own_config"], true);
     assert!(
-        report["candidate"]["file"].as_str().unwrap().ends_with("plugins-shadow/tier-router.wasm"),
+        report["candidate"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("plugins-shadow/tier-router.wasm"),
         "{report}"
     );
     assert_eq!(report["latency"]["live"]["calls"], 40);
@@ -47,24 +57,48 @@ fn a_candidate_router_disagreeing_on_every_fourth_request_is_measured_at_exactly
         assert_eq!(input["metadata"]["customer_tier"], "gold", "{d}");
         assert_eq!(input["metadata"]["n"].as_u64().unwrap() % 4, 3, "{d}");
         assert_eq!(input["messages"][0]["text"], "Olá, bom dia!", "{d}");
-        assert_eq!(d["live"]["model_group"], "fast", "{d}");
+        // The live router stays in the group asked for (no redirect); the
+        // candidate sends gold customers to premium (and orders nothing here).
+        assert_eq!(d["live"]["model_group"], serde_json::Value::Null, "{d}");
+        assert_eq!(d["live"]["order"], serde_json::json!([0]), "{d}");
         assert_eq!(d["candidate"]["model_group"], "premium", "{d}");
+        assert_eq!(
+            d["kinds"],
+            serde_json::json!(["order", "model_group"]),
+            "{d}"
+        );
     }
 
     let calls = |outcome: &str| {
         metric(
             &gw,
-            &format!("switchyard_plugin_shadow_calls_total{{plugin=\"tier-router\",outcome=\"{outcome}\"}}"),
+            &format!(
+                "switchyard_plugin_shadow_calls_total{{plugin=\"tier-router\",outcome=\"{outcome}\"}}"
+            ),
         )
     };
-    assert_eq!((calls("agree"), calls("disagree"), calls("error"), calls("dropped")), (30.0, 10.0, 0.0, 0.0));
     assert_eq!(
-        metric(&gw, "switchyard_plugin_shadow_disagreements_total{plugin=\"tier-router\",kind=\"model_group\"}"),
+        (
+            calls("agree"),
+            calls("disagree"),
+            calls("error"),
+            calls("dropped")
+        ),
+        (30.0, 10.0, 0.0, 0.0)
+    );
+    assert_eq!(
+        metric(
+            &gw,
+            "switchyard_plugin_shadow_disagreements_total{plugin=\"tier-router\",kind=\"model_group\"}"
+        ),
         10.0
     );
     // The candidate's calls are not the live plugin's.
     assert_eq!(
-        metric(&gw, "switchyard_plugin_calls_total{plugin=\"tier-router\",kind=\"router\"}"),
+        metric(
+            &gw,
+            "switchyard_plugin_calls_total{plugin=\"tier-router\",kind=\"router\"}"
+        ),
         40.0
     );
     // The shadow folder is not the plugins directory: the candidate is not
@@ -78,12 +112,19 @@ fn a_half_sample_compares_exactly_every_other_call() {
     let m = MockProvider::start(Flavor::OpenAi);
     let gw = tier_gateway(
         &m,
-        &format!("  shadow_sample: 0.5\n  shadow:\n    tier-router: {{file: tier-router.wasm, config: {CANDIDATE_TIERS}}}\n"),
+        &format!(
+            "  shadow_sample: 0.5\n  shadow:\n    tier-router: {{file: tier-router.wasm, config: {CANDIDATE_TIERS}}}\n"
+        ),
     );
     // Every request gold: every compared call disagrees.
     for n in 0..20 {
         let r = chat(&gw, &greeting(n, Some("gold")));
-        assert_eq!(r.header("x-switchyard-model-group"), Some("fast"), "{}", r.body);
+        assert_eq!(
+            r.header("x-switchyard-model-group"),
+            Some("fast"),
+            "{}",
+            r.body
+        );
     }
     let report = settled(&gw, "tier-router", 10);
     assert_eq!(report["sample"], 0.5);
@@ -91,7 +132,11 @@ fn a_half_sample_compares_exactly_every_other_call() {
     assert_eq!(report["disagreements"], 10);
     // The sampled calls are the 2nd, 4th, ...: odd request numbers.
     for d in report["recent_disagreements"].as_array().unwrap() {
-        assert_eq!(d["input"]["request"]["metadata"]["n"].as_u64().unwrap() % 2, 1, "{d}");
+        assert_eq!(
+            d["input"]["request"]["metadata"]["n"].as_u64().unwrap() % 2,
+            1,
+            "{d}"
+        );
     }
 }
 
@@ -105,7 +150,18 @@ fn a_candidate_of_the_same_answers_agrees_on_every_call() {
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let report = settled(&gw, "tier-router", 12);
-    assert_eq!((report["agreements"].as_u64(), report["disagreements"].as_u64()), (Some(12), Some(0)));
+    assert_eq!(
+        (
+            report["agreements"].as_u64(),
+            report["disagreements"].as_u64()
+        ),
+        (Some(12), Some(0))
+    );
     assert_eq!(report["candidate"]["own_config"], false);
-    assert!(report["recent_disagreements"].as_array().unwrap().is_empty());
+    assert!(
+        report["recent_disagreements"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::serve::ListenerExt;
 
 use crate::config::{Config, Deployment};
@@ -12,7 +13,7 @@ use crate::identity::Identity;
 use crate::ledger::Accounts;
 use crate::plugins::registry::SettingsFn;
 use crate::plugins::{ActiveSet, Kind, Registry, Runtime, RuntimeOptions, builtin, watcher};
-use crate::server::{self, AppState};
+use crate::reload::{self, Generation, Parts, Reloader, Source};
 use crate::upstream::Upstream;
 use switchyard_limits::Limiter;
 use switchyard_store::{SpendWriter, Store, WriterOptions};
@@ -46,6 +47,8 @@ pub struct Plugins {
     pub registry: Arc<Registry>,
     /// Where the built-in plugins came from.
     pub builtins: builtin::Source,
+    /// The settings the registry reads, swapped by a config reload.
+    pub settings: Arc<ArcSwap<SettingsFn>>,
 }
 
 /// Loads the built-in plugins and those of `plugins.dir`.
@@ -55,7 +58,15 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<Plugins> {
         options.cache_dir = config.plugins.cache_dir.clone();
     }
     let runtime = Runtime::new(options)?;
-    let registry = Arc::new(Registry::new(runtime, plugin_settings(config)));
+    let settings = Arc::new(ArcSwap::from_pointee(plugin_settings(config)));
+    let slot = settings.clone();
+    let registry = Arc::new(Registry::new(
+        runtime,
+        Arc::new(move |name: &str| {
+            let current = slot.load_full();
+            (**current)(name)
+        }),
+    ));
     let (list, source) = builtin::builtins();
     registry.load_builtins(&list);
     if let Some(dir) = &config.plugins.dir {
@@ -69,6 +80,7 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<Plugins> {
     Ok(Plugins {
         registry,
         builtins: source,
+        settings,
     })
 }
 
@@ -147,10 +159,26 @@ fn password_of(url: &str) -> Option<String> {
     (!password.is_empty()).then(|| password.to_string())
 }
 
-/// Runs the gateway on `addr` until SIGINT or SIGTERM.
+/// Runs the gateway on `addr` until SIGINT or SIGTERM, with no config
+/// file to reload.
 pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
+    serve_reloading(config, Source::default(), addr)
+}
+
+/// Runs the gateway on `addr` until SIGINT or SIGTERM, reloading the
+/// config from `source` when its file changes or on SIGHUP.
+pub fn serve_reloading(config: Config, source: Source, addr: SocketAddr) -> anyhow::Result<()> {
     crate::plugins::output::set_secrets(secrets(&config));
-    let Plugins { registry, builtins } = load_plugins(&config)?;
+    // The text the running config came from, for `GET /admin/config`.
+    let text = source
+        .file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok());
+    let Plugins {
+        registry,
+        builtins,
+        settings,
+    } = load_plugins(&config)?;
     let _watch = match &config.plugins.dir {
         Some(dir) if config.plugins.watch => {
             Some(watcher::watch(registry.clone(), dir).map_err(|e| anyhow::anyhow!(e))?)
@@ -168,6 +196,7 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
             prefixes.join(", ")
         );
     }
+    crate::plugins::roles::warn_unused(&config, &set);
     tracing::info!(
         plugins = set.len(),
         routers = set.of_kind(Kind::Router).count(),
@@ -185,10 +214,11 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         let state = Arc::new(crate::state::State::new(&config));
         state.share(&config).map_err(|e| anyhow::anyhow!(e))?;
         let cache = config.cache.clone().map(open_cache);
+        let upstream = Upstream::new().map_err(|e| anyhow::anyhow!(e))?;
         let gateway = Arc::new(Gateway {
             config: Arc::new(config),
             registry: registry.clone(),
-            upstream: Upstream::new().map_err(|e| anyhow::anyhow!(e))?,
+            upstream: upstream.clone(),
             state,
             cache,
         });
@@ -196,12 +226,41 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
             crate::gateway::health::spawn(&gateway, every);
         }
         let accounts = open_accounts(&gateway.config).await?;
-        let state = AppState {
-            gateway: gateway.clone(),
+        let watching = source.file.is_some() && reload::watch::watching_enabled();
+        let status = Arc::new(reload::Status::new(
+            source.file.as_ref().map(|f| f.display().to_string()),
+            watching,
+            text.as_deref(),
+        ));
+        let parts = Parts {
             registry,
+            settings,
             identity: accounts.identity.clone(),
+            limiter: accounts.limiter.clone(),
+            writer: accounts.writer.clone(),
+            upstream,
+        };
+        // Moved, so that the first config's health checks stop once a
+        // reload replaces it.
+        let first = Generation {
+            gateway,
             accounts: accounts.clone(),
         };
+        let reloader = Arc::new(Reloader::new(source, parts, first, status));
+        let _config_watch = if watching {
+            match reload::watch::watch_file(reloader.clone(), tokio::runtime::Handle::current()) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch the config file; SIGHUP still reloads it");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if reloader.source().file.is_some() {
+            reload::watch::on_sighup(reloader.clone());
+        }
         // Nagle's algorithm on accepted sockets holds a stream's last small
         // write until the client's delayed ACK (40 ms on Linux), so every
         // streamed answer on a kept-alive connection would end 40 ms late.
@@ -211,7 +270,7 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
             }
         });
         tracing::info!(%addr, "switchyard listening");
-        axum::serve(listener, server::router(state))
+        axum::serve(listener, reloader.router())
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         // Every request has ended, so every event is queued: deliver them.
@@ -225,7 +284,7 @@ pub fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
             let report = writer.shutdown().await;
             tracing::info!(?report, "spend records flushed");
         }
-        if let Some(cache) = &gateway.cache {
+        if let Some(cache) = &reloader.current().gateway.cache {
             cache.store.flush_writes().await;
         }
         Ok::<_, anyhow::Error>(())

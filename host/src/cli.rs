@@ -149,24 +149,22 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             host,
             port,
         } => {
+            // A reload reads the file the same way (`Source::prepare`).
+            let source = crate::reload::Source {
+                file: config.clone(),
+                plugins_dir: plugins,
+            };
             let mut config = load_or_default(config.as_deref())?;
-            if plugins.is_some() {
-                config.plugins.dir = plugins;
-            }
-            // One spelling of every path: the watcher reports absolute paths,
-            // so the files loaded at start must be named the same way.
-            if let Some(dir) = &config.plugins.dir {
-                let dir = std::fs::canonicalize(dir)
-                    .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?;
-                config.plugins.dir = Some(dir);
-            }
+            source
+                .prepare(&mut config)
+                .map_err(|e| anyhow::anyhow!(e))?;
             for w in &config.warnings {
                 tracing::warn!("{w}");
             }
             let addr: SocketAddr = format!("{host}:{port}")
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--host/--port: {e}"))?;
-            crate::app::serve(config, addr)?;
+            crate::app::serve_reloading(config, source, addr)?;
             Ok(0)
         }
     }

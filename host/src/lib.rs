@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod observe;
 pub mod plugin_tools;
 pub mod plugins;
+pub mod reload;
 pub mod server;
 pub mod state;
 pub mod upstream;

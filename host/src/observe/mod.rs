@@ -136,6 +136,14 @@ pub fn plugin_failed(e: &PluginFailure<'_>) {
     }
 }
 
+/// The config file was reloaded (`ok`) or failed to; `generation` is the
+/// config serving after it.
+pub fn config_reloaded(ok: bool, generation: u64) {
+    if let Some(h) = hub() {
+        h.metrics.config_reloaded(ok, generation);
+    }
+}
+
 /// A plugin was (re)loaded from a file, or failed to.
 pub fn plugin_reloaded(plugin: &str, ok: bool) {
     if let Some(h) = hub() {

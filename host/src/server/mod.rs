@@ -2,6 +2,7 @@
 //! `/v1`), health, and the admin API.
 
 pub mod admin;
+pub mod admin_config;
 pub mod admin_models;
 pub mod admin_shadow;
 pub mod admin_webhooks;
@@ -11,10 +12,16 @@ pub mod manage;
 pub mod metrics_route;
 pub mod openai;
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use axum::routing::{get, post};
 
 use crate::gateway::Gateway;
@@ -31,6 +38,8 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// Limits and spend.
     pub accounts: Arc<Accounts>,
+    /// The config file's reloads, for `GET /admin/config`.
+    pub config_status: Arc<crate::reload::Status>,
 }
 
 /// Every route.
@@ -50,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/readiness", get(openai::readiness))
         .route("/admin/plugins", get(admin::plugins))
         .route("/admin/webhooks", get(admin_webhooks::list))
+        .route("/admin/config", get(admin_config::show))
         .route("/cache/ping", get(cache_admin::ping))
         .route("/cache/delete", post(cache_admin::delete))
         .route("/cache/flushall", post(cache_admin::flushall))
@@ -61,4 +71,31 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// The router the server runs: each request is handed to the router of
+/// the config current when it arrives ([`crate::reload`] swaps in a new one
+/// on each reload), and keeps that router, and so that config's gateway,
+/// to its end.
+pub fn live(routers: Arc<ArcSwap<Router>>) -> Router {
+    Router::new().fallback_service(Live(routers))
+}
+
+#[derive(Clone)]
+struct Live(Arc<ArcSwap<Router>>);
+
+impl tower_service::Service<Request> for Live {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // A `Router` is an `Arc` inside: the clone is a count.
+        let mut router = Router::clone(&self.0.load());
+        tower_service::Service::call(&mut router, req)
+    }
 }

@@ -28,6 +28,29 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What makes a deployment "the same one" across a reload: its group,
+/// provider, model and API base, and its `model_info.id` when the file
+/// sets one. The generated id (`<group>/<index>`) is left out: removing an
+/// entry earlier in the file shifts it onto another deployment. Identical
+/// entries are told apart by their order.
+fn carry_keys(config: &Config) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    config
+        .deployments
+        .iter()
+        .map(|d| {
+            let explicit = d.model_info.get("id").map(|v| v.to_string());
+            let key = format!(
+                "{:?}",
+                (&d.group, &d.provider, &d.model, &d.api_base, explicit)
+            );
+            let n = seen.entry(key.clone()).or_default();
+            *n += 1;
+            format!("{key}#{n}")
+        })
+        .collect()
+}
+
 /// Counts a request in flight until dropped.
 pub struct InFlight {
     state: Arc<State>,
@@ -44,7 +67,9 @@ impl Drop for InFlight {
 
 /// The state of every deployment of one config.
 pub struct State {
-    cells: Vec<cell::Cell>,
+    /// Shared with the state of the config this one replaced, for the
+    /// deployments both have (see [`State::carry`]).
+    cells: Vec<Arc<cell::Cell>>,
     latency_ttl: Duration,
     /// Set once, by [`State::share`], before the gateway serves.
     shared: OnceLock<Arc<shared::Shared>>,
@@ -55,14 +80,42 @@ impl State {
     /// to sync it through Redis.
     pub fn new(config: &Config) -> State {
         State {
-            cells: config
-                .deployments
+            cells: config.deployments.iter().map(|_| Arc::default()).collect(),
+            latency_ttl: config.latency_ttl,
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// State for a reloaded `config`: a deployment that `old`'s config also
+    /// had (same id) keeps its cell, so its cooldown, latency averages,
+    /// usage this minute and requests in flight carry over (a request in
+    /// flight on the old config ends on the same cell); new deployments
+    /// start fresh and removed ones drop with `old`. Call
+    /// [`State::share`] after, as for [`State::new`].
+    pub fn carry(config: &Config, old: &State, old_config: &Config) -> State {
+        let mut by_key: std::collections::HashMap<String, &Arc<cell::Cell>> = Default::default();
+        for (d, key) in old_config.deployments.iter().zip(carry_keys(old_config)) {
+            if let Some(c) = old.cells.get(d.index as usize) {
+                by_key.insert(key, c);
+            }
+        }
+        State {
+            cells: carry_keys(config)
                 .iter()
-                .map(|_| cell::Cell::default())
+                .map(|k| by_key.get(k).map_or_else(Arc::default, |c| Arc::clone(c)))
                 .collect(),
             latency_ttl: config.latency_ttl,
             shared: OnceLock::new(),
         }
+    }
+
+    /// How many deployments' cells `self` shares with `other` (for the
+    /// reload's log line).
+    pub fn shared_cells(&self, other: &State) -> usize {
+        self.cells
+            .iter()
+            .filter(|c| other.cells.iter().any(|o| Arc::ptr_eq(c, o)))
+            .count()
     }
 
     /// Shares cooldowns and usage through Redis (when configured), with a
@@ -83,10 +136,10 @@ impl State {
     }
 
     fn cell(&self, d: &Deployment) -> Option<&cell::Cell> {
-        self.cells.get(d.index as usize)
+        self.cells.get(d.index as usize).map(|c| &**c)
     }
 
-    pub(crate) fn cells(&self) -> &[cell::Cell] {
+    pub(crate) fn cells(&self) -> &[Arc<cell::Cell>] {
         &self.cells
     }
 
@@ -212,5 +265,78 @@ impl State {
             Some(s) => s.status(),
             None => SharedStatus::memory(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(entries: &[(&str, &str)]) -> Config {
+        let mut text = String::from("model_list:\n");
+        for (group, model) in entries {
+            text.push_str(&format!(
+                "  - model_name: {group}\n    litellm_params:\n      model: openai/{model}\n"
+            ));
+        }
+        Config::parse_with_env(&text, Path::new("."), &|_| None).unwrap()
+    }
+
+    fn cool(state: &State, d: &Deployment) {
+        let policy = Reliability {
+            allowed_fails: 0,
+            cooldown_time: Duration::from_secs(60),
+            ..Reliability::default()
+        };
+        assert!(
+            state
+                .record_failure(d, FailureClass::Server, None, "boom", &policy)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn state_carries_over_by_deployment_not_by_position() {
+        let old_config = config(&[("a", "x"), ("a", "y"), ("b", "z")]);
+        let old = Arc::new(State::new(&old_config));
+        cool(&old, &old_config.deployments[1]);
+        let in_flight = old.start(&old_config.deployments[2]);
+        old.finish(
+            &old_config.deployments[2],
+            Some(Duration::from_millis(40)),
+            None,
+            7,
+        );
+
+        // `a/x` removed (every later position moves), `c/w` added first.
+        let new_config = config(&[("c", "w"), ("a", "y"), ("b", "z")]);
+        let new = State::carry(&new_config, &old, &old_config);
+        let [w, y, z] = [0, 1, 2].map(|i| new_config.deployments[i].clone());
+        assert!(new.cooldown(&y).is_some(), "a/y stays cooling");
+        assert!(new.cooldown(&w).is_none());
+        let s = new.snapshot(&z);
+        assert_eq!((s.in_flight, s.rpm_used, s.tpm_used), (1, 1, 7));
+        assert_eq!(s.latency_avg_ms, Some(40.0));
+        assert_eq!(
+            new.snapshot(&w).rpm_used,
+            0,
+            "a new deployment starts fresh"
+        );
+        assert_eq!(new.shared_cells(&old), 2);
+        // The request in flight on the old config ends on the same cell.
+        drop(in_flight);
+        assert_eq!(new.snapshot(&z).in_flight, 0);
+    }
+
+    #[test]
+    fn a_changed_deployment_starts_fresh() {
+        let old_config = config(&[("a", "x")]);
+        let old = Arc::new(State::new(&old_config));
+        cool(&old, &old_config.deployments[0]);
+        let new_config = config(&[("a", "x2")]);
+        let new = State::carry(&new_config, &old, &old_config);
+        assert!(new.cooldown(&new_config.deployments[0]).is_none());
+        assert_eq!(new.shared_cells(&old), 0);
     }
 }

@@ -74,6 +74,10 @@ pub(crate) struct Inner {
     pub(crate) proxy: Family<7, Count>,
     /// LiteLLM's fallbacks: requested model, fallback model, `ok`/`failed`.
     pub(crate) litellm_fallbacks: Family<3, Count>,
+    /// Config file reloads applied and failed, and the generation serving.
+    pub(crate) config_reloads_ok: Count,
+    pub(crate) config_reloads_error: Count,
+    pub(crate) config_generation: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -106,6 +110,9 @@ impl Metrics {
             callers: Family::new(CallerSeries::new, SERIES_CAP),
             proxy: Family::new(Count::default, SERIES_CAP),
             litellm_fallbacks: Family::new(Count::default, SERIES_CAP),
+            config_reloads_ok: Count::default(),
+            config_reloads_error: Count::default(),
+            config_generation: std::sync::atomic::AtomicU64::new(1),
         }))
     }
 
@@ -236,6 +243,17 @@ impl Metrics {
                 c.inc();
             }
         });
+    }
+
+    pub fn config_reloaded(&self, ok: bool, generation: u64) {
+        let m = &self.0;
+        if ok {
+            m.config_reloads_ok.inc();
+        } else {
+            m.config_reloads_error.inc();
+        }
+        m.config_generation
+            .store(generation, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn plugin_reloaded(&self, plugin: &str, ok: bool) {

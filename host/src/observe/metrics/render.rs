@@ -50,6 +50,7 @@ impl Collector for Scrape {
         stores(&mut enc, &self.scraped)?;
         plugins(&mut enc, &self.metrics, &self.scraped)?;
         super::shadow::encode(&mut enc)?;
+        config(&mut enc, &self.metrics)?;
         if self.metrics.litellm() {
             litellm::encode(&mut enc, &self.metrics, &self.scraped)?;
         }
@@ -564,6 +565,36 @@ fn plugins(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped) ->
             .map(move |(result, c)| (vec![("plugin", &*e.values[0]), ("result", result)], c.get()))
         }),
         counter,
+    )
+}
+
+/// Config file reloads by outcome, and the generation serving.
+fn config(enc: &mut DescriptorEncoder, metrics: &Metrics) -> fmt::Result {
+    let m = metrics.inner();
+    family(
+        enc,
+        "switchyard_config_reloads",
+        "Config file reloads (outcome: ok, or error when the running config stayed)",
+        MetricType::Counter,
+        [
+            ("ok", m.config_reloads_ok.get()),
+            ("error", m.config_reloads_error.get()),
+        ]
+        .into_iter()
+        .map(|(outcome, n)| (vec![("outcome", outcome)], n)),
+        counter,
+    )?;
+    family(
+        enc,
+        "switchyard_config_generation",
+        "Generation of the config serving: 1 at start, one more per applied reload",
+        MetricType::Gauge,
+        std::iter::once((
+            Vec::new(),
+            m.config_generation
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        )),
+        level,
     )
 }
 

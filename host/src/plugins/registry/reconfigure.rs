@@ -1,0 +1,117 @@
+//! Re-initialising plugins whose settings changed (a config reload): each
+//! one is loaded again beside the running version with the new settings,
+//! and only when every one succeeded are they swapped in together, so a
+//! plugin config the plugin rejects leaves every plugin as it was.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::super::builtin::Builtin;
+use super::super::loaded::{LoadedPlugin, Origin, Settings};
+use super::{Registry, lock};
+
+/// Plugins loaded with new settings, not yet serving, each beside the
+/// version it replaces.
+pub struct Prepared {
+    plugins: Vec<(Arc<LoadedPlugin>, Arc<LoadedPlugin>)>,
+}
+
+impl Prepared {
+    /// The names that will be swapped in.
+    pub fn names(&self) -> Vec<String> {
+        self.plugins
+            .iter()
+            .map(|(_, p)| p.name().to_string())
+            .collect()
+    }
+}
+
+impl Registry {
+    /// Loads again, with `settings`, each active plugin (and each built-in
+    /// one a file overrides) whose settings differ under `settings` from
+    /// what `before` gives it. Nothing serves them yet: see
+    /// [`Registry::commit`]. The first that fails is the error, naming the
+    /// plugin.
+    pub fn prepare(
+        &self,
+        before: &(dyn Fn(&str) -> Settings + Send + Sync),
+        settings: &(dyn Fn(&str) -> Settings + Send + Sync),
+        builtins: &[Builtin],
+    ) -> Result<Prepared, String> {
+        let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let set = self.snapshot();
+        let mut candidates: Vec<Arc<LoadedPlugin>> = set.iter().cloned().collect();
+        for b in lock(&self.builtins).values() {
+            if !candidates.iter().any(|p| Arc::ptr_eq(p, b)) {
+                candidates.push(b.clone());
+            }
+        }
+        let bytes: BTreeMap<String, &Builtin> = builtins
+            .iter()
+            .map(|b| (format!("builtin:{}", b.file), b))
+            .collect();
+        let mut plugins = Vec::new();
+        for old in candidates {
+            let name = old.name().to_string();
+            if same(&before(&name), &settings(&name)) {
+                continue;
+            }
+            let loaded = match old.origin {
+                Origin::Builtin => {
+                    let file = old.file.display().to_string();
+                    let Some(b) = bytes.get(&file) else {
+                        return Err(format!("plugin {name}: built-in file {file} is gone"));
+                    };
+                    LoadedPlugin::load_bytes(&self.runtime, &old.file, &b.bytes, settings)
+                }
+                Origin::File => LoadedPlugin::load_file(&self.runtime, &old.file, settings),
+            };
+            let mut plugin = loaded.map_err(|e| format!("plugin {name}: {e}"))?;
+            plugin.origin = old.origin;
+            if plugin.name() != name {
+                return Err(format!(
+                    "plugin {name}: its file now describes itself as {:?}; it reloads through the plugins directory",
+                    plugin.name()
+                ));
+            }
+            plugins.push((old, Arc::new(plugin)));
+        }
+        Ok(Prepared { plugins })
+    }
+
+    /// Serves the prepared plugins in place of the versions they were
+    /// loaded from, in one swap (calls in flight finish on the old ones).
+    /// A plugin the directory watcher replaced or removed meanwhile is
+    /// left as the watcher made it.
+    pub fn commit(&self, prepared: Prepared) {
+        let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let mut builtins = lock(&self.builtins);
+        let current = self.snapshot();
+        let mut serve = Vec::new();
+        for (old, new) in prepared.plugins {
+            let name = new.name().to_string();
+            if let Some(slot) = builtins.get_mut(&name)
+                && Arc::ptr_eq(slot, &old)
+            {
+                *slot = new.clone();
+            }
+            if current.get(&name).is_some_and(|a| Arc::ptr_eq(a, &old)) {
+                serve.push(new);
+            }
+        }
+        drop(builtins);
+        self.swap(|set| {
+            for p in serve {
+                set.by_name.insert(p.name().to_string(), p);
+            }
+        });
+    }
+}
+
+/// Whether two settings configure a plugin alike (the routing table holds
+/// no float that formats two ways, so its debug text compares).
+fn same(a: &Settings, b: &Settings) -> bool {
+    a.config == b.config
+        && a.limits == b.limits
+        && format!("{:?}", a.deployments) == format!("{:?}", b.deployments)
+}

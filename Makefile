@@ -5,7 +5,7 @@
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
-PLUGINS := default-router tier-router openai pii-redactor model-prices cost-margin anthropic gemini mock
+PLUGINS := default-router tier-router openai pii-redactor model-prices cost-margin anthropic gemini mock context-trim
 TEST_PLUGINS := misbehave mock-override
 WASM_OUT := target/$(WASM_TARGET)/plugin
 BIN := target/release/switchyard

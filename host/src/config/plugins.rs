@@ -123,6 +123,8 @@ impl PluginsSection {
         for (k, v) in entry {
             if k == "config" {
                 config = v.clone();
+            } else if Guardrail::KEYS.contains(&k.as_str()) {
+                // Read by `Guardrail::read` below.
             } else {
                 limits.insert(k.clone(), v.clone());
             }
@@ -130,11 +132,23 @@ impl PluginsSection {
         let limits: Limits =
             serde_json::from_value(Value::Object(limits)).map_err(|e| e.to_string())?;
         limits.validate()?;
+        let guard = Guardrail::read(entry)?;
         Ok(Settings {
             config,
             limits,
+            guard,
             ..Settings::default()
         })
+    }
+
+    /// A sanitiser's guardrail settings (stages, mode, stream windows), read
+    /// on the request path: a few map lookups, nothing allocated. Entries
+    /// were validated at start-up; a bad one reads as the defaults.
+    pub fn guardrail(&self, name: &str) -> Guardrail {
+        self.settings
+            .get(name)
+            .and_then(|e| Guardrail::read(e).ok())
+            .unwrap_or_default()
     }
 
     /// The lookup the registry uses. Entries were validated at start-up.
@@ -150,6 +164,124 @@ impl PluginsSection {
                 }
             })
         })
+    }
+}
+
+/// Whether a sanitiser's deny and rewrite verdicts are acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuardMode {
+    /// Verdicts are acted on (the default).
+    #[default]
+    Enforce,
+    /// The sanitiser runs live, but a deny or rewrite is only reported
+    /// (a warning and `switchyard_sanitizer_audit_total`); the request or
+    /// answer passes unchanged.
+    Audit,
+}
+
+/// How the host runs one sanitiser: which stages it watches, whether its
+/// verdicts are enforced, and the windows a streamed answer is handed over
+/// in. Read from `plugins.settings.<name>` beside `config`:
+///
+/// ```yaml
+/// plugins:
+///   settings:
+///     pii-redactor:
+///       stages: [request, response]   # default [request]
+///       mode: audit                   # default enforce
+///       window_chars: 200             # default 200
+///       overlap_chars: 50             # default 50, less than window_chars
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guardrail {
+    /// Runs on the client's request.
+    pub request: bool,
+    /// Runs on the provider's answer (whole, or a stream in windows).
+    pub response: bool,
+    pub mode: GuardMode,
+    /// Characters of a streamed answer held back and checked at a time.
+    pub window_chars: usize,
+    /// Characters of already released text repeated at the start of the
+    /// next window, so a phrase across two windows is seen whole.
+    pub overlap_chars: usize,
+}
+
+impl Default for Guardrail {
+    /// Request stage only, enforced: today's behaviour.
+    fn default() -> Self {
+        Guardrail {
+            request: true,
+            response: false,
+            mode: GuardMode::Enforce,
+            window_chars: 200,
+            overlap_chars: 50,
+        }
+    }
+}
+
+impl Guardrail {
+    /// The keys of a plugin's settings entry read here (not limits).
+    pub const KEYS: [&'static str; 4] = ["stages", "mode", "window_chars", "overlap_chars"];
+
+    /// Reads the guardrail keys of one settings entry; an error names the
+    /// key and what it accepts.
+    pub fn read(entry: &Map<String, Value>) -> Result<Guardrail, String> {
+        let mut g = Guardrail::default();
+        if let Some(v) = entry.get("stages") {
+            let list = v
+                .as_array()
+                .ok_or("stages must be a list of `request` and `response`")?;
+            g.request = false;
+            g.response = false;
+            for s in list {
+                match s.as_str() {
+                    Some("request") => g.request = true,
+                    Some("response") => g.response = true,
+                    _ => {
+                        return Err(format!(
+                            "stages: unknown stage {s}; the stages are `request` and `response`"
+                        ));
+                    }
+                }
+            }
+            if !g.request && !g.response {
+                return Err("stages must name at least one of `request` and `response`".into());
+            }
+        }
+        if let Some(v) = entry.get("mode") {
+            g.mode = match v.as_str() {
+                Some("enforce") => GuardMode::Enforce,
+                Some("audit") => GuardMode::Audit,
+                _ => return Err(format!("mode: expected `enforce` or `audit`, got {v}")),
+            };
+        }
+        let count = |key: &str, at_least: u64| -> Result<Option<usize>, String> {
+            match entry.get(key) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .filter(|n| *n >= at_least && *n <= 1_000_000)
+                    .map(|n| Some(n as usize))
+                    .ok_or_else(|| {
+                        format!(
+                            "{key}: expected a whole number from {at_least} to 1000000, got {v}"
+                        )
+                    }),
+            }
+        };
+        if let Some(n) = count("window_chars", 1)? {
+            g.window_chars = n;
+        }
+        if let Some(n) = count("overlap_chars", 0)? {
+            g.overlap_chars = n;
+        }
+        if g.overlap_chars >= g.window_chars {
+            return Err(format!(
+                "overlap_chars ({}) must be less than window_chars ({})",
+                g.overlap_chars, g.window_chars
+            ));
+        }
+        Ok(g)
     }
 }
 
@@ -171,6 +303,52 @@ mod tests {
         assert_eq!(a.config, serde_json::json!({"x": 1}));
         let b = section.settings_for("b").unwrap();
         assert_eq!(b.limits.on_error, OnError::FailClosed);
+    }
+
+    #[test]
+    fn guardrail_keys_are_read_beside_config_and_limits() {
+        let section: PluginsSection = serde_yaml::from_str(
+            "settings:\n  a: {timeout_ms: 9, stages: [request, response], mode: audit, window_chars: 40, overlap_chars: 12, config: {x: 1}}\n",
+        )
+        .unwrap();
+        section.validate().unwrap();
+        let a = section.settings_for("a").unwrap();
+        assert_eq!(a.limits.timeout_ms, 9);
+        assert_eq!(
+            a.guard,
+            Guardrail {
+                request: true,
+                response: true,
+                mode: GuardMode::Audit,
+                window_chars: 40,
+                overlap_chars: 12,
+            }
+        );
+        assert_eq!(section.guardrail("a"), a.guard);
+        assert_eq!(section.guardrail("b"), Guardrail::default());
+        assert!(!Guardrail::default().response);
+    }
+
+    #[test]
+    fn bad_guardrail_keys_are_named() {
+        for (yaml, want) in [
+            ("stages: [answer]", "unknown stage"),
+            ("stages: []", "at least one"),
+            ("mode: loud", "mode"),
+            ("window_chars: 0", "window_chars"),
+            (
+                "window_chars: 10, overlap_chars: 10",
+                "less than window_chars",
+            ),
+        ] {
+            let section: PluginsSection =
+                serde_yaml::from_str(&format!("settings:\n  a: {{{yaml}}}\n")).unwrap();
+            let err = section.validate().unwrap_err().to_string();
+            assert!(
+                err.contains("plugins.settings.a") && err.contains(want),
+                "{yaml}: {err}"
+            );
+        }
     }
 
     #[test]

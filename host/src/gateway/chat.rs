@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 
 use crate::cache::Op;
+use crate::config::ModelGroup;
+use crate::config::plugins::GuardMode;
 use crate::ledger::Ledger;
 use crate::observe::traces;
 
@@ -18,7 +20,7 @@ use crate::plugins::{ActiveSet, CallError};
 use super::admit::Admit;
 use super::error::ApiError;
 use super::retry::Call;
-use super::{Gateway, Mode, Served, request, views};
+use super::{Gateway, Mode, Served, guard, request, views};
 
 impl Gateway {
     /// Serves one chat completion request.
@@ -57,7 +59,14 @@ impl Gateway {
         self.admit(ledger, &set, admit).await?;
         let cache = self.cache_plan(Op::Chat, &raw, ledger)?;
 
-        self.sanitize_request(&set, &mut raw, &mut view, &caller)?;
+        let sanitized = self.sanitize_request(&set, group, &mut raw, &mut view, &caller)?;
+        // A rewrite (a trimmed conversation) changes what the deployments
+        // must fit.
+        let estimated_tokens = if sanitized.rewritten {
+            views::estimate_tokens(&view)
+        } else {
+            estimated_tokens
+        };
 
         let mode = if req.stream.unwrap_or(false) {
             Mode::Stream {
@@ -83,6 +92,12 @@ impl Gateway {
         let served = match cache {
             Some((cache, plan)) => self.chat_cached(cache, plan, &set, group, &call).await,
             None => self.serve_call(&set, group, &call).await,
+        };
+        // The answer through the sanitisers that watch answers (none: as
+        // it is).
+        let served = match sanitized.guard {
+            Some(guard) => served.and_then(|s| guard.apply(s)),
+            None => served,
         };
         // A stream keeps the request's span open until it ends.
         served.map(traces::carry)
@@ -117,20 +132,35 @@ impl Gateway {
         e
     }
 
-    /// Runs the configured sanitisers over the request, in order.
+    /// Runs the configured sanitisers over the request, in order, and
+    /// prepares the response stage for those that watch answers (each with
+    /// the request as it received it). A sanitiser in audit mode only
+    /// reports its deny or rewrite.
     fn sanitize_request(
         &self,
         set: &ActiveSet,
+        group: &ModelGroup,
         raw: &mut Map<String, Value>,
         view: &mut types::ChatRequest,
         caller: &Caller,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Sanitized, ApiError> {
+        let mut out = Sanitized::default();
+        if self.config.plugins.sanitizers.is_empty() {
+            return Ok(out);
+        }
+        let context_window = group
+            .deployments
+            .iter()
+            .filter_map(|d| d.max_input_tokens)
+            .min();
+        let mut watchers = Vec::new();
         for name in &self.config.plugins.sanitizers {
             let plugin = set.get(name).ok_or_else(|| {
                 ApiError::unavailable(format!(
                     "sanitizer plugin {name:?} is configured but not loaded"
                 ))
             })?;
+            let guard = self.config.plugins.guardrail(name);
             let input = SanitizeInput {
                 stage: Stage::Request,
                 request: view.clone(),
@@ -138,45 +168,64 @@ impl Gateway {
                 response: Vec::new(),
                 window: None,
                 finish_reason: None,
-                context_window: None,
-                estimated_input_tokens: 0,
+                context_window,
+                estimated_input_tokens: views::estimate_tokens(view),
             };
-            let verdict = plugin
-                .on_error(plugin.sanitize(&input), || Verdict::Allow)
-                .map_err(|e| match e {
-                    CallError::Plugin {
-                        reason,
-                        invalid_input: true,
-                        ..
-                    } => ApiError::bad_request(reason),
-                    other => ApiError::internal(other.to_string()),
-                })?;
-            match verdict {
-                Verdict::Allow => {}
-                Verdict::Deny(reason) => {
-                    let mut e =
-                        ApiError::bad_request(format!("request denied by {name}: {reason}"));
-                    e.code = Some("content_policy_violation".into());
-                    return Err(e);
-                }
-                Verdict::Rewrite(messages) => {
-                    let before: Vec<ChatMessage> = raw
-                        .get("messages")
-                        .and_then(|m| serde_json::from_value(m.clone()).ok())
-                        .unwrap_or_default();
-                    let openai: Vec<_> = messages
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| views::rewritten_to_openai(m, before.get(i)))
-                        .collect();
-                    raw.insert(
-                        "messages".into(),
-                        serde_json::to_value(&openai).unwrap_or(Value::Array(Vec::new())),
-                    );
-                    view.messages = messages;
+            if guard.request {
+                let verdict = plugin
+                    .on_error(plugin.sanitize(&input), || Verdict::Allow)
+                    .map_err(|e| match e {
+                        CallError::Plugin {
+                            reason,
+                            invalid_input: true,
+                            ..
+                        } => ApiError::bad_request(reason),
+                        other => ApiError::internal(other.to_string()),
+                    })?;
+                match verdict {
+                    Verdict::Allow => {}
+                    v if guard.mode == GuardMode::Audit => {
+                        guard::audit::report(name, "request", &v)
+                    }
+                    Verdict::Deny(reason) => {
+                        let mut e =
+                            ApiError::bad_request(format!("request denied by {name}: {reason}"));
+                        e.code = Some("content_policy_violation".into());
+                        return Err(e);
+                    }
+                    Verdict::Rewrite(messages) => {
+                        let before: Vec<ChatMessage> = raw
+                            .get("messages")
+                            .and_then(|m| serde_json::from_value(m.clone()).ok())
+                            .unwrap_or_default();
+                        let openai: Vec<_> = messages
+                            .iter()
+                            .enumerate()
+                            .map(|(i, m)| views::rewritten_to_openai(m, before.get(i)))
+                            .collect();
+                        raw.insert(
+                            "messages".into(),
+                            serde_json::to_value(&openai).unwrap_or(Value::Array(Vec::new())),
+                        );
+                        view.messages = messages;
+                        out.rewritten = true;
+                    }
                 }
             }
+            if guard.response {
+                watchers.push(guard::Watcher::new(name, plugin.clone(), guard, input));
+            }
         }
-        Ok(())
+        out.guard = guard::Guard::new(watchers);
+        Ok(out)
     }
+}
+
+/// What the request stage leaves for the rest of the call.
+#[derive(Default)]
+struct Sanitized {
+    /// A sanitiser rewrote the messages.
+    rewritten: bool,
+    /// The response stage, when a sanitiser watches answers.
+    guard: Option<guard::Guard>,
 }

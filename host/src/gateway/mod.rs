@@ -23,6 +23,7 @@ pub mod embeddings;
 pub mod error;
 pub mod failure;
 pub mod group;
+pub mod guard;
 pub mod health;
 pub mod own_fields;
 pub mod request;

@@ -128,6 +128,8 @@ pub struct Settings {
     /// For routers: the deployment table each instance receives after
     /// `init`. Ignored by other kinds.
     pub deployments: RoutingTable,
+    /// For sanitisers: stages watched, audit or enforce, stream windows.
+    pub guard: crate::config::plugins::Guardrail,
 }
 
 impl Default for Settings {
@@ -136,6 +138,7 @@ impl Default for Settings {
             config: serde_json::Value::Object(Default::default()),
             limits: Limits::default(),
             deployments: RoutingTable::default(),
+            guard: Default::default(),
         }
     }
 }

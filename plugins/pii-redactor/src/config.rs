@@ -99,6 +99,11 @@ pub enum Mode {
 pub struct Config {
     pub detectors: Kinds,
     pub mode: Mode,
+    /// Number the request's placeholders (`[EMAIL_1]`) and put the values
+    /// back in the answer (response stage).
+    pub restore: bool,
+    /// Redact personal data the model writes (response stage).
+    pub redact_output: bool,
 }
 
 impl Default for Config {
@@ -106,6 +111,8 @@ impl Default for Config {
         Config {
             detectors: Kinds::ALL,
             mode: Mode::Redact,
+            restore: false,
+            redact_output: true,
         }
     }
 }
@@ -117,6 +124,14 @@ struct RawConfig {
     detectors: Option<Vec<Kind>>,
     #[serde(default)]
     mode: Mode,
+    #[serde(default)]
+    restore: bool,
+    #[serde(default = "yes")]
+    redact_output: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub fn parse(config: &str) -> Result<Config, PluginError> {
@@ -128,6 +143,8 @@ pub fn parse(config: &str) -> Result<Config, PluginError> {
     Ok(Config {
         detectors,
         mode: raw.mode,
+        restore: raw.restore,
+        redact_output: raw.redact_output,
     })
 }
 
@@ -150,6 +167,16 @@ pub fn schema() -> String {
                 "description": "redact: replace each match with [EMAIL], [PHONE], [CARD], [CPF] or [CNPJ]; deny: refuse the call, naming what was found.",
                 "enum": ["redact", "deny"],
                 "default": "redact"
+            },
+            "restore": {
+                "description": "Number the placeholders ([EMAIL_1], [CPF_2], ...) and, when the sanitiser watches answers (stages: [request, response]), replace them in the answer with the values the caller sent.",
+                "type": "boolean",
+                "default": false
+            },
+            "redact_output": {
+                "description": "When the sanitiser watches answers: redact personal data the model writes (values the caller sent are left).",
+                "type": "boolean",
+                "default": true
             }
         }
     })

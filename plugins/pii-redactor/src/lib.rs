@@ -8,6 +8,7 @@
 //! A hand-written single pass over the bytes finds them all; nothing is
 //! allocated when nothing is found.
 
+mod answer;
 mod checks;
 mod config;
 mod email;
@@ -71,17 +72,81 @@ impl Sanitizer for PiiRedactor {
 /// Checks the request's messages (request stage) or the answer's (response
 /// stage). Stages this version does not name pass.
 pub fn sanitize_with(config: &Config, input: SanitizeInput) -> Verdict {
-    let (messages, stage) = match input.stage {
-        Stage::Request => (input.request.messages, "request"),
-        Stage::Response => (input.response, "response"),
-        Stage::Other(_) => return Verdict::Allow,
-    };
     if config.detectors.is_empty() {
         return Verdict::Allow;
     }
-    match config.mode {
-        Mode::Redact => redact(messages, config.detectors),
-        Mode::Deny => deny(&messages, config.detectors, stage),
+    match (&input.stage, config.mode) {
+        (Stage::Request, Mode::Redact) if config.restore => {
+            redact_numbered(input.request.messages, config.detectors)
+        }
+        (Stage::Request, Mode::Redact) => redact(input.request.messages, config.detectors),
+        (Stage::Request, Mode::Deny) => deny(&input.request.messages, config.detectors, "request"),
+        (Stage::Response, _) => respond(config, input),
+        (Stage::Other(_), _) => Verdict::Allow,
+    }
+}
+
+/// The response stage, whole answers and stream windows alike: deny on
+/// personal data after the window's overlap, or rewrite (redact the
+/// model's, restore the request's placeholders).
+fn respond(config: &Config, input: SanitizeInput) -> Verdict {
+    let on = config.detectors;
+    let windowed = input.window.is_some();
+    if config.mode == Mode::Deny {
+        let mut found = Kinds::NONE;
+        for text in texts(&input.response) {
+            let overlap = answer::overlap_bytes(&input, text);
+            found = answer::found(text, overlap, on)
+                .iter()
+                .fold(found, Kinds::with);
+        }
+        return deny_found(found, "response");
+    }
+    let numbering = config
+        .restore
+        .then(|| answer::Numbering::of(&input.request.messages, on));
+    let mut messages = input.response.clone();
+    let mut changed = false;
+    for part in messages.iter_mut().flat_map(|m| &mut m.content) {
+        if let ContentPart::Text(text) = part {
+            let overlap = answer::overlap_bytes(&input, text);
+            if let Some(new) =
+                answer::rewrite_text(text, overlap, on, config.redact_output, numbering.as_ref())
+            {
+                *text = new;
+                changed = true;
+            } else if windowed {
+                // A window's rewrite is its text after the overlap.
+                *text = text[overlap..].to_string();
+            }
+        }
+    }
+    if changed {
+        Verdict::Rewrite(messages)
+    } else {
+        Verdict::Allow
+    }
+}
+
+/// The request's messages with numbered placeholders (`restore: true`).
+fn redact_numbered(mut messages: Vec<Message>, on: Kinds) -> Verdict {
+    let mut numbering = answer::Numbering::default();
+    let mut matches = Vec::new();
+    let mut changed = false;
+    for part in messages.iter_mut().flat_map(|m| &mut m.content) {
+        if let ContentPart::Text(text) = part {
+            matches.clear();
+            scan::scan(text, on, &mut matches);
+            if !matches.is_empty() {
+                *text = numbering.redact(text, &matches);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        Verdict::Rewrite(messages)
+    } else {
+        Verdict::Allow
     }
 }
 
@@ -126,6 +191,10 @@ fn deny(messages: &[Message], on: Kinds, stage: &str) -> Verdict {
             break;
         }
     }
+    deny_found(found, stage)
+}
+
+fn deny_found(found: Kinds, stage: &str) -> Verdict {
     if found.is_empty() {
         return Verdict::Allow;
     }
@@ -261,7 +330,7 @@ mod tests {
         assert_eq!(sanitize_with(&Config::default(), i), Verdict::Allow);
         let c = Config {
             detectors: Kinds::NONE,
-            mode: Mode::Redact,
+            ..Config::default()
         };
         let i = input(Stage::Request, vec![text(Role::User, "a@b.com")], vec![]);
         assert_eq!(sanitize_with(&c, i), Verdict::Allow);

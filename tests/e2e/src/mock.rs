@@ -221,6 +221,11 @@ pub enum Behaviour {
     /// Waits this long, then does what the inner behaviour does (a failure
     /// that comes only once other calls are waiting, for example).
     After(Duration, Box<Behaviour>),
+    /// An answer whose text is these pieces (OpenAI's format; other
+    /// flavours answer normally): streamed, the role chunk, one chunk per
+    /// piece, the `stop` chunk, usage when asked for, `[DONE]`; not
+    /// streamed, the pieces joined as the message's content.
+    Text(Vec<String>),
 }
 
 /// One request as the mock received it.
@@ -670,6 +675,16 @@ async fn handle(
                 r
             }
         }
+        Behaviour::Text(pieces) if flavor == Flavor::OpenAi => {
+            if call.stream {
+                sse_response(flavor, text_events(&call, &pieces), QUICK, Ending::Clean)
+            } else {
+                let mut body = answer_json(&call, false);
+                body["choices"][0]["message"]["content"] = json!(pieces.concat());
+                json_response(200, &body, None)
+            }
+        }
+        Behaviour::Text(_) => answer(&call, false),
         Behaviour::SlowStream {
             first,
             every,
@@ -1123,6 +1138,29 @@ fn stream_events(call: &Call, tool: bool) -> Vec<Bytes> {
     if call.flavor == Flavor::OpenAi {
         out.push(Bytes::from_static(b"data: [DONE]\n\n"));
     }
+    out
+}
+
+/// [`Behaviour::Text`]'s stream: the normal stream's events with the
+/// text pieces in place of the normal ones.
+fn text_events(call: &Call, pieces: &[String]) -> Vec<Bytes> {
+    let items = stream_items(call, false);
+    let normal = call.flavor.answer_pieces().len();
+    let mut out: Vec<Bytes> = Vec::new();
+    for (i, (event, data)) in items.into_iter().enumerate() {
+        if i == 1 {
+            for p in pieces {
+                let mut d = data.clone();
+                d["choices"][0]["delta"] = json!({"content": p});
+                out.push(sse_event(call.flavor, event, &d.to_string()));
+            }
+        }
+        if (1..=normal).contains(&i) {
+            continue;
+        }
+        out.push(sse_event(call.flavor, event, &data.to_string()));
+    }
+    out.push(Bytes::from_static(b"data: [DONE]\n\n"));
     out
 }
 

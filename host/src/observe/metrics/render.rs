@@ -50,6 +50,7 @@ impl Collector for Scrape {
         stores(&mut enc, &self.scraped)?;
         plugins(&mut enc, &self.metrics, &self.scraped)?;
         super::shadow::encode(&mut enc)?;
+        crate::gateway::guard::audit::encode(&mut enc)?;
         config(&mut enc, &self.metrics)?;
         if self.metrics.litellm() {
             litellm::encode(&mut enc, &self.metrics, &self.scraped)?;

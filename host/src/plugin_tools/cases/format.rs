@@ -12,7 +12,7 @@ use crate::gateway::views;
 use crate::plugins::bindings::cost_api::CostInput;
 use crate::plugins::bindings::provider_api::{BuildInput, Header, HttpResponse, Operation, Target};
 use crate::plugins::bindings::router_api::{Candidate, Deployment, Health, RouteRequest};
-use crate::plugins::bindings::sanitizer_api::{SanitizeInput, Stage};
+use crate::plugins::bindings::sanitizer_api::{SanitizeInput, Stage, StreamWindow};
 use crate::plugins::bindings::types::{Caller, Prices, Usage};
 
 #[derive(Debug, Deserialize)]
@@ -235,6 +235,28 @@ pub(super) struct SanitizeCase {
     caller: CallerCase,
     #[serde(default)]
     response: Vec<ChatMessage>,
+    /// A streamed answer's window (response stage).
+    window: Option<WindowCase>,
+    finish_reason: Option<String>,
+    /// The target group's smallest context window.
+    context_window: Option<u64>,
+    /// The host's estimate of the prompt's tokens (default: the host's own
+    /// estimate of `request`).
+    estimated_input_tokens: Option<u64>,
+}
+
+/// Where a window of a streamed answer sits (`sanitizer.stream-window`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WindowCase {
+    #[serde(default)]
+    choice: u32,
+    #[serde(default)]
+    released: u64,
+    #[serde(default)]
+    overlap: u32,
+    #[serde(default)]
+    last: bool,
 }
 
 impl SanitizeCase {
@@ -247,10 +269,17 @@ impl SanitizeCase {
             request: views::chat_request_view(&self.request),
             caller: self.caller.into_wit(),
             response: self.response.iter().map(views::message_view).collect(),
-            window: None,
-            finish_reason: None,
-            context_window: None,
-            estimated_input_tokens: 0,
+            window: self.window.map(|w| StreamWindow {
+                choice: w.choice,
+                released: w.released,
+                overlap: w.overlap,
+                last: w.last,
+            }),
+            finish_reason: self.finish_reason,
+            context_window: self.context_window,
+            estimated_input_tokens: self.estimated_input_tokens.unwrap_or_else(|| {
+                views::estimate_tokens(&views::chat_request_view(&self.request))
+            }),
         }
     }
 }

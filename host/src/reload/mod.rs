@@ -250,6 +250,9 @@ impl Reloader {
         self.current.store(Arc::new(next));
         self.routers.store(Arc::new(router));
         let generation = self.status.applied(trigger, &text, sha, pending.clone());
+        // Shadows follow `plugins.shadow` (unchanged entries keep running
+        // with their counts; bad ones are warnings).
+        let shadows = crate::plugins::shadow::rebuild(registry, &config.plugins);
 
         if let Some(every) = config.health_checks {
             crate::gateway::health::spawn(&gateway, every);
@@ -282,6 +285,11 @@ impl Reloader {
                 format!("; waiting for a restart: {}", pending.join(", "))
             }
         );
+        let summary = if shadows.running.is_empty() {
+            summary
+        } else {
+            format!("{summary}; shadows running: {}", shadows.running.join(", "))
+        };
         Ok(Done::Applied {
             generation,
             summary,

@@ -521,3 +521,64 @@ fn admin_config_shows_the_running_file_without_secrets_and_what_waits_for_a_rest
         assert!(!log.contains(s), "{s} in the log");
     }
 }
+
+#[test]
+fn a_plugin_whose_settings_change_is_started_again_with_them_all_or_none() {
+    let mock = MockProvider::start(Flavor::OpenAi);
+    let models = config_with(&[entry("gpt", &mock, "m1", &[])]);
+    let with_pii = |config: &str| {
+        format!(
+            "{models}plugins:\n  sanitizers: [pii-redactor]\n  settings:\n    pii-redactor:\n      config: {config}\n"
+        )
+    };
+    let gw = Gateway::start(&with_pii("{mode: redact}"));
+    let file = gw.dir.path().join("config.yaml");
+    let email = json!({"model": "gpt", "messages": [{"role": "user", "content": "Mail ana.souza@example.com please"}]});
+    let send = || gw.post("/v1/chat/completions", Some(KEY), &email);
+
+    let r = send();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !mock.requests()[0]
+            .raw_body
+            .contains("ana.souza@example.com")
+    );
+
+    // The sanitiser's config changes: it refuses instead of redacting.
+    replace_file(&file, &with_pii("{mode: deny}"));
+    let report = wait_generation(gw.port, 2);
+    assert_eq!(report["last_attempt"]["outcome"], "ok");
+    assert!(
+        gw.log().contains("1 plugins re-initialised (pii-redactor)"),
+        "{}",
+        gw.log()
+    );
+    let r = send();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(mock.count(), 1, "a refused call never reaches the provider");
+
+    // A config the plugin rejects: the whole reload is refused, the
+    // running plugin keeps its config.
+    replace_file(&file, &with_pii("{mode: shout}"));
+    let mut report = Value::Null;
+    eventually("the refused plugin config", RELOAD_WITHIN, || {
+        report = admin_config(gw.port);
+        report["last_attempt"]["outcome"] == "error"
+    });
+    let error = report["last_attempt"]["error"].as_str().unwrap();
+    assert!(error.contains("pii-redactor"), "{error}");
+    assert_eq!(report["generation"], 2);
+    assert_eq!(send().status, 400);
+
+    // The role removed: the text reaches the provider as written.
+    replace_file(&file, &models);
+    wait_generation(gw.port, 3);
+    let r = send();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(mock.count(), 2);
+    assert!(
+        mock.requests()[1]
+            .raw_body
+            .contains("ana.souza@example.com")
+    );
+}

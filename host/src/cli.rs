@@ -442,6 +442,15 @@ fn print_plugins(config: &Config) -> anyhow::Result<Vec<String>> {
     println!("  router: {router}");
     println!("  sanitizers: [{}]", p.sanitizers.join(", "));
     println!("  cost rules: [{}]", p.cost_rules.join(", "));
+    for u in crate::plugins::roles::unused(config, &set) {
+        println!(
+            "  warning: {} ({}, {}) is loaded but no role uses it; {}",
+            u.name,
+            u.kind.as_str(),
+            u.file,
+            u.hint
+        );
+    }
     let mut problems = Vec::new();
     let prefixes = crate::app::served_prefixes(&set);
     for d in crate::app::unserved(config, &set) {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use switchyard_sdk::openai::{ChatMessage, ChatRequest};
 
 use crate::gateway::views;
+use crate::identity::CallerParts;
 use crate::plugins::bindings::cost_api::CostInput;
 use crate::plugins::bindings::provider_api::{BuildInput, Header, HttpResponse, Operation, Target};
 use crate::plugins::bindings::router_api::{Candidate, Deployment, Health, RouteRequest};
@@ -57,15 +58,28 @@ pub(super) struct CallerCase {
 }
 
 impl CallerCase {
-    pub(super) fn into_wit(self) -> Caller {
-        Caller {
+    /// The caller as the gateway would build it for `request`: the case's
+    /// `caller` stands for what the key, team and user hold, and the
+    /// request's own `user` and `metadata` are merged over it by the same
+    /// conversion `serve` uses, so `metadata.customer_tier` in a case's
+    /// request reaches the plugin as the tier, as it does in the gateway. A
+    /// `tier` given in the case wins.
+    pub(super) fn into_wit(self, request: Option<&ChatRequest>) -> Caller {
+        let parts = CallerParts {
             key_alias: self.key_alias,
             user: self.user,
             team: self.team,
             tags: self.tags,
-            tier: self.tier,
-            metadata: views::fields_from_map(&self.metadata),
+            metadata: self.metadata,
+        };
+        let mut caller = parts.caller(
+            request.and_then(|r| r.user.clone()),
+            request.and_then(|r| r.metadata.as_ref()),
+        );
+        if self.tier.is_some() {
+            caller.tier = self.tier;
         }
+        caller
     }
 }
 
@@ -209,7 +223,7 @@ impl RouteCase {
             .unwrap_or_else(|| views::estimate_tokens(&request));
         let request = RouteRequest {
             request,
-            caller: self.caller.into_wit(),
+            caller: self.caller.into_wit(Some(&self.request)),
             candidates,
             estimated_input_tokens: estimated,
             seed: self.seed,
@@ -267,7 +281,7 @@ impl SanitizeCase {
                 StageCase::Response => Stage::Response,
             },
             request: views::chat_request_view(&self.request),
-            caller: self.caller.into_wit(),
+            caller: self.caller.into_wit(Some(&self.request)),
             response: self.response.iter().map(views::message_view).collect(),
             window: self.window.map(|w| StreamWindow {
                 choice: w.choice,
@@ -325,7 +339,7 @@ impl CostCase {
                 reasoning_tokens: self.usage.reasoning_tokens,
                 extra: views::fields_from_map(&self.usage.extra),
             },
-            caller: self.caller.into_wit(),
+            caller: self.caller.into_wit(None),
             previous: self.previous,
             extra: views::fields_from_map(&self.extra),
         }

@@ -577,9 +577,7 @@ pub fn guard<C: Checker + 'static>(inner: SseBody, guard: StreamGuard<C>) -> Sse
                     // Dropping the upstream body cancels the generation.
                     return None;
                 }
-                let Some(body) = inner.as_mut() else {
-                    return None;
-                };
+                let body = inner.as_mut()?;
                 match body.next().await {
                     Some(Ok(bytes)) => g.push(&bytes),
                     Some(Err(never)) => match never {},

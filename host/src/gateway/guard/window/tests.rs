@@ -3,7 +3,7 @@ use super::*;
 /// A checker from a closure, recording every window it saw.
 struct Seen<F> {
     f: F,
-    windows: std::sync::Arc<std::sync::Mutex<Vec<(String, u64, u32, bool)>>>,
+    windows: Log,
 }
 
 impl<F: FnMut(&str, u32) -> Outcome + Send> Checker for Seen<F> {

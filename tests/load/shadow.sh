@@ -117,7 +117,7 @@ echo
 sleep 2
 for n in router chain; do
   for p in "${CHAIN[@]}"; do
-    curl -sf -H 'Authorization: Bearer sk-master' "127.0.0.1:${PORT[$n]}/admin/plugins/$p/shadow" 2>/dev/null \
-      | python3 -c "import json,sys; r=json.load(sys.stdin); l=r['latency']; print('$n/$p: compared', r['compared'], 'agreements', r['agreements'], 'dropped', r['dropped'], 'errors', r['candidate_errors'], 'live p50', l['live'].get('p50_us'), 'us, candidate p50', l['candidate'].get('p50_us'), 'us')" || true
+    out=$(curl -sf -H 'Authorization: Bearer sk-master' "127.0.0.1:${PORT[$n]}/admin/plugins/$p/shadow") || continue
+    echo "$out" | python3 -c "import json,sys; r=json.load(sys.stdin); l=r['latency']; print('$n/$p: compared', r['compared'], 'agreements', r['agreements'], 'dropped', r['dropped'], 'errors', r['candidate_errors'], 'live p50', l['live'].get('p50_us'), 'us, candidate p50', l['candidate'].get('p50_us'), 'us')" || true
   done
 done

@@ -11,5 +11,6 @@ mod shadow {
     pub mod common;
     pub mod compare;
     pub mod failures;
+    pub mod kinds;
     pub mod lifecycle;
 }

@@ -25,7 +25,7 @@ pub mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -167,14 +167,14 @@ fn offer(plugin: &LoadedPlugin, job: impl FnOnce() -> Job) {
         return;
     }
     let live_time = worker::take_last_call().unwrap_or_default();
-    match shadow.tx.try_send(Sent {
+    let sent = Sent {
         job: job(),
         live_time,
-    }) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-            shadow.core.stats.dropped.inc()
-        }
+    };
+    // Full (the candidate is behind) or disconnected (it just stopped):
+    // the call is dropped, never waited for.
+    if shadow.tx.try_send(sent).is_err() {
+        shadow.core.stats.dropped.inc();
     }
 }
 

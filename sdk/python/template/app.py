@@ -42,7 +42,17 @@ NAME = "my-sanitizer"  # lower-case letters, digits and "-"; the gateway's confi
 
 # The config this plugin accepts, as a JSON Schema. The gateway checks the
 # plugin's config section against it before calling `init`.
-CONFIG_SCHEMA = {"type": "object", "properties": {}, "additionalProperties": False}
+CONFIG_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "deny_words": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Words that deny a prompt (case-insensitive)",
+        },
+    },
+    "additionalProperties": False,
+}
 
 # The config `init` received; one instance serves many calls after one init.
 config: dict = {}
@@ -52,6 +62,10 @@ def check_text(text: str) -> Optional[str]:
     """Your rule: why `text` must not pass, or None to let it pass. Plain
     Python with no WIT types, so it can be unit-tested with python3 directly
     (better still, keep it in a module of its own)."""
+    lower = text.lower()
+    for word in config.get("deny_words", []):
+        if word.lower() in lower:
+            return f'contains "{word.lower()}"'
     return None
 
 
@@ -65,7 +79,7 @@ class WitWorld(WorldExports):
             kind=types.PluginKind.SANITIZER,
             provider_prefixes=[],  # only provider adapters list prefixes
             config_schema=json.dumps(CONFIG_SCHEMA),  # or None: any config
-            description="Allows every prompt and answer (template).",
+            description="Denies prompts that contain a configured word (template).",
         )
 
     @logged

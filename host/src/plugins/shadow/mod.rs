@@ -125,7 +125,7 @@ pub fn sanitize(plugin: &LoadedPlugin, input: &SanitizeInput, live: &Verdict) {
 #[inline]
 pub fn cost(plugin: &LoadedPlugin, input: &CostInput, live: &CostAnswer) {
     if ACTIVE.load(Ordering::Relaxed) {
-        offer(plugin, || Job::Cost(input.clone(), live.clone()));
+        offer(plugin, || Job::Cost(input.clone(), *live));
     }
 }
 

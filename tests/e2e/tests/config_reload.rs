@@ -434,6 +434,22 @@ fn a_deployment_in_cooldown_stays_cooling_after_an_unrelated_change() {
     );
     assert_eq!(status_of("b")["status"], "healthy");
     assert_eq!(status_of("c")["status"], "healthy");
+    // The metrics' state gauge names each deployment's own state (the
+    // positions moved).
+    let metrics = gw.get("/metrics", Some(KEY)).body;
+    let state = |id: &str| {
+        sample(
+            &metrics,
+            &format!(
+                "switchyard_deployment_state{{model_group=\"g\",deployment=\"{id}\",provider=\"openai\"}}"
+            ),
+        )
+    };
+    assert_eq!(
+        (state("a"), state("b")),
+        (Some(1.0), Some(0.0)),
+        "{metrics}"
+    );
 
     // Routing sees it too: g's calls go to b alone.
     for _ in 0..3 {

@@ -274,8 +274,7 @@ fn deployments(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped
         "LLM Deployment Analytics - The state of the deployment: 0 = healthy, 1 = partial outage, 2 = complete outage",
         MetricType::Gauge,
         list.iter()
-            .zip(&scraped.states)
-            .map(|(d, s)| (base(d), *s as i64)),
+            .filter_map(|d| scraped.states.get(&*d.id).map(|s| (base(d), *s as i64))),
         level,
     )
 }

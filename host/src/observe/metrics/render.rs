@@ -272,8 +272,7 @@ fn routing(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped) ->
         MetricType::Gauge,
         deployments
             .iter()
-            .zip(&scraped.states)
-            .map(|(d, s)| (base(d), *s as i64)),
+            .filter_map(|d| scraped.states.get(&*d.id).map(|s| (base(d), *s as i64))),
         level,
     )?;
     let groups = &m.group_series;

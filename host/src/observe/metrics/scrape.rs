@@ -70,8 +70,10 @@ pub struct KeyBudget {
 /// Everything read at one scrape.
 #[derive(Debug, Clone, Default)]
 pub struct Scraped {
-    /// By deployment index.
-    pub states: Vec<DeploymentState>,
+    /// By deployment id, for the deployments the serving config has (a
+    /// config reload may have added, removed or moved some since the
+    /// metrics' per-deployment series were made).
+    pub states: std::collections::HashMap<String, DeploymentState>,
     pub plugins: Vec<PluginInstances>,
     pub teams: Vec<Team>,
     pub keys: Vec<KeyBudget>,
@@ -99,6 +101,7 @@ pub async fn gather(
         .iter()
         .map(|d| {
             let s = gateway.state.snapshot(d);
+            let state = 
             if set.provider_for(&d.provider).is_none()
                 || matches!(s.health, Health::Unhealthy { .. })
             {
@@ -107,7 +110,8 @@ pub async fn gather(
                 DeploymentState::Cooling
             } else {
                 DeploymentState::Healthy
-            }
+            };
+            (d.id.clone(), state)
         })
         .collect();
     let mut plugins: Vec<PluginInstances> = set

@@ -178,7 +178,11 @@ fn attempts_fallbacks_cooldowns_refusals_and_plugins_are_counted_once_each() {
     });
     m.plugin_reloaded("misbehave", true);
     let scraped = Scraped {
-        states: vec![DeploymentState::Cooling, DeploymentState::Healthy],
+        states: [
+            ("gpt-a".to_string(), DeploymentState::Cooling),
+            ("backup-a".to_string(), DeploymentState::Healthy),
+        ]
+        .into(),
         ..Scraped::default()
     };
     let text = m.render(scraped).unwrap();
@@ -219,7 +223,11 @@ fn the_prometheus_callback_adds_litellm_names_and_caller_labels_need_their_switc
     short.error_kind = Some("rate_limit".into());
     m.finished(&finished(&short, None));
     let scraped = Scraped {
-        states: vec![DeploymentState::Healthy, DeploymentState::Unhealthy],
+        states: [
+            ("gpt-a".to_string(), DeploymentState::Healthy),
+            ("backup-a".to_string(), DeploymentState::Unhealthy),
+        ]
+        .into(),
         teams: vec![Team {
             id: "team-1".into(),
             alias: Some("Support".into()),

@@ -1,22 +1,35 @@
 //! The router's config section, as the gateway fills it from LiteLLM's
 //! `router_settings`.
 //!
-//! Parsed by hand rather than through serde so that every rejection names
-//! the field at fault: serde's type errors say "expected f64 at line 1" and
-//! leave the operator to guess which setting that was.
+//! A serde type whose JSON Schema is derived (SDK 0.3): the gateway checks
+//! a config against it before `init`, and a config that does not parse
+//! names the field at fault (`strategy: unknown variant ...`). The bounds
+//! serde cannot express are checked in [`Config::check`].
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use switchyard_sdk::prelude::JsonSchema;
 use switchyard_sdk::types::PluginError;
 
-/// LiteLLM's `routing_strategy` values, all implemented here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// LiteLLM's `routing_strategy` values, all implemented here. How to order
+/// the candidates within a health band and order tier: simple-shuffle
+/// (weighted random), least-busy (fewest in flight), latency-based-routing
+/// (lowest latency, unmeasured first), usage-based-routing and
+/// usage-based-routing-v2 (lowest tpm/rpm used this minute, over-limit
+/// last), cost-based-routing (cheapest per token, unknown prices last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 pub enum Strategy {
     #[default]
+    #[serde(rename = "simple-shuffle")]
     SimpleShuffle,
+    #[serde(rename = "least-busy")]
     LeastBusy,
+    #[serde(rename = "latency-based-routing")]
     LatencyBased,
+    #[serde(rename = "usage-based-routing")]
     UsageBased,
+    #[serde(rename = "usage-based-routing-v2")]
     UsageBasedV2,
+    #[serde(rename = "cost-based-routing")]
     CostBased,
 }
 
@@ -42,94 +55,45 @@ impl Strategy {
             Strategy::CostBased => "cost-based-routing",
         }
     }
-
-    fn from_name(name: &str) -> Option<Strategy> {
-        Strategy::ALL.into_iter().find(|s| s.name() == name)
-    }
 }
 
-/// What `init` keeps. `ttl` is checked but not kept: the host expires the
-/// latency samples it sends, so the router has nothing to expire.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// default-router config. `ttl` is checked but not used: the host expires
+/// the latency samples it sends, so the router has nothing to expire.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+#[schemars(title = "default-router config")]
 pub struct Config {
+    /// How to order the candidates within a health band and order tier.
     pub strategy: Strategy,
-    /// latency-based-routing: deployments within `(1 + buffer) x` the lowest
-    /// latency count as equally fast and are shuffled.
+    /// latency-based-routing: deployments within (1 + buffer) times the
+    /// lowest latency are shuffled as equally fast.
+    #[schemars(range(min = 0))]
     pub lowest_latency_buffer: f64,
+    /// Seconds latency samples are kept. Accepted for LiteLLM compatibility;
+    /// the host expires samples, so it is ignored here.
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub ttl: Option<f64>,
+    /// Keep only deployments whose tags meet the request's tags (else those
+    /// tagged `default`); untagged requests go to `default`-tagged
+    /// deployments when there are any.
     pub enable_tag_filtering: bool,
 }
 
-/// The fields this config accepts, for the unknown-field message.
-const FIELDS: &str = "strategy, lowest_latency_buffer, ttl, enable_tag_filtering";
-
-/// Parses the config section (`{}` gives the defaults).
-pub fn parse(text: &str) -> Result<Config, PluginError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| invalid(format!("config is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(invalid("config must be a JSON object".to_string()));
-    };
-    from_map(&map)
-}
-
-fn from_map(map: &Map<String, Value>) -> Result<Config, PluginError> {
-    let mut config = Config::default();
-    for (key, value) in map {
-        match key.as_str() {
-            "strategy" => config.strategy = strategy(value)?,
-            "lowest_latency_buffer" => {
-                config.lowest_latency_buffer = number(key, value, Bound::AtLeastZero)?;
-            }
-            "ttl" => {
-                number(key, value, Bound::AboveZero)?;
-            }
-            "enable_tag_filtering" => {
-                config.enable_tag_filtering = value.as_bool().ok_or_else(|| {
-                    invalid(format!(
-                        "enable_tag_filtering must be true or false, got {value}"
-                    ))
-                })?;
-            }
-            other => {
-                return Err(invalid(format!(
-                    "unknown field \"{other}\"; accepted fields: {FIELDS}"
-                )));
-            }
+impl Config {
+    /// The bounds the types do not hold (the schema states them too).
+    pub fn check(&self) -> Result<(), PluginError> {
+        let b = self.lowest_latency_buffer;
+        if !(b.is_finite() && b >= 0.0) {
+            return Err(invalid(format!(
+                "lowest_latency_buffer must be a number >= 0, got {b}"
+            )));
         }
-    }
-    Ok(config)
-}
-
-fn strategy(value: &Value) -> Result<Strategy, PluginError> {
-    let name = value.as_str();
-    name.and_then(Strategy::from_name).ok_or_else(|| {
-        let accepted = Strategy::ALL
-            .iter()
-            .map(|s| format!("\"{}\"", s.name()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let what = match name {
-            Some(n) => format!("strategy \"{n}\" is unknown"),
-            None => format!("strategy must be a string, got {value}"),
-        };
-        invalid(format!("{what}; accepted strategies: {accepted}"))
-    })
-}
-
-#[derive(Clone, Copy)]
-enum Bound {
-    AtLeastZero,
-    AboveZero,
-}
-
-fn number(key: &str, value: &Value, bound: Bound) -> Result<f64, PluginError> {
-    let (fits, wanted): (fn(f64) -> bool, &str) = match bound {
-        Bound::AtLeastZero => (|v| v >= 0.0, "a number >= 0"),
-        Bound::AboveZero => (|v| v > 0.0, "a number > 0"),
-    };
-    match value.as_f64() {
-        Some(v) if v.is_finite() && fits(v) => Ok(v),
-        _ => Err(invalid(format!("{key} must be {wanted}, got {value}"))),
+        if let Some(ttl) = self.ttl
+            && !(ttl.is_finite() && ttl > 0.0)
+        {
+            return Err(invalid(format!("ttl must be a number > 0, got {ttl}")));
+        }
+        Ok(())
     }
 }
 
@@ -137,51 +101,24 @@ fn invalid(message: String) -> PluginError {
     PluginError::InvalidConfig(message)
 }
 
-/// The JSON Schema of the config section; the gateway checks the config
-/// against it before `init`, so it mirrors [`parse`] exactly.
-pub fn schema() -> String {
-    let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "default-router config",
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "strategy": {
-                "description": "How to order the candidates within a health band and order tier: simple-shuffle (weighted random), least-busy (fewest in flight), latency-based-routing (lowest latency, unmeasured first), usage-based-routing and usage-based-routing-v2 (lowest tpm/rpm used this minute, over-limit last), cost-based-routing (cheapest per token, unknown prices last).",
-                "enum": names,
-                "default": "simple-shuffle"
-            },
-            "lowest_latency_buffer": {
-                "description": "latency-based-routing: deployments within (1 + buffer) times the lowest latency are shuffled as equally fast.",
-                "type": "number",
-                "minimum": 0,
-                "default": 0
-            },
-            "ttl": {
-                "description": "Seconds latency samples are kept. Accepted for LiteLLM compatibility; the host expires samples, so it is ignored here.",
-                "type": "number",
-                "exclusiveMinimum": 0
-            },
-            "enable_tag_filtering": {
-                "description": "Keep only deployments whose tags meet the request's tags (else those tagged `default`); untagged requests go to `default`-tagged deployments when there are any.",
-                "type": "boolean",
-                "default": false
-            }
-        }
-    })
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Config, PluginError> {
+        let c: Config = switchyard_sdk::typed::parse(text)?;
+        c.check().map(|()| c)
+    }
 
     fn message(text: &str) -> String {
         match parse(text).unwrap_err() {
             PluginError::InvalidConfig(m) => m,
             other => panic!("wrong error kind: {other:?}"),
         }
+    }
+
+    fn schema() -> serde_json::Value {
+        serde_json::from_str(&switchyard_sdk::typed::schema::<Config>()).unwrap()
     }
 
     #[test]
@@ -221,14 +158,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_strategy_names_the_accepted_ones() {
+    fn unknown_strategy_names_the_field_and_the_accepted_ones() {
         let m = message(r#"{"strategy":"fastest"}"#);
-        assert!(m.contains("strategy \"fastest\" is unknown"), "{m}");
+        assert!(m.starts_with("strategy: unknown variant `fastest`"), "{m}");
         for s in Strategy::ALL {
-            assert!(m.contains(&format!("\"{}\"", s.name())), "{m}");
+            assert!(m.contains(&format!("`{}`", s.name())), "{m}");
         }
         let m = message(r#"{"strategy":3}"#);
-        assert!(m.contains("strategy must be a string, got 3"), "{m}");
+        assert!(m.starts_with("strategy: "), "{m}");
     }
 
     #[test]
@@ -236,52 +173,58 @@ mod tests {
         let m = message(r#"{"lowest_latency_buffer":-0.1}"#);
         assert_eq!(m, "lowest_latency_buffer must be a number >= 0, got -0.1");
         let m = message(r#"{"lowest_latency_buffer":"0.1"}"#);
-        assert_eq!(
-            m,
-            "lowest_latency_buffer must be a number >= 0, got \"0.1\""
+        assert!(
+            m.starts_with("lowest_latency_buffer: invalid type: string \"0.1\""),
+            "{m}"
         );
         assert_eq!(message(r#"{"ttl":0}"#), "ttl must be a number > 0, got 0");
         assert_eq!(message(r#"{"ttl":-5}"#), "ttl must be a number > 0, got -5");
-        assert_eq!(
-            message(r#"{"ttl":null}"#),
-            "ttl must be a number > 0, got null"
-        );
     }
 
     #[test]
     fn bad_flag_names_its_field() {
-        assert_eq!(
-            message(r#"{"enable_tag_filtering":"yes"}"#),
-            "enable_tag_filtering must be true or false, got \"yes\""
+        let m = message(r#"{"enable_tag_filtering":"yes"}"#);
+        assert!(
+            m.starts_with("enable_tag_filtering: invalid type: string \"yes\""),
+            "{m}"
         );
     }
 
     #[test]
     fn unknown_fields_and_non_objects_are_rejected() {
         let m = message(r#"{"stratgy":"simple-shuffle"}"#);
-        assert!(m.contains("unknown field \"stratgy\""), "{m}");
-        assert!(m.contains(FIELDS), "{m}");
-        assert!(message("not json").contains("not valid JSON"));
-        assert_eq!(message("[]"), "config must be a JSON object");
-        assert_eq!(message("null"), "config must be a JSON object");
+        assert!(m.contains("unknown field `stratgy`"), "{m}");
+        assert!(m.contains("`strategy`"), "{m}");
+        assert!(message("not json").contains("expected ident"));
+        assert!(message("null").contains("invalid type: null"));
+        // serde would read `[]` as an empty struct; the schema, which the
+        // gateway checks first, wants an object.
+        assert_eq!(schema()["type"], "object");
     }
 
+    /// The derived schema refuses what the hand-written one refused.
     #[test]
-    fn schema_lists_every_field_and_strategy() {
-        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+    fn schema_lists_every_field_and_strategy_and_refuses_the_rest() {
+        let v = schema();
         assert_eq!(v["additionalProperties"], false);
-        let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
-        assert_eq!(
-            v["properties"]["strategy"]["enum"],
-            serde_json::json!(names)
-        );
+        assert_eq!(v["title"], "default-router config");
         let props = v["properties"].as_object().unwrap();
         let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        let mut fields: Vec<&str> = FIELDS.split(", ").collect();
-        fields.sort_unstable();
-        assert_eq!(keys, fields);
+        assert_eq!(
+            keys,
+            [
+                "enable_tag_filtering",
+                "lowest_latency_buffer",
+                "strategy",
+                "ttl"
+            ]
+        );
         assert_eq!(v["properties"]["lowest_latency_buffer"]["minimum"], 0);
         assert_eq!(v["properties"]["ttl"]["exclusiveMinimum"], 0);
+        let text = v.to_string();
+        for s in Strategy::ALL {
+            assert!(text.contains(&format!("\"{}\"", s.name())), "{text}");
+        }
     }
 }

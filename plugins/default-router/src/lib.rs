@@ -24,88 +24,74 @@ mod tiers;
 #[cfg(test)]
 mod testutil;
 
-use std::cell::Cell;
-
 use config::Config;
-use switchyard_sdk::export_router;
-use switchyard_sdk::router::{Deployment, RouteDecision, RouteRequest};
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Router};
+use switchyard_sdk::prelude::*;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance,
-    // before any `route`.
-    static CONFIG: Cell<Config> = Cell::new(Config::default());
+/// The router: its config, kept per instance by the SDK.
+pub struct DefaultRouter {
+    config: Config,
 }
 
-pub struct DefaultRouter;
-
 impl Plugin for DefaultRouter {
-    fn describe() -> PluginInfo {
-        let mut info = switchyard_sdk::info(
-            "default-router",
-            env!("CARGO_PKG_VERSION"),
-            PluginKind::Router,
-        );
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "LiteLLM routing strategies (simple-shuffle, least-busy, latency-, usage- and cost-based), healthy first, order tiers, tag filtering"
-                .to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "default-router";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "LiteLLM routing strategies (simple-shuffle, least-busy, latency-, usage- and cost-based), healthy first, order tiers, tag filtering",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| c.set(parsed));
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        config.check()?;
+        Ok(DefaultRouter { config })
     }
 }
 
 impl Router for DefaultRouter {
-    fn route(req: RouteRequest, table: &[Deployment]) -> Result<RouteDecision, PluginError> {
-        let config = CONFIG.with(Cell::get);
-        Ok(route::route(&config, &req, table))
+    fn route(&self, req: RouteRequest, table: &[Deployment]) -> Result<RouteDecision, PluginError> {
+        Ok(route::route(&self.config, &req, table))
     }
 }
 
-export_router!(DefaultRouter);
+switchyard_sdk::export!(router DefaultRouter);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{dep, fixture};
     use switchyard_sdk::testing::order_ids;
+    use switchyard_sdk::types::PluginKind;
 
     #[test]
-    fn describe_names_the_plugin_and_has_a_schema() {
-        let info = DefaultRouter::describe();
+    fn describe_names_the_plugin_and_derives_its_schema() {
+        let info = switchyard_sdk::typed::describe::<DefaultRouter>(PluginKind::Router, &[]);
         assert_eq!(info.name, "default-router");
         assert_eq!(info.kind, PluginKind::Router);
-        assert!(info.config_schema.is_some());
+        assert!(info.config_schema.unwrap().contains("least-busy"));
         assert!(info.provider_prefixes.is_empty());
     }
 
     #[test]
-    fn init_stores_the_config_that_route_uses() {
+    fn the_config_it_is_built_from_is_the_one_route_uses() {
         let (table, req) = fixture(vec![dep("busy").in_flight(5), dep("idle")], 3);
-        DefaultRouter::init(r#"{"strategy":"least-busy"}"#.to_string()).unwrap();
-        let d = DefaultRouter::route(req.clone(), &table).unwrap();
+        let router: DefaultRouter =
+            switchyard_sdk::typed::from_json(r#"{"strategy":"least-busy"}"#).unwrap();
+        let d = router.route(req.clone(), &table).unwrap();
         assert_eq!(order_ids(&d, &table), ["idle", "busy"]);
         assert_eq!(d.reason.as_deref(), Some("least-busy: 0 in flight on idle"));
-        DefaultRouter::init("{}".to_string()).unwrap();
-        let d = DefaultRouter::route(req, &table).unwrap();
+        let router: DefaultRouter = switchyard_sdk::typed::from_json("{}").unwrap();
+        let d = router.route(req, &table).unwrap();
         assert_eq!(d.reason.as_deref(), Some("simple-shuffle: equal weights"));
     }
 
     #[test]
-    fn init_rejects_bad_config_and_keeps_the_old_one() {
-        DefaultRouter::init(r#"{"strategy":"cost-based-routing"}"#.to_string()).unwrap();
-        let err = DefaultRouter::init(r#"{"lowest_latency_buffer":-1}"#.to_string()).unwrap_err();
+    fn a_bad_config_is_refused_naming_the_field() {
+        let err =
+            switchyard_sdk::typed::from_json::<DefaultRouter>(r#"{"lowest_latency_buffer":-1}"#)
+                .err()
+                .unwrap();
         assert!(
             matches!(&err, PluginError::InvalidConfig(m) if m.contains("lowest_latency_buffer")),
             "{err:?}"
         );
-        assert_eq!(CONFIG.with(Cell::get).strategy, config::Strategy::CostBased);
     }
 }

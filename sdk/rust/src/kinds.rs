@@ -310,6 +310,7 @@ macro_rules! export_router {
                     <$t as $crate::Plugin>::describe()
                 }
                 fn init(config: String) -> Result<(), $crate::types::PluginError> {
+                    $crate::typed::install_panic_hook();
                     <$t as $crate::Plugin>::init(config)
                 }
             }
@@ -348,6 +349,7 @@ macro_rules! export_sanitizer {
                     <$t as $crate::Plugin>::describe()
                 }
                 fn init(config: String) -> Result<(), $crate::types::PluginError> {
+                    $crate::typed::install_panic_hook();
                     <$t as $crate::Plugin>::init(config)
                 }
             }
@@ -379,6 +381,7 @@ macro_rules! export_cost_rule {
                     <$t as $crate::Plugin>::describe()
                 }
                 fn init(config: String) -> Result<(), $crate::types::PluginError> {
+                    $crate::typed::install_panic_hook();
                     <$t as $crate::Plugin>::init(config)
                 }
             }
@@ -411,6 +414,7 @@ macro_rules! export_provider {
                     <$t as $crate::Plugin>::describe()
                 }
                 fn init(config: String) -> Result<(), $crate::types::PluginError> {
+                    $crate::typed::install_panic_hook();
                     <$t as $crate::Plugin>::init(config)
                 }
             }

@@ -1,8 +1,13 @@
 //! The Switchyard plugin SDK.
 //!
 //! A plugin is a WebAssembly component that exports one of the worlds in
-//! `wit/` (package `switchyard:plugin@0.2.0`: router, provider adapter,
+//! `wit/` (package `switchyard:plugin@0.3.0`: router, provider adapter,
 //! sanitiser, cost rule). This crate gives a Rust author:
+//!
+//! - **SDK 0.3** ([`typed`], [`prelude`], [`export!`]): a plugin is a value
+//!   built from its typed config, its methods take `&self`, and its config
+//!   schema is derived. New plugins use this; the traits below are the 0.2
+//!   SDK's static shape, kept while first-party plugins move over.
 //!
 //! - the generated bindings ([`types`], and per kind [`router`], [`provider`],
 //!   [`sanitizer`], [`cost`]),
@@ -81,6 +86,25 @@ pub mod log;
 pub mod routing;
 #[cfg(feature = "bindings")]
 pub mod testing;
+#[cfg(feature = "bindings")]
+pub mod typed;
+
+/// What a plugin written with SDK 0.3 ([`typed`]) imports: the kind traits,
+/// the contract's types, and serde's and schemars' derives for its config.
+#[cfg(feature = "bindings")]
+pub mod prelude {
+    pub use crate::cost::{CostAnswer, CostInput};
+    pub use crate::provider::{
+        BuildInput, HttpRequest, HttpResponse, Outbound, ParseError, ParsedResponse, StreamInput,
+        StreamOutput,
+    };
+    pub use crate::router::{Candidate, Deployment, Health, RouteDecision, RouteRequest};
+    pub use crate::sanitizer::{SanitizeInput, Stage, Verdict};
+    pub use crate::typed::{CostRule, Decoder, Plugin, Provider, Router, Sanitizer};
+    pub use crate::types::{ContentPart, Message, PluginError, Role};
+    pub use schemars::JsonSchema;
+    pub use serde::Deserialize;
+}
 
 #[cfg(feature = "bindings")]
 pub use bindings::{cost, provider, router, sanitizer, types, worlds};

@@ -14,9 +14,6 @@ use super::error::LoadError;
 use super::loaded::{Kind, LoadedPlugin, Origin, Settings};
 use super::runtime::Runtime;
 
-mod reconfigure;
-pub use reconfigure::Prepared;
-
 /// Looks up a plugin's config and limits by the name it describes.
 pub type SettingsFn = Arc<dyn Fn(&str) -> Settings + Send + Sync>;
 
@@ -181,7 +178,9 @@ pub struct Registry {
 pub enum PromoteError {
     #[error("no plugin named {0:?} is loaded")]
     NoPlugin(String),
-    #[error("the candidate is a {candidate} plugin and {name:?} a {live} plugin; a candidate replaces a plugin of its own kind")]
+    #[error(
+        "the candidate is a {candidate} plugin and {name:?} a {live} plugin; a candidate replaces a plugin of its own kind"
+    )]
     WrongKind {
         name: String,
         live: &'static str,
@@ -330,9 +329,11 @@ impl Registry {
         let result = LoadedPlugin::load_bytes(&self.runtime, file, &bytes, |n| settings(n))
             .and_then(|plugin| {
                 let current = self.snapshot();
-                let promoted = lock(&self.promoted)
-                    .get(plugin.name())
-                    .is_some_and(|p| current.get(plugin.name()).is_some_and(|a| Arc::ptr_eq(a, p)));
+                let promoted = lock(&self.promoted).get(plugin.name()).is_some_and(|p| {
+                    current
+                        .get(plugin.name())
+                        .is_some_and(|a| Arc::ptr_eq(a, p))
+                });
                 if let Some(other) = current.get(plugin.name())
                     && other.origin == Origin::File
                     && other.file != file
@@ -436,7 +437,10 @@ impl Registry {
         self.swap(|set| {
             set.by_name.insert(name.to_string(), candidate);
         });
-        tracing::info!(plugin = name, "shadow candidate now serves as the live plugin");
+        tracing::info!(
+            plugin = name,
+            "shadow candidate now serves as the live plugin"
+        );
         Ok(())
     }
 

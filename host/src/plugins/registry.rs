@@ -14,6 +14,9 @@ use super::error::LoadError;
 use super::loaded::{Kind, LoadedPlugin, Origin, Settings};
 use super::runtime::Runtime;
 
+mod reconfigure;
+pub use reconfigure::Prepared;
+
 /// Looks up a plugin's config and limits by the name it describes.
 pub type SettingsFn = Arc<dyn Fn(&str) -> Settings + Send + Sync>;
 

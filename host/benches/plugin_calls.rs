@@ -57,6 +57,7 @@ fn load(
         // The table routers get once per instance: the bench's ten
         // candidates are its first ten.
         deployments: common::table(10),
+        ..Settings::default()
     }) {
         Ok(p) => Some(p),
         Err(e) => {

@@ -1,19 +1,21 @@
-//! The sanitiser's config.
+//! The sanitiser's config: a serde type whose JSON Schema `describe`
+//! derives (SDK 0.3).
 
-use serde::Deserialize;
-use switchyard_sdk::types::PluginError;
+use switchyard_sdk::prelude::{Deserialize, JsonSchema, PluginError};
 
-/// How much room to leave and what to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How much room to leave for the answer and what to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Tokens kept free for the answer; `None`: the request's `max_tokens`,
-    /// else [`DEFAULT_RESERVE`].
+    /// Tokens kept free for the answer (default: the request's
+    /// `max_tokens`, else 1024).
     pub reserve_tokens: Option<u64>,
-    /// The latest turns never dropped (a tool call and its results count
-    /// as one turn).
+    /// The latest turns never dropped; a tool call with its results is one
+    /// turn (at least 1).
+    #[schemars(range(min = 1))]
     pub keep_last_turns: usize,
-    /// The context window to fit when the host knows none (no deployment
-    /// of the group declares `max_input_tokens`).
+    /// The context window to fit when the gateway knows none for the model
+    /// group (no deployment declares `max_input_tokens`).
     pub context_window: Option<u64>,
 }
 
@@ -31,59 +33,27 @@ impl Default for Config {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    reserve_tokens: Option<u64>,
-    #[serde(default)]
-    keep_last_turns: Option<usize>,
-    #[serde(default)]
-    context_window: Option<u64>,
-}
-
-pub fn parse(config: &str) -> Result<Config, PluginError> {
-    let raw: RawConfig = switchyard_sdk::parse_config(config)?;
-    let keep_last_turns = raw.keep_last_turns.unwrap_or(2);
-    if keep_last_turns == 0 {
-        return Err(PluginError::InvalidConfig(
-            "keep_last_turns must be at least 1 (the latest turn is always kept)".into(),
-        ));
-    }
-    Ok(Config {
-        reserve_tokens: raw.reserve_tokens,
-        keep_last_turns,
-        context_window: raw.context_window,
-    })
-}
-
-pub fn schema() -> String {
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "context-trim config",
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "reserve_tokens": {
-                "description": "Tokens kept free for the answer (default: the request's max_tokens, else 1024).",
-                "type": "integer", "minimum": 0
-            },
-            "keep_last_turns": {
-                "description": "The latest turns never dropped; a tool call with its results is one turn.",
-                "type": "integer", "minimum": 1, "default": 2
-            },
-            "context_window": {
-                "description": "The context window to fit when the gateway knows none for the model group.",
-                "type": "integer", "minimum": 1
-            }
+impl Config {
+    /// What serde cannot say.
+    pub fn check(self) -> Result<Config, PluginError> {
+        if self.keep_last_turns == 0 {
+            return Err(PluginError::InvalidConfig(
+                "keep_last_turns must be at least 1 (the latest turn is always kept)".into(),
+            ));
         }
-    })
-    .to_string()
+        Ok(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ContextTrim;
+    use switchyard_sdk::typed::from_json;
+
+    fn parse(json: &str) -> Result<Config, PluginError> {
+        from_json::<ContextTrim>(json).map(|p| p.config)
+    }
 
     #[test]
     fn defaults_and_keys() {
@@ -107,11 +77,5 @@ mod tests {
         assert!(
             matches!(parse(r#"{"reserve":1}"#), Err(PluginError::InvalidConfig(m)) if m.contains("reserve"))
         );
-    }
-
-    #[test]
-    fn schema_is_json() {
-        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
-        assert_eq!(v["properties"]["keep_last_turns"]["default"], 2);
     }
 }

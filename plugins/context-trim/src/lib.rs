@@ -18,48 +18,34 @@
 
 mod config;
 
-use std::cell::RefCell;
 use std::ops::Range;
 
 use config::{Config, DEFAULT_RESERVE};
-use switchyard_sdk::export_sanitizer;
-use switchyard_sdk::sanitizer::{SanitizeInput, Stage, Verdict};
-use switchyard_sdk::types::{ContentPart, Message, PluginError, PluginInfo, PluginKind, Role};
-use switchyard_sdk::{Plugin, Sanitizer};
+use switchyard_sdk::prelude::*;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The sanitiser, built from its config once per instance.
+pub struct ContextTrim {
+    config: Config,
 }
 
-pub struct ContextTrim;
-
 impl Plugin for ContextTrim {
-    fn describe() -> PluginInfo {
-        let mut info = switchyard_sdk::info(
-            "context-trim",
-            env!("CARGO_PKG_VERSION"),
-            PluginKind::Sanitizer,
-        );
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Drops turns from the middle of a conversation that exceeds the model group's context window, keeping system prompts, the first user turn, the latest turns and tool calls with their results"
-                .to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "context-trim";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "Drops turns from the middle of a conversation that exceeds the model group's context window, keeping system prompts, the first user turn, the latest turns and tool calls with their results",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        Ok(ContextTrim {
+            config: config.check()?,
+        })
     }
 }
 
 impl Sanitizer for ContextTrim {
-    fn sanitize(input: SanitizeInput) -> Result<Verdict, PluginError> {
-        let config = CONFIG.with(|c| *c.borrow());
-        Ok(trim(&config, &input))
+    fn sanitize(&self, input: SanitizeInput) -> Result<Verdict, PluginError> {
+        Ok(trim(&self.config, &input))
     }
 }
 
@@ -172,7 +158,7 @@ pub fn trim(config: &Config, input: &SanitizeInput) -> Verdict {
     Verdict::Rewrite(kept)
 }
 
-export_sanitizer!(ContextTrim);
+switchyard_sdk::export!(sanitizer ContextTrim);
 
 #[cfg(test)]
 mod tests {
@@ -297,12 +283,11 @@ mod tests {
     }
 
     #[test]
-    fn describe_and_init() {
-        let info = ContextTrim::describe();
-        assert_eq!(info.name, "context-trim");
-        assert!(ContextTrim::init(r#"{"keep_last_turns":0}"#.into()).is_err());
-        ContextTrim::init(r#"{"reserve_tokens":0}"#.into()).unwrap();
-        let v = ContextTrim::sanitize(input(conversation(), Some(125))).unwrap();
+    fn built_from_its_config() {
+        assert!(switchyard_sdk::typed::from_json::<ContextTrim>(r#"{"keep_last_turns":0}"#).is_err());
+        let p: ContextTrim =
+            switchyard_sdk::typed::from_json(r#"{"reserve_tokens":0}"#).unwrap();
+        let v = p.sanitize(input(conversation(), Some(125))).unwrap();
         assert_eq!(tags(&v).len(), 8);
     }
 }

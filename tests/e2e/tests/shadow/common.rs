@@ -12,7 +12,8 @@ pub const TIERS: [&str; 4] = ["fast", "standard", "advanced", "premium"];
 
 /// The live tier router's config: tiers only (so a `gold` customer is
 /// unknown, which is standard: a greeting stays in `fast`).
-pub const LIVE_TIERS: &str = "{tiers: {\"1\": fast, \"2\": standard, \"3\": advanced, \"4\": premium}}";
+pub const LIVE_TIERS: &str =
+    "{tiers: {\"1\": fast, \"2\": standard, \"3\": advanced, \"4\": premium}}";
 
 /// The candidate's config: the same tiers, and `gold` customers at tier 4
 /// (`premium`) at least.
@@ -90,7 +91,11 @@ pub fn stop(gw: &Gateway, plugin: &str) -> Reply {
 }
 
 pub fn promote(gw: &Gateway, plugin: &str) -> Reply {
-    gw.post(&format!("/admin/plugins/{plugin}/promote"), Some(KEY), &json!({}))
+    gw.post(
+        &format!("/admin/plugins/{plugin}/promote"),
+        Some(KEY),
+        &json!({}),
+    )
 }
 
 /// Waits until the worker has settled `n` sampled calls (compared or

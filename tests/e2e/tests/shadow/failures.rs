@@ -31,30 +31,49 @@ fn every_client_gets_the_live_answer_while_the_candidate_fails(mode: &str, error
             &serde_json::json!({"model": "g", "messages": [{"role": "user", "content": format!("hi {i}")}]}),
         );
         assert_eq!(r.status, 200, "request {i}: {}", r.body);
-        assert_eq!(r.json()["choices"][0]["message"]["content"], Flavor::OpenAi.answer_text());
+        assert_eq!(
+            r.json()["choices"][0]["message"]["content"],
+            Flavor::OpenAi.answer_text()
+        );
     }
     assert_eq!(m.count(), n);
     let report = settled(&gw, "misbehave", n as u64);
     assert_eq!(report["candidate_errors"], n as u64, "{report}");
-    assert_eq!(report["candidate_errors_by_kind"][error], n as u64, "{report}");
+    assert_eq!(
+        report["candidate_errors_by_kind"][error], n as u64,
+        "{report}"
+    );
     assert_eq!(report["compared"], 0);
     assert_eq!(
-        metric(&gw, &format!("switchyard_plugin_shadow_errors_total{{plugin=\"misbehave\",error=\"{error}\"}}")),
+        metric(
+            &gw,
+            &format!(
+                "switchyard_plugin_shadow_errors_total{{plugin=\"misbehave\",error=\"{error}\"}}"
+            )
+        ),
         n as f64
     );
     assert_eq!(
-        metric(&gw, "switchyard_plugin_shadow_calls_total{plugin=\"misbehave\",outcome=\"error\"}"),
+        metric(
+            &gw,
+            "switchyard_plugin_shadow_calls_total{plugin=\"misbehave\",outcome=\"error\"}"
+        ),
         n as f64
     );
     // The live plugin's own error count stays clean: the candidate's
     // failures are not its.
     let metrics = gw.get("/metrics", Some(KEY)).body;
     assert!(
-        !metrics.lines().any(|l| l.starts_with("switchyard_plugin_errors_total{plugin=\"misbehave\"")),
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("switchyard_plugin_errors_total{plugin=\"misbehave\"")),
         "{metrics}"
     );
     // Still serving.
-    let r = chat(&gw, &serde_json::json!({"model": "g", "messages": [{"role": "user", "content": "again"}]}));
+    let r = chat(
+        &gw,
+        &serde_json::json!({"model": "g", "messages": [{"role": "user", "content": "again"}]}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
 }
 

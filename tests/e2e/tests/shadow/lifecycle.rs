@@ -12,7 +12,9 @@ use super::common::*;
 fn shadowed(m: &MockProvider) -> Gateway {
     tier_gateway(
         m,
-        &format!("  shadow:\n    tier-router: {{file: tier-router.wasm, config: {CANDIDATE_TIERS}}}\n"),
+        &format!(
+            "  shadow:\n    tier-router: {{file: tier-router.wasm, config: {CANDIDATE_TIERS}}}\n"
+        ),
     )
 }
 
@@ -35,13 +37,26 @@ fn delete_stops_the_shadow_and_keeps_its_counts() {
     // Nothing more is sampled: the counts are the ones at the stop.
     let report = report(&gw, "tier-router");
     assert_eq!(report["state"], "stopped");
-    assert_eq!((report["compared"].as_u64(), report["disagreements"].as_u64()), (Some(8), Some(2)));
+    assert_eq!(
+        (
+            report["compared"].as_u64(),
+            report["disagreements"].as_u64()
+        ),
+        (Some(8), Some(2))
+    );
     assert_eq!(report["dropped"], 0);
 
     // Stopping twice is a conflict, in the OpenAI error shape.
     let again = stop(&gw, "tier-router");
     assert_eq!(again.status, 409, "{}", again.body);
-    assert!(again.json()["error"]["message"].as_str().unwrap().contains("not running"), "{}", again.body);
+    assert!(
+        again.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not running"),
+        "{}",
+        again.body
+    );
     let p = promote(&gw, "tier-router");
     assert_eq!(p.status, 409, "{}", p.body);
 }
@@ -50,16 +65,34 @@ fn delete_stops_the_shadow_and_keeps_its_counts() {
 fn the_admin_routes_need_the_master_key_and_name_what_is_missing() {
     let m = MockProvider::start(Flavor::OpenAi);
     let gw = shadowed(&m);
-    assert_eq!(gw.get("/admin/plugins/tier-router/shadow", None).status, 401);
     assert_eq!(
-        gw.post("/admin/plugins/tier-router/promote", Some("sk-wrong"), &serde_json::json!({})).status,
+        gw.get("/admin/plugins/tier-router/shadow", None).status,
         401
     );
-    for r in [shadow_of(&gw, "openai"), stop(&gw, "openai"), promote(&gw, "openai")] {
+    assert_eq!(
+        gw.post(
+            "/admin/plugins/tier-router/promote",
+            Some("sk-wrong"),
+            &serde_json::json!({})
+        )
+        .status,
+        401
+    );
+    for r in [
+        shadow_of(&gw, "openai"),
+        stop(&gw, "openai"),
+        promote(&gw, "openai"),
+    ] {
         assert_eq!(r.status, 404, "{}", r.body);
         let e = r.json();
         assert_eq!(e["error"]["type"], "invalid_request_error", "{e}");
-        assert!(e["error"]["message"].as_str().unwrap().contains("no shadow is configured for plugin \"openai\""), "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no shadow is configured for plugin \"openai\""),
+            "{e}"
+        );
     }
     // Still running.
     assert_eq!(report(&gw, "tier-router")["state"], "running");
@@ -88,29 +121,44 @@ fn promotion_under_load_loses_no_request_and_makes_the_candidate_live() {
             })
         })
         .collect();
-    eventually("requests before the promotion", Duration::from_secs(60), || {
-        sent.load(Ordering::Relaxed) >= 20
-    });
+    eventually(
+        "requests before the promotion",
+        Duration::from_secs(60),
+        || sent.load(Ordering::Relaxed) >= 20,
+    );
     let r = promote(&gw, "tier-router");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["state"], "promoted");
     let at_promotion = sent.load(Ordering::Relaxed);
-    eventually("requests after the promotion", Duration::from_secs(60), || {
-        sent.load(Ordering::Relaxed) >= at_promotion + 20
-    });
+    eventually(
+        "requests after the promotion",
+        Duration::from_secs(60),
+        || sent.load(Ordering::Relaxed) >= at_promotion + 20,
+    );
     done.store(true, Ordering::Relaxed);
-    let groups: Vec<String> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let groups: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
 
     // Every request answered 200 (asserted in the workers), each by the
     // live router of its moment: before, the old one (fast); after, the
     // candidate (premium for gold customers). Nothing else.
     assert_eq!(groups.len(), sent.load(Ordering::Relaxed));
     assert_eq!(m.count(), groups.len());
-    assert!(groups.iter().all(|g| g == "fast" || g == "premium"), "{groups:?}");
+    assert!(
+        groups.iter().all(|g| g == "fast" || g == "premium"),
+        "{groups:?}"
+    );
     assert!(groups.iter().any(|g| g == "fast"), "{groups:?}");
     assert!(groups.iter().any(|g| g == "premium"), "{groups:?}");
     let r = chat(&gw, &greeting(1, Some("gold")));
-    assert_eq!(r.header("x-switchyard-model-group"), Some("premium"), "{}", r.body);
+    assert_eq!(
+        r.header("x-switchyard-model-group"),
+        Some("premium"),
+        "{}",
+        r.body
+    );
 
     let report = report(&gw, "tier-router");
     assert_eq!(report["state"], "promoted");
@@ -121,9 +169,16 @@ fn promotion_under_load_loses_no_request_and_makes_the_candidate_live() {
         .filter(|p| p["name"] == "tier-router" && p["status"] == "active")
         .collect();
     assert_eq!(active.len(), 1, "{plugins}");
-    assert!(active[0]["file"].as_str().unwrap().contains("plugins-shadow"), "{plugins}");
     assert!(
-        rows.iter().any(|p| p["name"] == "tier-router" && p["status"] == "superseded"),
+        active[0]["file"]
+            .as_str()
+            .unwrap()
+            .contains("plugins-shadow"),
+        "{plugins}"
+    );
+    assert!(
+        rows.iter()
+            .any(|p| p["name"] == "tier-router" && p["status"] == "superseded"),
         "{plugins}"
     );
     // Promoting twice is a conflict.
@@ -147,7 +202,10 @@ fn bad_shadow_entries_warn_and_the_gateway_serves() {
         "plugins.shadow.nothing-here: no plugin named \"nothing-here\" is loaded",
         "plugins.shadow.openai: the candidate",
     ] {
-        assert!(log.contains(expected), "{expected:?} not in the log:\n{log}");
+        assert!(
+            log.contains(expected),
+            "{expected:?} not in the log:\n{log}"
+        );
     }
     for name in ["tier-router", "default-router", "nothing-here", "openai"] {
         assert_eq!(shadow_of(&gw, name).status, 404, "{name}");

@@ -101,8 +101,7 @@ pub async fn gather(
         .iter()
         .map(|d| {
             let s = gateway.state.snapshot(d);
-            let state = 
-            if set.provider_for(&d.provider).is_none()
+            let state = if set.provider_for(&d.provider).is_none()
                 || matches!(s.health, Health::Unhealthy { .. })
             {
                 DeploymentState::Unhealthy

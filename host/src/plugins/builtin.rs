@@ -1,5 +1,5 @@
 //! The first-party plugins that ship with the gateway (every provider
-//! adapter, both routers, `model-prices`, `pii-redactor`), so a LiteLLM
+//! adapter, both routers, `model-prices`, `pii-redactor`, `context-trim`), so a LiteLLM
 //! config with no `plugins:` section serves every prefix Switchyard knows,
 //! routes with LiteLLM's strategies and prices calls. A plugin of the same
 //! name in `plugins.dir` overrides a built-in one.

@@ -50,7 +50,7 @@ fn a_litellm_config_without_plugins_serves_openai_anthropic_gemini_and_openroute
     // Embedded by `make build`; a binary built without them finds them
     // beside itself.
     assert!(
-        log.contains("plugins ready plugins=9 routers=2 adapters=4"),
+        log.contains("plugins ready plugins=10 routers=2 adapters=4"),
         "{log}"
     );
     assert!(!log.contains("no loaded provider adapter"), "{log}");

@@ -1,6 +1,7 @@
 //! The files `plugin new` writes, compiled in from the repository: the
-//! Python and JavaScript templates of `sdk/`, the contract of `wit/`, and
-//! the Rust templates beside this file.
+//! Python and JavaScript templates of `sdk/`, the Rust router template of
+//! `sdk/rust/template` (SDK 0.3), the contract of `wit/`, and the other Rust
+//! kinds beside this file.
 
 use super::{Kind, Lang};
 
@@ -71,7 +72,7 @@ const PY_COMMON: [File; 3] = [
 
 const RUST_COMMON: [File; 2] = [
     file("Cargo.toml", include_str!("rust/Cargo.toml.tmpl")),
-    file(".gitignore", include_str!("rust/gitignore.tmpl")),
+    file(".gitignore", repo!("sdk/rust/template/.gitignore")),
 ];
 
 /// The kinds a language has templates for, for the error that names them.
@@ -103,8 +104,8 @@ pub fn files(lang: Lang, kind: Kind) -> Option<Vec<File>> {
             file("cases.yaml", repo!("sdk/python/template/cases.yaml")),
         ],
         (Lang::Rust, Kind::Router) => vec![
-            file("src/lib.rs", include_str!("rust/router.rs.tmpl")),
-            file("cases.yaml", include_str!("rust/router.cases.yaml")),
+            file("src/lib.rs", repo!("sdk/rust/template/src/lib.rs")),
+            file("cases.yaml", repo!("sdk/rust/template/cases.yaml")),
         ],
         (Lang::Rust, Kind::Sanitizer) => vec![
             file("src/lib.rs", include_str!("rust/sanitizer.rs.tmpl")),
@@ -164,6 +165,15 @@ mod tests {
         on_disk.sort();
         let listed: Vec<&str> = WIT.iter().map(|f| f.path).collect();
         assert_eq!(on_disk, listed);
+    }
+
+    /// Every Rust kind's Cargo.toml is the SDK template's (past its header
+    /// comment, which names the router).
+    #[test]
+    fn rust_manifest_is_the_sdk_templates() {
+        assert!(
+            repo!("sdk/rust/template/Cargo.toml").ends_with(include_str!("rust/Cargo.toml.tmpl"))
+        );
     }
 
     /// The example JS router vendors the template's helpers unchanged.

@@ -63,7 +63,12 @@ fn a_stream_is_stopped_on_a_denied_phrase_across_two_windows() {
     let r = gw.post("/v1/chat/completions", Some(KEY), &streamed("hi"));
     assert_eq!(r.status, 200, "{}", r.body);
     let data = r.sse_data();
-    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{}", r.body);
+    assert_eq!(
+        data.last().map(String::as_str),
+        Some("[DONE]"),
+        "{}",
+        r.body
+    );
     let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| json(d)).collect();
     // The windows: "Mail " (cut after the last space), then
     // "ana.souza@exampl" (no space: cut at 16, no address yet), both
@@ -261,4 +266,59 @@ fn context_trim_drops_the_middle_turns_before_the_provider_sees_them() {
         got,
         ["sys-aaaa", "user-one", "user-two", "asst-two", "user-thr"]
     );
+}
+
+#[test]
+fn a_cache_hit_goes_through_the_response_stage_and_the_cache_keeps_the_placeholders() {
+    let mock = MockProvider::start(Flavor::OpenAi);
+    mock.always(Behaviour::Text(owned(&["Sent to ", "[EMAIL_1]", "."])));
+    let dir = tempfile::tempdir().unwrap();
+    let section = plugins_section(&dir.path().join("plugins"), &["openai"]);
+    let gw = Gateway::start_in(
+        dir,
+        &format!(
+            "{}{section}{}litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n",
+            config_with_settings(
+                &[model_entry("gpt", "openai/gpt-4o-mini", &mock.url(), &[])],
+                ONE_CALL_EACH
+            ),
+            pii_settings("stages: [request, response], config: {restore: true}"),
+        ),
+    );
+    let ask = whole("my mail is ana@example.com");
+    let mut seen = Vec::new();
+    // The entry is written behind the answer: ask until a hit comes.
+    eventually("a cache hit", std::time::Duration::from_secs(10), || {
+        let r = gw.post("/v1/chat/completions", Some(KEY), &ask);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.json()["choices"][0]["message"]["content"],
+            "Sent to ana@example.com."
+        );
+        seen.push(r.header("x-switchyard-cache").unwrap_or("").to_string());
+        seen.last().map(String::as_str) == Some("hit")
+    });
+    assert_eq!(seen[0], "miss", "{seen:?}");
+    // Every call that reached the provider carried the placeholder; the hit
+    // did not reach it.
+    let calls = mock.requests();
+    assert_eq!(calls.len(), seen.len() - 1, "{seen:?}");
+    for c in &calls {
+        assert_eq!(c.body["messages"][0]["content"], "my mail is [EMAIL_1]");
+    }
+    // Another caller whose request redacts to the same text hits the same
+    // entry, and reads their own value: the entry holds the placeholder,
+    // never the first caller's address.
+    let r = gw.post(
+        "/v1/chat/completions",
+        Some(KEY),
+        &whole("my mail is bob@example.org"),
+    );
+    assert_eq!(r.header("x-switchyard-cache"), Some("hit"));
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Sent to bob@example.org."
+    );
+    assert!(!r.body.contains("ana@"), "{}", r.body);
+    assert_eq!(mock.count(), calls.len());
 }

@@ -559,3 +559,46 @@ fn the_wit_reader_sees_items_and_ignores_comments() {
         BTreeSet::from(["i".to_string()])
     );
 }
+
+// ---------------------------------------------------------- other versions
+
+/// A component that exports an empty `switchyard:plugin/router` instance
+/// at `version`: enough to see which bindings the host picks.
+fn empty_router(version: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(component
+            (instance $i)
+            (export "switchyard:plugin/router@{version}" (instance $i)))"#
+    ))
+    .unwrap()
+}
+
+fn load_bytes(bytes: &[u8]) -> String {
+    LoadedPlugin::load_bytes(&runtime(), Path::new("other.wasm"), bytes, |_| {
+        Settings::default()
+    })
+    .err()
+    .expect("an empty instance cannot load")
+    .to_string()
+}
+
+#[test]
+fn a_contract_the_host_does_not_bind_is_refused_naming_what_it_binds() {
+    let err = load_bytes(&empty_router("0.1.0"));
+    assert!(
+        err.contains("it targets contract 0.1.0; this gateway binds 0.2.x and 0.3.x"),
+        "{err}"
+    );
+    let err = load_bytes(&empty_router("1.0.0"));
+    assert!(err.contains("it targets contract 1.0.0"), "{err}");
+}
+
+#[test]
+fn a_later_patch_is_served_by_the_bindings_of_its_minor() {
+    // 0.3.1 is not refused as an unbound contract: it goes to the 0.3
+    // bindings (whose export lookups match `@0.3.1` to `@0.3.0`), which
+    // then find this empty component lacks the world's functions.
+    let err = load_bytes(&empty_router("0.3.1"));
+    assert!(!err.contains("it targets contract"), "{err}");
+    assert!(err.contains("does not fit the router world"), "{err}");
+}

@@ -284,9 +284,10 @@ mod tests {
 
     #[test]
     fn built_from_its_config() {
-        assert!(switchyard_sdk::typed::from_json::<ContextTrim>(r#"{"keep_last_turns":0}"#).is_err());
-        let p: ContextTrim =
-            switchyard_sdk::typed::from_json(r#"{"reserve_tokens":0}"#).unwrap();
+        assert!(
+            switchyard_sdk::typed::from_json::<ContextTrim>(r#"{"keep_last_turns":0}"#).is_err()
+        );
+        let p: ContextTrim = switchyard_sdk::typed::from_json(r#"{"reserve_tokens":0}"#).unwrap();
         let v = p.sanitize(input(conversation(), Some(125))).unwrap();
         assert_eq!(tags(&v).len(), 8);
     }

@@ -168,9 +168,10 @@ impl Reloader {
         let _one = self.serial.lock().unwrap_or_else(|e| e.into_inner());
         let started = std::time::Instant::now();
         match self.try_reload(trigger) {
-            Ok(Done::Unchanged(sha)) => {
+            Ok(Done::Unchanged) => {
+                // Not an attempt: the bytes are the running ones, or the
+                // ones the last attempt tried (one save reported twice).
                 tracing::debug!(trigger = ?trigger, "config file unchanged; nothing to reload");
-                self.status.unchanged(trigger, sha);
                 Outcome::Unchanged
             }
             Ok(Done::Applied {
@@ -204,8 +205,11 @@ impl Reloader {
         let (mut config, text) = self.source.load().map_err(|e| (e, None))?;
         let sha = crate::plugins::runtime::sha256_hex(text.as_bytes());
         let fail = |e: String| (e, Some(sha.clone()));
-        if trigger == Trigger::File && self.status.sha256().as_deref() == Some(sha.as_str()) {
-            return Ok(Done::Unchanged(sha));
+        if trigger == Trigger::File
+            && (self.status.sha256().as_deref() == Some(sha.as_str())
+                || self.status.last_tried(&sha))
+        {
+            return Ok(Done::Unchanged);
         }
         let old = self.current.load_full();
         let running = &old.gateway.config;
@@ -298,7 +302,7 @@ impl Reloader {
 }
 
 enum Done {
-    Unchanged(String),
+    Unchanged,
     Applied { generation: u64, summary: String },
 }
 

@@ -25,7 +25,8 @@ pub enum Trigger {
 pub enum Outcome {
     /// The new config serves.
     Ok,
-    /// The file is the running one byte for byte: nothing to do.
+    /// The file is the running one byte for byte, or the one the last
+    /// attempt tried: nothing to do (not recorded as an attempt).
     Unchanged,
     /// The file failed to load or check; the running config stays.
     Error,
@@ -100,6 +101,17 @@ impl Status {
         self.lock().sha256.clone()
     }
 
+    /// Whether the last attempt tried these bytes (a watcher may report
+    /// one save several times; trying the same bytes again changes
+    /// nothing, and would count a failure twice).
+    pub fn last_tried(&self, sha: &str) -> bool {
+        self.lock()
+            .last_attempt
+            .as_ref()
+            .and_then(|a| a.sha256.as_deref())
+            == Some(sha)
+    }
+
     /// A new config serves; returns its generation.
     pub fn applied(&self, trigger: Trigger, text: &str, sha: String, pending: Vec<String>) -> u64 {
         let mut r = self.lock();
@@ -111,11 +123,6 @@ impl Status {
         r.config = masked(text);
         r.last_attempt = Some(attempt(trigger, Outcome::Ok, None, Some(sha)));
         r.generation
-    }
-
-    /// The file is the running one.
-    pub fn unchanged(&self, trigger: Trigger, sha: String) {
-        self.lock().last_attempt = Some(attempt(trigger, Outcome::Unchanged, None, Some(sha)));
     }
 
     /// A reload failed; returns the running generation.
@@ -254,10 +261,10 @@ mod tests {
         assert_eq!(s.report().generation, 1);
         assert_eq!(s.failed(Trigger::File, "bad".into(), None), 1);
         assert_eq!(s.applied(Trigger::Sighup, "a: 2\n", "x".into(), vec![]), 2);
-        s.unchanged(Trigger::File, "x".into());
+        assert!(s.last_tried("x") && !s.last_tried("y"));
         let r = s.report();
         assert_eq!((r.generation, r.reloads_ok, r.reloads_failed), (2, 1, 1));
-        assert_eq!(r.last_attempt.map(|a| a.outcome), Some(Outcome::Unchanged));
+        assert_eq!(r.last_attempt.map(|a| a.outcome), Some(Outcome::Ok));
         assert_eq!(r.config, json!({"a": 2}));
     }
 }

@@ -50,6 +50,29 @@ fn admin_config(port: u16) -> Value {
     r.json()
 }
 
+/// The SHA-256 `/admin/config` reports for a file holding `text`.
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// Waits until `/admin/config` reports `text` as the running file, and
+/// checks it is `generation`; returns the report.
+fn wait_applied(port: u16, text: &str, generation: u64) -> Value {
+    let sha = sha256(text);
+    let mut last = Value::Null;
+    eventually(
+        &format!("config generation {generation} running"),
+        RELOAD_WITHIN,
+        || {
+            last = admin_config(port);
+            last["sha256"] == sha
+        },
+    );
+    assert_eq!(last["generation"], generation, "{last}");
+    last
+}
+
 /// Waits until `/admin/config` reports `generation`; returns the report.
 fn wait_generation(port: u16, generation: u64) -> Value {
     let mut last = Value::Null;
@@ -189,7 +212,7 @@ fn under_load_a_group_is_added_a_deployment_removed_and_a_bad_file_refused_with_
         entry("b", &b1, "b1", &[]),
     ]);
     std::fs::write(&file, &v2).unwrap();
-    let report = wait_generation(gw.port, 2);
+    let report = wait_applied(gw.port, &v2, 2);
     assert_eq!(report["last_attempt"]["outcome"], "ok");
     assert_eq!(report["last_attempt"]["trigger"], "file");
     let r = chat(gw.port, "b");
@@ -201,18 +224,23 @@ fn under_load_a_group_is_added_a_deployment_removed_and_a_bad_file_refused_with_
     // on the old config has ended, a2 gets no call.
     let v3 = config_with(&[entry("a", &a1, "a1", &[]), entry("b", &b1, "b1", &[])]);
     replace_file(&file, &v3);
-    wait_generation(gw.port, 3);
+    wait_applied(gw.port, &v3, 3);
     load.each_completes(1);
     let a2_calls = a2.count();
     let a1_before = a1.count();
     assert!(a2_calls > 0, "a2 served before it was removed");
     load.each_completes(5);
     assert_eq!(a2.count(), a2_calls, "a removed deployment got calls");
-    assert!(a1.count() >= a1_before + 20, "a1 serves group a alone");
+    // 20 completed, of which the 4 in flight at the count may have been
+    // counted already.
+    assert!(a1.count() >= a1_before + 16, "a1 serves group a alone");
 
     // (3) A bad file: the running config keeps serving; the error names
     // the key.
     let served_before = load.total();
+    // An editor that writes in place may have shown the watcher an empty
+    // file for a moment (refused as such): count from here.
+    let failed_before = admin_config(gw.port)["reloads_failed"].as_u64().unwrap();
     let bad = format!("{v3}router_settings:\n  num_retries: lots\n");
     replace_file(&file, &bad);
     let mut report = Value::Null;
@@ -230,7 +258,7 @@ fn under_load_a_group_is_added_a_deployment_removed_and_a_bad_file_refused_with_
         "{error}"
     );
     assert_eq!(report["generation"], 3);
-    assert_eq!(report["reloads_failed"], 1);
+    assert_eq!(report["reloads_failed"], failed_before + 1);
     assert!(
         !report["config"].to_string().contains("lots"),
         "/admin/config shows the running file"
@@ -246,7 +274,7 @@ fn under_load_a_group_is_added_a_deployment_removed_and_a_bad_file_refused_with_
     // (4) The file fixed: it applies.
     let fixed = format!("{v3}router_settings:\n  num_retries: 2\n");
     replace_file(&file, &fixed);
-    let report = wait_generation(gw.port, 4);
+    let report = wait_applied(gw.port, &fixed, 4);
     assert_eq!(report["last_attempt"]["outcome"], "ok");
     assert_eq!(report["last_attempt"]["error"], Value::Null);
     assert_eq!(report["config"]["router_settings"]["num_retries"], 2);

@@ -132,7 +132,9 @@ impl World {
 
     fn scraped(&self) -> Scraped {
         Scraped {
-            states: vec![DeploymentState::Healthy; DEPLOYMENTS],
+            states: (0..DEPLOYMENTS)
+                .map(|i| (format!("d{i}"), DeploymentState::Healthy))
+                .collect(),
             plugins: self
                 .plugins
                 .iter()

@@ -20,6 +20,7 @@ fn main() {
         config: serde_json::json!({"mode": "ok"}),
         limits: Default::default(),
         deployments: common::table(16),
+        ..Settings::default()
     })
     .unwrap();
     let n: usize = args[2].parse().unwrap();

@@ -21,6 +21,7 @@ fn registry() -> Arc<Registry> {
             config: serde_json::json!({"mode": "ok"}),
             limits: Default::default(),
             deployments: table(16),
+            ..Settings::default()
         }),
     ))
 }

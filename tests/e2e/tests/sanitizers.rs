@@ -98,7 +98,7 @@ fn a_clean_request_passes_the_sanitiser_unchanged() {
 /// adapter a deployment uses is not reported.
 #[test]
 fn a_loaded_sanitiser_no_role_uses_is_warned_about_once_at_start() {
-    let mock = MockProvider::start();
+    let mock = MockProvider::start(Flavor::OpenAi);
     let dir = tempfile::tempdir().unwrap();
     let section = plugins_section(&dir.path().join("plugins"), &["openai", "pii-redactor"]);
     let gw = Gateway::start_in(

@@ -148,11 +148,35 @@ variant!(osan, nsan: Verdict { Allow, Deny(x), Rewrite(x) });
 
 impl Adapt<osan::SanitizeInput> for nsan::SanitizeInput {
     fn adapt(self) -> osan::SanitizeInput {
+        let mut response = self.response;
+        // A 0.2 sanitiser does not know a window's first `overlap`
+        // characters were already released: it would return them in its
+        // rewrite and the client would read them twice. It sees only the
+        // held-back text, which is what a rewrite replaces.
+        if let Some(w) = &self.window {
+            drop_leading_chars(&mut response, w.overlap as usize);
+        }
         osan::SanitizeInput {
             stage: self.stage.adapt(),
             request: self.request,
             caller: self.caller,
-            response: self.response,
+            response,
+        }
+    }
+}
+
+/// Removes the first `n` characters of text from `messages`' text parts,
+/// in order.
+fn drop_leading_chars(messages: &mut [crate::plugins::bindings::types::Message], mut n: usize) {
+    use crate::plugins::bindings::types::ContentPart;
+    for part in messages.iter_mut().flat_map(|m| m.content.iter_mut()) {
+        if n == 0 {
+            return;
+        }
+        if let ContentPart::Text(text) = part {
+            let cut = text.char_indices().nth(n).map_or(text.len(), |(i, _)| i);
+            n -= text[..cut].chars().count();
+            text.replace_range(..cut, "");
         }
     }
 }
@@ -205,6 +229,23 @@ mod tests {
         let old: osan::SanitizeInput = input.clone().adapt();
         assert_eq!(old.stage, osan::Stage::Response);
         assert_eq!(old.request, input.request);
+    }
+
+    #[test]
+    fn a_0_2_sanitiser_sees_only_the_held_back_text_of_a_window() {
+        let text = |t: &str| types::ContentPart::Text(t.into());
+        let mut messages = vec![types::Message {
+            role: types::Role::Assistant,
+            content: vec![text("é"), text("ab"), text("cdé")],
+            name: None,
+            extra: vec![],
+        }];
+        drop_leading_chars(&mut messages, 3);
+        assert_eq!(messages[0].content, vec![text(""), text(""), text("cdé")]);
+        drop_leading_chars(&mut messages, 2);
+        assert_eq!(messages[0].content, vec![text(""), text(""), text("é")]);
+        drop_leading_chars(&mut messages, 5);
+        assert_eq!(messages[0].content, vec![text(""), text(""), text("")]);
     }
 
     #[test]

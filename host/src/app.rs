@@ -108,12 +108,7 @@ pub fn served_prefixes(set: &ActiveSet) -> Vec<String> {
 /// deployments' API keys, and any other deployment param whose name says
 /// it holds a key, secret, token or password.
 pub fn secrets(config: &Config) -> Vec<String> {
-    let secret_name = |k: &str| {
-        let k = k.to_ascii_lowercase();
-        ["key", "secret", "token", "password", "credential"]
-            .iter()
-            .any(|w| k.contains(w))
-    };
+    let secret_name = crate::plugins::output::is_secret_name;
     let params = config.deployments.iter().flat_map(|d| {
         d.api_key.iter().cloned().chain(
             d.params
@@ -136,7 +131,7 @@ pub fn secrets(config: &Config) -> Vec<String> {
         std::iter::once(h.secret.clone()).chain(
             h.headers
                 .iter()
-                .filter(|(n, _)| secret_name(n.as_str()) || n.as_str() == "authorization")
+                .filter(|(n, _)| secret_name(n.as_str()))
                 .filter_map(|(_, v)| v.to_str().ok().map(str::to_string)),
         )
     });

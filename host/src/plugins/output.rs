@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -259,33 +259,52 @@ impl OutputLog {
 }
 
 /// Values that must never reach the log (deployments' API keys, the
-/// master key), set once when the gateway starts.
-static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+/// master key): set when the gateway starts and added to by each config
+/// reload.
+static SECRETS: std::sync::LazyLock<arc_swap::ArcSwap<Vec<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Whether a config key, parameter or header named `name` holds a
+/// credential (`api_key`, `x-api-key`, `authorization`, `aws_secret_access_key`,
+/// `password`, `cookie`, ...): its value is never shown or logged. One
+/// predicate for the secret list, the masked config and shadow reports.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "cookie"
+        || ["key", "secret", "token", "password", "credential", "auth"]
+            .iter()
+            .any(|w| name.contains(w))
+}
 
 /// Secrets shorter than this are not looked for (they would match
 /// ordinary words).
 const MIN_SECRET_LEN: usize = 8;
 
-/// Sets the secrets [`scrub`] replaces; later calls are ignored.
+/// Adds to the secrets [`scrub`] replaces. A secret once known stays
+/// scrubbed: a key a reload rotated out may still be in a call in flight.
 pub fn set_secrets(secrets: impl IntoIterator<Item = String>) {
-    let mut list: Vec<String> = secrets
+    let added: Vec<String> = secrets
         .into_iter()
         .filter(|s| s.len() >= MIN_SECRET_LEN)
         .collect();
-    list.sort();
-    list.dedup();
-    let _ = SECRETS.set(list);
+    SECRETS.rcu(|known| {
+        let mut list: Vec<String> = known.iter().chain(&added).cloned().collect();
+        list.sort();
+        list.dedup();
+        list
+    });
 }
 
 /// `line` with every known secret replaced by `[redacted]`: a plugin's
 /// input holds its deployment's API key, and an author's debug print must
 /// not put it in the gateway's log.
 pub fn scrub(line: &str) -> Cow<'_, str> {
-    let Some(secrets) = SECRETS.get() else {
+    let secrets = SECRETS.load();
+    if secrets.is_empty() {
         return Cow::Borrowed(line);
-    };
+    }
     let mut out = Cow::Borrowed(line);
-    for s in secrets {
+    for s in secrets.iter() {
         if out.contains(s.as_str()) {
             out = Cow::Owned(out.replace(s.as_str(), "[redacted]"));
         }

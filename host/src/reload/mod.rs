@@ -246,6 +246,9 @@ impl Reloader {
         let next = Generation { gateway, accounts };
         let router = build_router(&self.parts, &next, &self.status);
 
+        // The new config's keys are scrubbed from plugin output before any
+        // call can carry them.
+        crate::plugins::output::set_secrets(crate::app::secrets(&config));
         // The swap: the plugins' settings, the plugins, then the config.
         let reinitialised = prepared.names();
         self.parts.settings.store(Arc::new(settings));

@@ -178,7 +178,7 @@ fn mask(v: &mut Value, secret: bool) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                mask(child, secret || secret_name(k));
+                mask(child, secret || crate::plugins::output::is_secret_name(k));
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| mask(i, secret)),
@@ -192,21 +192,6 @@ fn mask(v: &mut Value, secret: bool) {
         Value::Number(_) | Value::Bool(_) if secret => *v = Value::String("***".into()),
         _ => {}
     }
-}
-
-/// Whether a key's name says its value is a secret.
-fn secret_name(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    [
-        "key",
-        "secret",
-        "token",
-        "password",
-        "credential",
-        "authorization",
-    ]
-    .iter()
-    .any(|w| k.contains(w))
 }
 
 /// `scheme://user:***@host...` for a URL with a password.

@@ -46,18 +46,41 @@ pub fn watch_file(
     let Some(file) = reloader.source().file.clone() else {
         return Err("no config file".into());
     };
-    let file = std::fs::canonicalize(&file).unwrap_or(file);
-    let dir = file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = file.file_name().map(|n| n.to_os_string());
+    // The folder the path names, without following symlinks: a ConfigMap's
+    // `config.yaml -> ..data/config.yaml` must be watched where `..data`
+    // is swapped, not in the timestamped folder it points to today (gone
+    // after the next update). When the file is a symlink to a file
+    // elsewhere, that file's folder is watched too.
+    let file = std::path::absolute(&file).unwrap_or(file);
+    let folder = |f: &Path| {
+        f.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    let dir = folder(&file);
+    let mut names: Vec<std::ffi::OsString> = file
+        .file_name()
+        .map(|n| n.to_os_string())
+        .into_iter()
+        .collect();
+    let mut dirs = vec![dir];
+    if let Ok(target) = std::fs::canonicalize(&file)
+        && !target
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with(".."))
+        && folder(&target) != dirs[0]
+    {
+        dirs.push(folder(&target));
+        names.extend(target.file_name().map(|n| n.to_os_string()));
+    }
     let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
     let mut debouncer = new_debouncer(DEBOUNCE, tx).map_err(|e| e.to_string())?;
-    debouncer
-        .watcher()
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    for dir in &dirs {
+        debouncer
+            .watcher()
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    }
     std::thread::Builder::new()
         .name("switchyard-config-watch".into())
         .spawn(move || {
@@ -67,7 +90,7 @@ pub fn watch_file(
                     Ok(events) => {
                         let ours = events.iter().any(|e| {
                             let n = e.path.file_name();
-                            n == name.as_deref()
+                            n.is_some_and(|n| names.iter().any(|x| x == n))
                                 || n.and_then(|n| n.to_str())
                                     .is_some_and(|n| n.starts_with(".."))
                         });

@@ -174,6 +174,9 @@ pub struct Registry {
     /// Shadow candidates promoted to live, by the name they serve under,
     /// until a file of the plugins directory serves that name again.
     promoted: Mutex<BTreeMap<String, Arc<LoadedPlugin>>>,
+    /// The shadow spec's own `config` of a promoted candidate, by name: a
+    /// config reload that loads it again keeps it (see reconfigure.rs).
+    promoted_config: Mutex<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Why a promotion failed.
@@ -211,6 +214,7 @@ impl Registry {
             files: Mutex::new(BTreeMap::new()),
             change: Mutex::new(()),
             promoted: Mutex::new(BTreeMap::new()),
+            promoted_config: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -368,6 +372,7 @@ impl Registry {
                     set.by_name.insert(name.clone(), plugin.clone());
                 });
                 lock(&self.promoted).remove(&name);
+                lock(&self.promoted_config).remove(&name);
                 self.set_file(file, |s| {
                     s.active_name = Some(name.clone());
                     s.last_sha = Some(sha.clone());
@@ -422,8 +427,14 @@ impl Registry {
 
     /// Serves `candidate` as `name` from now on, in one swap: calls in
     /// flight keep the version they hold. A later change to the file that
-    /// served `name` replaces it again.
-    pub fn promote(&self, name: &str, candidate: Arc<LoadedPlugin>) -> Result<(), PromoteError> {
+    /// served `name` replaces it again. `config` is the candidate's own
+    /// config (its shadow spec's), kept when a config reload loads it again.
+    pub fn promote(
+        &self,
+        name: &str,
+        candidate: Arc<LoadedPlugin>,
+        config: Option<serde_json::Value>,
+    ) -> Result<(), PromoteError> {
         let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot();
         let live = current
@@ -437,6 +448,10 @@ impl Registry {
             });
         }
         lock(&self.promoted).insert(name.to_string(), candidate.clone());
+        match config {
+            Some(c) => lock(&self.promoted_config).insert(name.to_string(), c),
+            None => lock(&self.promoted_config).remove(name),
+        };
         self.swap(|set| {
             set.by_name.insert(name.to_string(), candidate);
         });

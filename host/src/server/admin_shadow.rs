@@ -46,9 +46,14 @@ async fn stop(
     if let Err(e) = state.identity.admin(&headers) {
         return e.into_response();
     }
-    match shadow::stop(&name) {
-        Ok(s) => Json(s.report()).into_response(),
-        Err(e) => error(e).into_response(),
+    // Stopping takes the shadows' change lock, which a rebuild holds while
+    // it compiles candidates (seconds): off the runtime, as promotion.
+    match tokio::task::spawn_blocking(move || shadow::stop(&name)).await {
+        Ok(Ok(s)) => Json(s.report()).into_response(),
+        Ok(Err(e)) => error(e).into_response(),
+        Err(e) => {
+            ApiError::internal(format!("stopping the shadow did not finish: {e}")).into_response()
+        }
     }
 }
 

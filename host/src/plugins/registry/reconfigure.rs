@@ -50,9 +50,19 @@ impl Registry {
             .iter()
             .map(|b| (format!("builtin:{}", b.file), b))
             .collect();
+        let promoted = lock(&self.promoted).clone();
+        let own_configs = lock(&self.promoted_config).clone();
         let mut plugins = Vec::new();
         for old in candidates {
             let name = old.name().to_string();
+            // A promoted shadow candidate keeps its own config (its shadow
+            // spec's) in place of the live plugin's section.
+            let own = promoted
+                .get(&name)
+                .filter(|p| Arc::ptr_eq(p, &old))
+                .and_then(|_| own_configs.get(&name));
+            let before = with_own(before, own);
+            let settings = with_own(settings, own);
             if same(&before(&name), &settings(&name)) {
                 continue;
             }
@@ -62,9 +72,9 @@ impl Registry {
                     let Some(b) = bytes.get(&file) else {
                         return Err(format!("plugin {name}: built-in file {file} is gone"));
                     };
-                    LoadedPlugin::load_bytes(&self.runtime, &old.file, &b.bytes, settings)
+                    LoadedPlugin::load_bytes(&self.runtime, &old.file, &b.bytes, &settings)
                 }
-                Origin::File => LoadedPlugin::load_file(&self.runtime, &old.file, settings),
+                Origin::File => LoadedPlugin::load_file(&self.runtime, &old.file, &settings),
             };
             let mut plugin = loaded.map_err(|e| format!("plugin {name}: {e}"))?;
             plugin.origin = old.origin;
@@ -86,10 +96,16 @@ impl Registry {
     pub fn commit(&self, prepared: Prepared) {
         let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
         let mut builtins = lock(&self.builtins);
+        let mut promoted = lock(&self.promoted);
         let current = self.snapshot();
         let mut serve = Vec::new();
         for (old, new) in prepared.plugins {
             let name = new.name().to_string();
+            if let Some(slot) = promoted.get_mut(&name)
+                && Arc::ptr_eq(slot, &old)
+            {
+                *slot = new.clone();
+            }
             if let Some(slot) = builtins.get_mut(&name)
                 && Arc::ptr_eq(slot, &old)
             {
@@ -100,11 +116,26 @@ impl Registry {
             }
         }
         drop(builtins);
+        drop(promoted);
         self.swap(|set| {
             for p in serve {
                 set.by_name.insert(p.name().to_string(), p);
             }
         });
+    }
+}
+
+/// `settings` with `own` in place of each plugin's config, when given.
+fn with_own<'a>(
+    settings: &'a (dyn Fn(&str) -> Settings + Send + Sync),
+    own: Option<&'a serde_json::Value>,
+) -> impl Fn(&str) -> Settings + 'a {
+    move |n| {
+        let mut s = settings(n);
+        if let Some(c) = own {
+            s.config = c.clone();
+        }
+        s
     }
 }
 

@@ -9,7 +9,11 @@
 //! carry credentials show as a short hash, and every string passes through
 //! the gateway's secret scrubber.
 
+use std::sync::LazyLock;
+
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 use crate::plugins::bindings::cost_api::CostAnswer;
 use crate::plugins::bindings::provider_api::{Header, Outbound};
@@ -122,11 +126,28 @@ pub fn is_secret_header(lower_name: &str) -> bool {
         .any(|w| lower_name.contains(w))
 }
 
-/// `sha256:` and the first 12 hex digits: enough to tell two values apart,
-/// nothing to recover one from.
+/// The key [`hashed`] uses: random per process, so a short value (a tax
+/// number, a PIN) cannot be found by hashing every candidate offline.
+static HASH_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
+    let mut key = [0u8; 32];
+    if let Err(e) = getrandom::fill(&mut key) {
+        tracing::warn!(error = %e, "no OS randomness for the shadow hash key; using a weaker one");
+        key.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    }
+    key
+});
+
+/// `hmac-sha256:` and the first 12 hex digits of a keyed hash: enough to
+/// tell two values apart within this process, nothing to recover one from
+/// (the key never leaves the process; a restart changes every hash).
 pub fn hashed(value: &str) -> String {
-    let h = crate::plugins::runtime::sha256_hex(value.as_bytes());
-    format!("sha256:{}", h.get(..12).unwrap_or(&h))
+    // HMAC takes a key of any length: the error arm is never taken.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(HASH_KEY.as_slice()) else {
+        return "hmac-sha256:?".to_string();
+    };
+    mac.update(value.as_bytes());
+    let h = hex::encode(mac.finalize().into_bytes());
+    format!("hmac-sha256:{}", h.get(..12).unwrap_or(&h))
 }
 
 /// A body as parsed JSON (a body that is not JSON compares as its text).
@@ -313,8 +334,20 @@ mod tests {
         let shown = verdict_json(&Verdict::Rewrite(vec![msg("my card 4111111111111111")]));
         let text = shown.to_string();
         assert!(!text.contains("4111"), "{text}");
-        assert!(text.contains("sha256:"), "{text}");
+        assert!(text.contains("hmac-sha256:"), "{text}");
         assert_eq!(shown["rewrite"][0]["chars"], 24);
+    }
+
+    #[test]
+    fn a_hash_is_keyed_so_a_short_value_cannot_be_looked_up() {
+        let cpf = "123.456.789-09";
+        let shown = hashed(cpf);
+        assert_eq!(shown, hashed(cpf), "stable within the process");
+        assert_ne!(shown, hashed("123.456.789-10"));
+        let digits = shown.strip_prefix("hmac-sha256:").unwrap();
+        assert_eq!(digits.len(), 12);
+        let plain = crate::plugins::runtime::sha256_hex(cpf.as_bytes());
+        assert_ne!(digits, &plain[..12], "not the unkeyed SHA-256 prefix");
     }
 
     #[test]

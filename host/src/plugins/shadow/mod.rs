@@ -11,7 +11,8 @@
 //!
 //! The live path pays one relaxed atomic load per plugin call when no
 //! shadow runs. When one does, a sampled call clones its input and answer
-//! into the queue; a full queue drops the call and counts it.
+//! into the queue; a queue full by count (1024) or by the approximate bytes
+//! of its inputs (16 MiB) drops the call and counts it.
 //!
 //! Candidates are loaded apart from the active set (from a shadow folder
 //! beside the plugins directory, which the watcher does not see), so hot
@@ -25,7 +26,6 @@ pub mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -64,7 +64,7 @@ pub struct Shadow {
     core: Arc<Core>,
     spec: CandidateSpec,
     sampler: Sampler,
-    tx: SyncSender<Sent>,
+    queue: worker::Queue,
     state: Mutex<&'static str>,
     started_at: SystemTime,
 }
@@ -109,7 +109,8 @@ pub enum ShadowError {
 #[inline]
 pub fn route(plugin: &LoadedPlugin, input: &RouteRequest, live: &RouteDecision) {
     if ACTIVE.load(Ordering::Relaxed) {
-        offer(plugin, || Job::Route(input.clone(), live.clone()));
+        let size = Job::route_bytes(input);
+        offer(plugin, size, || Job::Route(input.clone(), live.clone()));
     }
 }
 
@@ -117,7 +118,8 @@ pub fn route(plugin: &LoadedPlugin, input: &RouteRequest, live: &RouteDecision) 
 #[inline]
 pub fn sanitize(plugin: &LoadedPlugin, input: &SanitizeInput, live: &Verdict) {
     if ACTIVE.load(Ordering::Relaxed) {
-        offer(plugin, || Job::Sanitize(input.clone(), live.clone()));
+        let size = Job::sanitize_bytes(input, live);
+        offer(plugin, size, || Job::Sanitize(input.clone(), live.clone()));
     }
 }
 
@@ -125,7 +127,8 @@ pub fn sanitize(plugin: &LoadedPlugin, input: &SanitizeInput, live: &Verdict) {
 #[inline]
 pub fn cost(plugin: &LoadedPlugin, input: &CostInput, live: &CostAnswer) {
     if ACTIVE.load(Ordering::Relaxed) {
-        offer(plugin, || Job::Cost(input.clone(), *live));
+        let size = std::mem::size_of::<CostInput>();
+        offer(plugin, size, || Job::Cost(input.clone(), *live));
     }
 }
 
@@ -133,7 +136,8 @@ pub fn cost(plugin: &LoadedPlugin, input: &CostInput, live: &CostAnswer) {
 #[inline]
 pub fn build_request(plugin: &LoadedPlugin, input: &BuildInput, live: &Outbound) {
     if ACTIVE.load(Ordering::Relaxed) {
-        offer(plugin, || Job::Build(input.clone(), live.clone()));
+        let size = Job::build_bytes(input, live);
+        offer(plugin, size, || Job::Build(input.clone(), live.clone()));
     }
 }
 
@@ -155,7 +159,7 @@ pub fn on_worker() -> bool {
     ACTIVE.load(Ordering::Relaxed) && worker::on_worker()
 }
 
-fn offer(plugin: &LoadedPlugin, job: impl FnOnce() -> Job) {
+fn offer(plugin: &LoadedPlugin, size: usize, job: impl FnOnce() -> Job) {
     if worker::on_worker() {
         return;
     }
@@ -167,15 +171,12 @@ fn offer(plugin: &LoadedPlugin, job: impl FnOnce() -> Job) {
         return;
     }
     let live_time = worker::take_last_call().unwrap_or_default();
-    let sent = Sent {
+    // Full by count or bytes (the candidate is behind) or disconnected (it
+    // just stopped): the call is dropped and counted, never waited for.
+    shadow.queue.offer(size, &shadow.core.stats, || Sent {
         job: job(),
         live_time,
-    };
-    // Full (the candidate is behind) or disconnected (it just stopped):
-    // the call is dropped, never waited for.
-    if shadow.tx.try_send(sent).is_err() {
-        shadow.core.stats.dropped.inc();
-    }
+    });
 }
 
 // ---- building, reading, stopping and promoting ----
@@ -242,6 +243,18 @@ pub fn rebuild(registry: &Arc<Registry>, section: &PluginsSection) -> Rebuilt {
             ));
             continue;
         };
+        if let Some(s) = old.ended.get(&live)
+            && promoted_copy(
+                s.state(),
+                &s.spec,
+                &spec,
+                (&live_plugin.file, &live_plugin.sha256),
+                sha.as_deref(),
+            )
+        {
+            tracing::debug!(plugin = %live, "shadow entry names the promoted, now live, candidate; not restarted");
+            continue;
+        }
         let candidate = match registry.load_candidate(&spec.file, spec.config.clone()) {
             Ok(c) => c,
             Err(e) => {
@@ -294,6 +307,23 @@ pub fn rebuild(registry: &Arc<Registry>, section: &PluginsSection) -> Rebuilt {
     out
 }
 
+/// Whether an entry would shadow a promoted candidate with a copy of
+/// itself: its shadow was promoted, the entry still names that candidate
+/// with the same config, and the live plugin is that file's bytes.
+fn promoted_copy(
+    state: &str,
+    promoted: &CandidateSpec,
+    entry: &CandidateSpec,
+    (live_file, live_sha): (&std::path::Path, &str),
+    entry_sha: Option<&str>,
+) -> bool {
+    state == "promoted"
+        && promoted.file == entry.file
+        && promoted.config == entry.config
+        && live_file == entry.file
+        && entry_sha == Some(live_sha)
+}
+
 fn start(
     live: &str,
     spec: CandidateSpec,
@@ -307,12 +337,12 @@ fn start(
         redactor,
         stopped: AtomicBool::new(false),
     });
-    let tx = worker::spawn(core.clone())?;
+    let queue = worker::spawn(core.clone())?;
     Ok(Arc::new(Shadow {
         sampler: Sampler::new(spec.sample),
         core,
         spec,
-        tx,
+        queue,
         state: Mutex::new("running"),
         started_at: SystemTime::now(),
     }))
@@ -399,7 +429,7 @@ pub fn stop(live: &str) -> Result<Arc<Shadow>, ShadowError> {
 pub fn promote(registry: &Registry, live: &str) -> Result<Arc<Shadow>, ShadowError> {
     let _guard = CHANGE.lock().unwrap_or_else(|e| e.into_inner());
     let s = running(live)?;
-    registry.promote(live, s.core.candidate.clone())?;
+    registry.promote(live, s.core.candidate.clone(), s.spec.config.clone())?;
     s.end("promoted");
     retire(live, &s);
     tracing::info!(
@@ -448,5 +478,66 @@ mod tests {
         assert_eq!(taken(0.2, 10), vec![4, 9]);
         // Shares are kept to a millionth.
         assert_eq!(taken(0.000_001, 2_000_000).len(), 2);
+    }
+
+    #[test]
+    fn a_promoted_candidate_is_not_shadowed_by_a_copy_of_itself() {
+        let spec = |file: &str, config: Option<Value>| CandidateSpec {
+            file: file.into(),
+            config,
+            sample: 1.0,
+        };
+        let promoted = spec("/s/r.wasm", Some(json!({"a": 1})));
+        let entry = spec("/s/r.wasm", Some(json!({"a": 1})));
+        let live = (std::path::Path::new("/s/r.wasm"), "abc");
+        assert!(promoted_copy(
+            "promoted",
+            &promoted,
+            &entry,
+            live,
+            Some("abc")
+        ));
+        // Stopped (a rebuild keeps it stopped elsewhere), or running: not this rule.
+        assert!(!promoted_copy(
+            "removed",
+            &promoted,
+            &entry,
+            live,
+            Some("abc")
+        ));
+        // The candidate file changed since: a new candidate, shadowed again.
+        assert!(!promoted_copy(
+            "promoted",
+            &promoted,
+            &entry,
+            live,
+            Some("def")
+        ));
+        // Another config, or another file: a real candidate.
+        let other = spec("/s/r.wasm", Some(json!({"a": 2})));
+        assert!(!promoted_copy(
+            "promoted",
+            &promoted,
+            &other,
+            live,
+            Some("abc")
+        ));
+        let moved = spec("/s/r2.wasm", Some(json!({"a": 1})));
+        assert!(!promoted_copy(
+            "promoted",
+            &promoted,
+            &moved,
+            live,
+            Some("abc")
+        ));
+        // The plugins directory serves the name again: the entry shadows it.
+        let file_live = (std::path::Path::new("/p/r.wasm"), "abc");
+        assert!(!promoted_copy(
+            "promoted",
+            &promoted,
+            &entry,
+            file_live,
+            Some("abc")
+        ));
     }
 }

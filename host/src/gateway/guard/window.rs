@@ -2,9 +2,12 @@
 //! windows as it flows, and only the current window is held back.
 //!
 //! Chunks (`data:` events) whose text has been checked are released in
-//! the order they came; events without text (the role, tool-call deltas,
-//! the finish, usage) pass at once when nothing is held, else in their
-//! place behind the held text. A choice's text is checked once
+//! the order they came; events without text (the role, the finish, usage)
+//! pass at once when nothing is held, else in their place behind the held
+//! text. A tool-call (or function-call) delta for a choice first has that
+//! choice's waiting text checked as a window of its own, so the deltas are
+//! not held back behind a short preamble ("Let me check.") until the
+//! stream ends. A choice's text is checked once
 //! `window_chars` characters of it wait, up to the last whitespace in them
 //! (so a word, and a placeholder like `[EMAIL_1]`, is never cut in two;
 //! a window without whitespace is cut at `window_chars`); what follows the
@@ -12,7 +15,14 @@
 //! `overlap_chars` characters already released (the contract's `overlap`),
 //! so a phrase across two windows is seen whole. When the choice finishes
 //! (its `finish_reason`, `[DONE]`, an error event, or the end of the body)
-//! what waits is checked as the last window.
+//! what waits is checked as the last window, even when nothing waits (the
+//! text ended on a window boundary), so the sanitisers always see `last`.
+//!
+//! Limits: choices are kept in a map by index (an upstream index never
+//! sizes an allocation); an event still incomplete after
+//! [`MAX_PARTIAL_EVENT`] bytes ends the guarding of that stream (what is
+//! held is checked and released, the rest passes through unchecked, with a
+//! warning).
 //!
 //! A rewrite replaces the window's held text: the first held chunk carries
 //! the new text, the others lose theirs (a chunk left with nothing is not
@@ -22,7 +32,7 @@
 //! ([`ApiError::sse_event`]), `[DONE]`; the upstream body is dropped, which
 //! cancels the provider's generation.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -34,6 +44,10 @@ use crate::plugins::bindings::types::{ContentPart, Message, Role};
 use super::super::SseBody;
 use super::super::error::ApiError;
 use super::{Watcher, filtered};
+
+/// Bytes of one SSE event the guard buffers while waiting for its end;
+/// beyond this the stream is no longer guarded.
+pub const MAX_PARTIAL_EVENT: usize = 1 << 20;
 
 /// One window handed to the checker.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +152,7 @@ struct Item {
     value: Option<Value>,
     changed: bool,
     /// Unchecked text: (position in `choices`, choice index, characters).
-    held: Vec<(usize, u32, usize)>,
+    held: Vec<(usize, u64, usize)>,
 }
 
 /// One choice's text.
@@ -152,6 +166,8 @@ struct ChoiceText {
     released: u64,
     finish_reason: Option<String>,
     finished: bool,
+    /// Some text of this choice came (so its last window is checked).
+    had_text: bool,
 }
 
 /// The stream's state between events.
@@ -160,7 +176,8 @@ pub struct StreamGuard<C> {
     window: usize,
     overlap: usize,
     items: VecDeque<Item>,
-    choices: Vec<ChoiceText>,
+    /// By the upstream's choice index (a map: the index is not trusted).
+    choices: BTreeMap<u64, ChoiceText>,
     /// id, created and model of the first chunk, for the content_filter
     /// chunk.
     head: Option<(Value, Value, Value)>,
@@ -169,6 +186,8 @@ pub struct StreamGuard<C> {
     /// Ready to go to the client.
     out: VecDeque<Bytes>,
     stopped: bool,
+    /// No longer guarding: bytes pass through as they come.
+    unguarded: bool,
 }
 
 impl<C: Checker> StreamGuard<C> {
@@ -179,11 +198,12 @@ impl<C: Checker> StreamGuard<C> {
             window,
             overlap: overlap.min(window - 1),
             items: VecDeque::new(),
-            choices: Vec::new(),
+            choices: BTreeMap::new(),
             head: None,
             partial: Vec::new(),
             out: VecDeque::new(),
             stopped: false,
+            unguarded: false,
         }
     }
 
@@ -193,26 +213,72 @@ impl<C: Checker> StreamGuard<C> {
         if self.stopped {
             return;
         }
-        if self.partial.is_empty() {
-            let mut rest = bytes;
-            while let Some(end) = find_event_end(rest) {
-                self.event(Bytes::copy_from_slice(&rest[..end]));
-                if self.stopped {
-                    return;
-                }
-                rest = &rest[end..];
-            }
-            self.partial.extend_from_slice(rest);
-        } else {
-            self.partial.extend_from_slice(bytes);
-            let all = std::mem::take(&mut self.partial);
-            self.push(&all);
+        if self.unguarded {
+            self.out.push_back(Bytes::copy_from_slice(bytes));
+            return;
         }
+        let mut rest = bytes;
+        if !self.partial.is_empty() {
+            // The partial event has no end in it: look only from its last
+            // three bytes on (an end may straddle the two pieces).
+            let old = self.partial.len();
+            let from = old.saturating_sub(3);
+            self.partial.extend_from_slice(bytes);
+            let Some(end) = find_event_end(&self.partial[from..]).map(|e| from + e) else {
+                if self.partial.len() > MAX_PARTIAL_EVENT {
+                    self.give_up();
+                }
+                return;
+            };
+            self.partial.truncate(end);
+            let event = Bytes::from(std::mem::take(&mut self.partial));
+            self.event(event);
+            if self.stopped {
+                return;
+            }
+            rest = &bytes[end.saturating_sub(old)..];
+        }
+        while let Some(end) = find_event_end(rest) {
+            self.event(Bytes::copy_from_slice(&rest[..end]));
+            if self.stopped {
+                return;
+            }
+            rest = &rest[end..];
+        }
+        self.partial.extend_from_slice(rest);
+        if self.partial.len() > MAX_PARTIAL_EVENT {
+            self.give_up();
+        }
+    }
+
+    /// An event too large to buffer: what is held is checked (not as the
+    /// last window) and released, then everything passes through.
+    fn give_up(&mut self) {
+        tracing::warn!(
+            bytes = self.partial.len(),
+            limit = MAX_PARTIAL_EVENT,
+            "stream event too large to guard; the rest of the answer passes unchecked"
+        );
+        let waiting: Vec<u64> = self.choices.keys().copied().collect();
+        for c in waiting {
+            self.flush(c);
+            if self.stopped {
+                return;
+            }
+        }
+        self.release();
+        // Anything left (it cannot hold text now) goes out in order.
+        while let Some(item) = self.items.pop_front() {
+            self.out.push_back(item.raw);
+        }
+        let rest = Bytes::from(std::mem::take(&mut self.partial));
+        self.out.push_back(rest);
+        self.unguarded = true;
     }
 
     /// The body ended: what waits is checked and released.
     pub fn end(&mut self) {
-        if self.stopped {
+        if self.stopped || self.unguarded {
             return;
         }
         if !self.partial.is_empty() {
@@ -260,41 +326,49 @@ impl<C: Checker> StreamGuard<C> {
         }
         let mut held = Vec::new();
         let mut finished = Vec::new();
+        // Choices with a tool-call delta: their waiting text is checked
+        // before the delta goes out.
+        let mut flushed = Vec::new();
         if let Some(choices) = value.get("choices").and_then(Value::as_array) {
             for (j, c) in choices.iter().enumerate() {
-                let index = c
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .map_or(j as u32, |i| i as u32);
+                let index = c.get("index").and_then(Value::as_u64).unwrap_or(j as u64);
                 let text = c.pointer("/delta/content").and_then(Value::as_str);
                 if let Some(text) = text.filter(|t| !t.is_empty()) {
                     let n = text.chars().count();
                     let state = self.choice(index);
                     state.waiting.push_str(text);
                     state.waiting_chars += n;
+                    state.had_text = true;
                     held.push((j, index, n));
                 }
                 if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
                     self.choice(index).finish_reason = Some(f.to_string());
                     finished.push(index);
+                } else if has_call_delta(c) {
+                    flushed.push(index);
                 }
             }
         }
-        if held.is_empty() && self.items.is_empty() {
-            self.out.push_back(raw);
-        } else {
-            let touched: Vec<u32> = held.iter().map(|h| h.1).collect();
+        let touched: Vec<u64> = held.iter().map(|h| h.1).collect();
+        let has_text = !held.is_empty();
+        if has_text {
             self.items.push_back(Item {
-                raw,
+                raw: raw.clone(),
                 value: Some(value),
                 changed: false,
                 held,
             });
-            for c in touched {
-                self.check_full_windows(c);
-                if self.stopped {
-                    return;
-                }
+        }
+        for c in touched {
+            self.check_full_windows(c);
+            if self.stopped {
+                return;
+            }
+        }
+        for c in flushed {
+            self.flush(c);
+            if self.stopped {
+                return;
             }
         }
         for c in finished {
@@ -304,6 +378,10 @@ impl<C: Checker> StreamGuard<C> {
             }
         }
         self.release();
+        if !has_text {
+            // After the checks it caused: a rewrite they made goes first.
+            self.pass(raw);
+        }
     }
 
     /// An event with no text: out at once, or behind what is held.
@@ -320,35 +398,50 @@ impl<C: Checker> StreamGuard<C> {
         }
     }
 
-    fn choice(&mut self, index: u32) -> &mut ChoiceText {
-        let i = index as usize;
-        if self.choices.len() <= i {
-            self.choices.resize_with(i + 1, ChoiceText::default);
-        }
-        &mut self.choices[i]
+    fn choice(&mut self, index: u64) -> &mut ChoiceText {
+        self.choices.entry(index).or_default()
     }
 
     /// Checks full windows of choice `c` while there are.
-    fn check_full_windows(&mut self, c: u32) {
-        while !self.stopped && self.choice(c).waiting_chars >= self.window {
-            let cut = cut_point(&self.choices[c as usize].waiting, self.window);
+    fn check_full_windows(&mut self, c: u64) {
+        let window = self.window;
+        while !self.stopped {
+            let state = self.choice(c);
+            if state.waiting_chars < window {
+                break;
+            }
+            let cut = cut_point(&state.waiting, window);
             self.check(c, cut, false);
         }
     }
 
-    /// Choice `c` has finished: its last window.
-    fn finish(&mut self, c: u32) {
+    /// Checks what waits of choice `c`, if anything, as a window that is
+    /// not the last (something other than text comes next).
+    fn flush(&mut self, c: u64) {
+        let chars = self.choice(c).waiting_chars;
+        if chars > 0 {
+            self.check(c, chars, false);
+        }
+    }
+
+    /// Choice `c` has finished: its last window (empty after the overlap
+    /// when the text ended on a window boundary).
+    fn finish(&mut self, c: u64) {
         let state = self.choice(c);
         if state.finished {
             return;
         }
         state.finished = true;
+        if !state.had_text {
+            return;
+        }
         let chars = state.waiting_chars;
         self.check(c, chars, true);
     }
 
     fn finish_all(&mut self) {
-        for c in 0..self.choices.len() as u32 {
+        let choices: Vec<u64> = self.choices.keys().copied().collect();
+        for c in choices {
             self.finish(c);
             if self.stopped {
                 return;
@@ -358,11 +451,8 @@ impl<C: Checker> StreamGuard<C> {
     }
 
     /// Checks the first `chars` waiting characters of choice `c`.
-    fn check(&mut self, c: u32, chars: usize, last: bool) {
-        let state = &self.choices[c as usize];
-        if chars == 0 {
-            return;
-        }
+    fn check(&mut self, c: u64, chars: usize, last: bool) {
+        let state = self.choices.entry(c).or_default();
         let held_end = state
             .waiting
             .char_indices()
@@ -371,7 +461,9 @@ impl<C: Checker> StreamGuard<C> {
         let text = format!("{}{}", state.tail, &state.waiting[..held_end]);
         let overlap = state.tail.chars().count() as u32;
         let window = Window {
-            choice: c,
+            // The contract's choice is a u32; an index beyond is absurd but
+            // still checked, under the largest one.
+            choice: u32::try_from(c).unwrap_or(u32::MAX),
             text: &text,
             released: state.released,
             overlap,
@@ -394,7 +486,7 @@ impl<C: Checker> StreamGuard<C> {
         let joined = format!("{}{}", state.tail, released_text);
         let skip = joined.chars().count().saturating_sub(self.overlap);
         let tail: String = joined.chars().skip(skip).collect();
-        let state = &mut self.choices[c as usize];
+        let state = self.choice(c);
         state.tail = tail;
         state.released += released_chars as u64;
         state.waiting.drain(..held_end);
@@ -405,7 +497,7 @@ impl<C: Checker> StreamGuard<C> {
     /// Marks `chars` characters of choice `c` checked in the held chunks,
     /// in order, putting `rewrite` in the first and removing the text of
     /// the others when there is one; a chunk cut in the middle is split.
-    fn consume(&mut self, c: u32, mut chars: usize, rewrite: Option<String>) {
+    fn consume(&mut self, c: u64, mut chars: usize, rewrite: Option<String>) {
         let rewriting = rewrite.is_some();
         let mut rewrite = rewrite;
         let mut i = 0;
@@ -493,7 +585,7 @@ impl<C: Checker> StreamGuard<C> {
 
     /// Ends the stream: what is held is dropped; the content_filter chunk,
     /// the error event and `[DONE]` go out.
-    fn stop(&mut self, c: u32, error: ApiError) {
+    fn stop(&mut self, c: u64, error: ApiError) {
         // What earlier windows allowed goes out first.
         self.release();
         self.items.clear();
@@ -509,16 +601,27 @@ impl<C: Checker> StreamGuard<C> {
 }
 
 /// Where an event ends (after its blank line), if it has.
+/// One pass, stopping at the first end.
 fn find_event_end(bytes: &[u8]) -> Option<usize> {
-    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    (0..bytes.len()).find_map(|i| {
+        let at = &bytes[i..];
+        if at.starts_with(b"\n\n") {
+            Some(i + 2)
+        } else if at.starts_with(b"\r\n\r\n") {
+            Some(i + 4)
+        } else {
+            None
+        }
+    })
+}
+
+/// A tool-call or function-call delta in a choice.
+fn has_call_delta(choice: &Value) -> bool {
+    ["tool_calls", "function_call"].iter().any(|k| {
+        choice
+            .pointer(&format!("/delta/{k}"))
+            .is_some_and(|v| !v.is_null())
+    })
 }
 
 /// Characters of `waiting` a full window checks: up to and including the

@@ -123,7 +123,7 @@ fn a_loaded_sanitiser_no_role_uses_is_warned_about_once_at_start() {
     // And it does nothing: the provider sees the e-mail address as sent.
     let reply = gw.post(
         "/v1/chat/completions",
-        None,
+        Some(KEY),
         &json!({"model": "gpt", "messages": [{"role": "user", "content": "mail me at ana@example.com"}]}),
     );
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -44,11 +44,16 @@ pub fn unused(config: &Config, set: &ActiveSet) -> Vec<Unused> {
             Kind::Provider => (
                 config.deployments.iter().any(|d| {
                     p.info.provider_prefixes.iter().any(|x| *x == d.provider)
-                        && set.provider_for(&d.provider).is_some_and(|a| a.name() == name)
+                        && set
+                            .provider_for(&d.provider)
+                            .is_some_and(|a| a.name() == name)
                 }),
                 format!(
                     "give a deployment `model: {}/<model>`",
-                    p.info.provider_prefixes.first().map_or("<prefix>", String::as_str)
+                    p.info
+                        .provider_prefixes
+                        .first()
+                        .map_or("<prefix>", String::as_str)
                 ),
             ),
         };

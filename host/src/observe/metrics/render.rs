@@ -50,8 +50,8 @@ impl Collector for Scrape {
         stores(&mut enc, &self.scraped)?;
         plugins(&mut enc, &self.metrics, &self.scraped)?;
         super::shadow::encode(&mut enc)?;
-        crate::gateway::guard::audit::encode(&mut enc)?;
         config(&mut enc, &self.metrics)?;
+        crate::gateway::guard::audit::encode(&mut enc)?;
         if self.metrics.litellm() {
             litellm::encode(&mut enc, &self.metrics, &self.scraped)?;
         }

@@ -211,3 +211,60 @@ fn bad_shadow_entries_warn_and_the_gateway_serves() {
         assert_eq!(shadow_of(&gw, name).status, 404, "{name}");
     }
 }
+
+#[test]
+fn a_config_reload_after_promotion_keeps_the_candidate_its_config_and_no_shadow() {
+    let m = MockProvider::start(Flavor::OpenAi);
+    let gw = shadowed(&m);
+    let r = promote(&gw, "tier-router");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let gold = |n| chat(&gw, &greeting(n, Some("gold")));
+    assert_eq!(gold(0).header("x-switchyard-model-group"), Some("premium"));
+
+    // A change to the deployment table: the live router (the promoted
+    // candidate) is loaded again with the new table.
+    let path = gw.dir.path().join("config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let changed = text.replacen(
+        "model: openai/premium-1\n",
+        "model: openai/premium-1\n      rpm: 100000\n",
+        1,
+    );
+    assert_ne!(changed, text);
+    let tmp = path.with_extension("yaml.swp");
+    std::fs::write(&tmp, &changed).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let reloaded = |log: &str| {
+        log.lines().any(|l| {
+            l.contains("config reloaded:")
+                && l.contains(" re-initialised (")
+                && l.contains("tier-router")
+        })
+    };
+    let began = std::time::Instant::now();
+    while !reloaded(&gw.log()) && began.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        reloaded(&gw.log()),
+        "no reload of the router:\n{}",
+        gw.log()
+    );
+
+    // Still the candidate with its own config (gold customers at premium),
+    // not the live plugin's section; and no shadow of it by itself.
+    for n in 1..5 {
+        let r = gold(n);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.header("x-switchyard-model-group"),
+            Some("premium"),
+            "{}",
+            r.body
+        );
+    }
+    let report = report(&gw, "tier-router");
+    assert_eq!(report["state"], "promoted", "{report}");
+    assert_eq!(report["compared"], 0, "{report}");
+    assert_eq!(report["dropped"], 0, "{report}");
+}

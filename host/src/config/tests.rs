@@ -553,7 +553,7 @@ fn every_value_without_a_sensible_reading_is_an_error_naming_its_path() {
         ),
         (
             "plugins: {routers: [x]}\n".into(),
-            "plugins.routers: unknown field `routers`, expected one of `dir`, `router`, `sanitizers`, `cost_rules`, `cache_dir`, `watch`, `defaults`, `settings`",
+            "plugins.routers: unknown field `routers`, expected one of `dir`, `router`, `sanitizers`, `cost_rules`, `cache_dir`, `watch`, `defaults`, `settings`, `shadow`, `shadow_sample`, `shadow_dir`",
         ),
         (
             "plugins: {settings: {a: {timeout_ms: 0}}}\n".into(),

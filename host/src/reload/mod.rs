@@ -48,10 +48,10 @@ pub struct Source {
 }
 
 impl Source {
-    /// Reads and checks the file as `serve` does at start: the config,
-    /// with the command line's plugins directory, its path made absolute.
-    /// Returns the config and the text it came from.
-    pub fn load(&self) -> Result<(Config, String), String> {
+    /// Reads the file's text. An empty file is refused: it is a valid
+    /// config (no models), and also what an editor leaves for a moment
+    /// when it writes in place.
+    pub fn read(&self) -> Result<String, String> {
         let Some(file) = &self.file else {
             return Err(
                 "the gateway runs on the built-in default config; there is no file to reload"
@@ -65,24 +65,35 @@ impl Source {
             }
             .to_string()
         })?;
-        // An empty file is a valid config (no models), and also what an
-        // editor leaves for a moment when it writes in place.
         if text.trim().is_empty() {
             return Err(format!(
                 "{} is empty; a reload needs the whole config (the running one stays)",
                 file.display()
             ));
         }
+        Ok(text)
+    }
+
+    /// Checks `text` as `serve` does at start: the config, with the
+    /// command line's plugins directory, its path made absolute.
+    pub fn parse(&self, text: &str) -> Result<Config, String> {
+        let file = self.file.as_deref().unwrap_or(Path::new("config.yaml"));
         let base = file.parent().unwrap_or(Path::new("."));
-        let mut config = Config::parse(&text, base).map_err(|e| {
+        let mut config = Config::parse(text, base).map_err(|e| {
             ConfigError::InFile {
-                file: file.clone(),
+                file: file.to_path_buf(),
                 source: Box::new(e),
             }
             .to_string()
         })?;
         self.prepare(&mut config)?;
-        Ok((config, text))
+        Ok(config)
+    }
+
+    /// Reads and checks the file: the config and the text it came from.
+    pub fn load(&self) -> Result<(Config, String), String> {
+        let text = self.read()?;
+        Ok((self.parse(&text)?, text))
     }
 
     /// The command line's overrides, and one spelling of the plugins
@@ -202,15 +213,19 @@ impl Reloader {
     }
 
     fn try_reload(&self, trigger: Trigger) -> Result<Done, (String, Option<String>)> {
-        let (mut config, text) = self.source.load().map_err(|e| (e, None))?;
+        let text = self.source.read().map_err(|e| (e, None))?;
         let sha = crate::plugins::runtime::sha256_hex(text.as_bytes());
         let fail = |e: String| (e, Some(sha.clone()));
+        // One save is often reported twice: the second report of a file
+        // that failed to parse must not count as a second failure, so the
+        // bytes are compared before they are parsed.
         if trigger == Trigger::File
             && (self.status.sha256().as_deref() == Some(sha.as_str())
                 || self.status.last_tried(&sha))
         {
             return Ok(Done::Unchanged);
         }
+        let mut config = self.source.parse(&text).map_err(fail)?;
         let old = self.current.load_full();
         let running = &old.gateway.config;
         let pending = restart::hold(running, &mut config);

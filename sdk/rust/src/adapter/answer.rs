@@ -1,6 +1,12 @@
 //! Reading a provider's answer: its JSON, its stream events, the `created`
 //! time the host passes in, and the errors for an answer the adapter cannot
 //! read.
+//!
+//! ```
+//! use switchyard_sdk::adapter::answer::{body_json, snippet};
+//! assert_eq!(body_json(200, br#"{"usage":null}"#).unwrap()["usage"], serde_json::Value::Null);
+//! assert_eq!(snippet("short"), "short");
+//! ```
 
 use serde_json::Value;
 
@@ -10,10 +16,22 @@ use crate::types::PluginError;
 
 /// How many characters of a body [`snippet`] keeps: enough to recognise an
 /// HTML error page or a truncated JSON, short enough for a log line.
+///
+/// ```
+/// use switchyard_sdk::adapter::{SNIPPET_CHARS, snippet};
+/// let long = "x".repeat(SNIPPET_CHARS + 1);
+/// assert_eq!(snippet(&long).chars().count(), SNIPPET_CHARS + 3);
+/// ```
 pub const SNIPPET_CHARS: usize = 200;
 
 /// The start of `text` (at most [`SNIPPET_CHARS`] characters, then `...`),
 /// to quote an unreadable body in an error message.
+///
+/// ```
+/// use switchyard_sdk::adapter::snippet;
+/// assert_eq!(snippet("<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+/// assert_eq!(snippet(&"é".repeat(300)), format!("{}...", "é".repeat(200)));
+/// ```
 pub fn snippet(text: &str) -> String {
     match text.char_indices().nth(SNIPPET_CHARS) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
@@ -24,6 +42,16 @@ pub fn snippet(text: &str) -> String {
 /// The error for an answer the adapter cannot read (a garbled 2xx body, an
 /// event that is not what the provider documents). The host reports it as
 /// a bad gateway and blames the deployment, not the request.
+///
+/// ```
+/// use switchyard_sdk::adapter::bad_answer;
+/// use switchyard_sdk::provider::ParseError;
+/// use switchyard_sdk::types::PluginError;
+/// assert_eq!(
+///     bad_answer("no candidates"),
+///     ParseError::Plugin(PluginError::Internal("no candidates".into()))
+/// );
+/// ```
 pub fn bad_answer(message: impl Into<String>) -> ParseError {
     ParseError::Plugin(PluginError::Internal(message.into()))
 }
@@ -46,6 +74,12 @@ pub fn body_json(status: u16, body: &[u8]) -> Result<Value, ParseError> {
 }
 
 /// The JSON of one stream event's data, or a [`bad_answer`] that quotes it.
+///
+/// ```
+/// use switchyard_sdk::adapter::event_json;
+/// assert_eq!(event_json(r#"{"type":"ping"}"#).unwrap()["type"], "ping");
+/// assert!(event_json("{truncated").is_err());
+/// ```
 pub fn event_json(data: &str) -> Result<Value, ParseError> {
     serde_json::from_str(data)
         .map_err(|e| bad_answer(format!("stream event is not JSON ({e}): {}", snippet(data))))
@@ -54,6 +88,14 @@ pub fn event_json(data: &str) -> Result<Value, ParseError> {
 /// The server-sent event a stream decoder was given. Adapters that ask the
 /// host for SSE framing (`framing::sse`) get events; raw bytes mean the host
 /// and the adapter disagree, which is the caller's error, not the provider's.
+///
+/// ```
+/// use switchyard_sdk::adapter::sse_event;
+/// use switchyard_sdk::provider::{SseEvent, StreamInput};
+/// let ev = SseEvent { event: Some("ping".into()), data: "{}".into(), id: None };
+/// assert_eq!(sse_event(StreamInput::Event(ev.clone()), "anthropic").unwrap(), ev);
+/// assert!(sse_event(StreamInput::Bytes(b"{}".to_vec()), "anthropic").is_err());
+/// ```
 pub fn sse_event(input: StreamInput, adapter: &str) -> Result<SseEvent, ParseError> {
     match input {
         StreamInput::Event(event) => Ok(event),
@@ -63,9 +105,77 @@ pub fn sse_event(input: StreamInput, adapter: &str) -> Result<SseEvent, ParseErr
     }
 }
 
+/// One event of a server-sent stream, sorted the way every adapter sorts
+/// them before reading one: nothing to read, the end, or data.
+///
+/// ```
+/// use switchyard_sdk::adapter::{StreamEvent, stream_event};
+/// use switchyard_sdk::provider::{SseEvent, StreamInput};
+/// let input = StreamInput::Event(SseEvent { event: None, data: "[DONE]".into(), id: None });
+/// let done = match stream_event(input, "openai").unwrap() {
+///     StreamEvent::KeepAlive => false,
+///     StreamEvent::Done => true,
+///     StreamEvent::Data(ev) => ev.data.contains("finish_reason"),
+/// };
+/// assert!(done);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// An event whose data is blank (a keep-alive, or only `event:` or
+    /// `id:` lines): nothing to decode, and not the end.
+    KeepAlive,
+    /// `data: [DONE]`, how OpenAI and the servers that copy it end a
+    /// stream. Whether it ends the stream is the adapter's call (a
+    /// provider that ends otherwise may just skip it).
+    Done,
+    /// An event with data, the data trimmed of surrounding white space.
+    Data(SseEvent),
+}
+
+/// The [`sse_event`] a decoder was given, sorted into a [`StreamEvent`], so
+/// that every decoder treats keep-alives and `[DONE]` alike.
+///
+/// ```
+/// use switchyard_sdk::adapter::{StreamEvent, stream_event};
+/// use switchyard_sdk::provider::{SseEvent, StreamInput};
+///
+/// let ev = |data: &str| StreamInput::Event(SseEvent { event: None, data: data.into(), id: None });
+/// assert_eq!(stream_event(ev(" "), "openai").unwrap(), StreamEvent::KeepAlive);
+/// assert_eq!(stream_event(ev("[DONE]"), "openai").unwrap(), StreamEvent::Done);
+/// let StreamEvent::Data(e) = stream_event(ev(" {\"id\":\"c\"}\n"), "openai").unwrap() else {
+///     panic!("data");
+/// };
+/// assert_eq!(e.data, r#"{"id":"c"}"#);
+/// assert!(stream_event(StreamInput::Bytes(vec![]), "openai").is_err());
+/// ```
+pub fn stream_event(input: StreamInput, adapter: &str) -> Result<StreamEvent, ParseError> {
+    let mut ev = sse_event(input, adapter)?;
+    let data = ev.data.trim();
+    if data.is_empty() {
+        return Ok(StreamEvent::KeepAlive);
+    }
+    if data == "[DONE]" {
+        return Ok(StreamEvent::Done);
+    }
+    if data.len() != ev.data.len() {
+        ev.data = data.to_string();
+    }
+    Ok(StreamEvent::Data(ev))
+}
+
 /// The `created` time (Unix seconds) for answers and chunks. Plugins have no
 /// clock, so the host passes the time in the target's params as `created`;
 /// without it (a native test, an older host) this is 0.
+///
+/// ```
+/// use switchyard_sdk::adapter::created;
+/// use switchyard_sdk::testing::target;
+/// use switchyard_sdk::types::Field;
+/// let mut t = target("mock", "m");
+/// assert_eq!(created(&t), 0);
+/// t.params = vec![Field { key: "created".into(), value: "1750000000".into() }];
+/// assert_eq!(created(&t), 1_750_000_000);
+/// ```
 pub fn created(target: &Target) -> u64 {
     field::<u64>(&target.params, "created").unwrap_or(0)
 }
@@ -138,6 +248,48 @@ mod tests {
                     .to_string()
             ))
         );
+    }
+
+    #[test]
+    fn stream_event_sorts_keep_alives_done_and_data() {
+        let ev = |event: Option<&str>, data: &str| {
+            StreamInput::Event(SseEvent {
+                event: event.map(str::to_string),
+                data: data.into(),
+                id: Some("7".into()),
+            })
+        };
+        for blank in ["", " ", "\n\n"] {
+            assert_eq!(
+                stream_event(ev(None, blank), "x"),
+                Ok(StreamEvent::KeepAlive)
+            );
+        }
+        assert_eq!(
+            stream_event(ev(Some("ping"), ""), "x"),
+            Ok(StreamEvent::KeepAlive)
+        );
+        assert_eq!(
+            stream_event(ev(None, " [DONE]\n"), "x"),
+            Ok(StreamEvent::Done)
+        );
+        let data = |event: Option<&str>, data: &str| {
+            Ok(StreamEvent::Data(SseEvent {
+                event: event.map(str::to_string),
+                data: data.into(),
+                id: Some("7".into()),
+            }))
+        };
+        assert_eq!(stream_event(ev(None, "{}"), "x"), data(None, "{}"));
+        assert_eq!(
+            stream_event(ev(Some("error"), " {\"a\":1}\n"), "x"),
+            data(Some("error"), r#"{"a":1}"#)
+        );
+        assert_eq!(
+            stream_event(ev(None, "[DONE]x"), "x"),
+            data(None, "[DONE]x")
+        );
+        assert!(stream_event(StreamInput::Bytes(vec![1]), "x").is_err());
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! Provider errors: the class of a bare HTTP status, the message of a body
 //! that is not the provider's error JSON, and the error for an operation an
 //! adapter does not serve.
+//!
+//! ```
+//! use switchyard_sdk::adapter::errors::{body_text, class_for_status};
+//! use switchyard_sdk::provider::ErrorClass;
+//! assert_eq!(class_for_status(401), ErrorClass::Authentication);
+//! assert_eq!(body_text("proxy", 502, b"Bad Gateway\n"), "Bad Gateway");
+//! ```
 
 use crate::provider::ErrorClass;
 use crate::types::PluginError;
@@ -8,6 +15,12 @@ use crate::types::PluginError;
 /// How much of a non-JSON error body [`body_text`] keeps as the message:
 /// enough for a proxy's HTML page to say what went wrong, bounded so that a
 /// huge body does not end up in every log line and client error.
+///
+/// ```
+/// use switchyard_sdk::adapter::{MAX_MESSAGE_CHARS, body_text};
+/// let page = "x".repeat(5000);
+/// assert_eq!(body_text("proxy", 502, page.as_bytes()).chars().count(), MAX_MESSAGE_CHARS);
+/// ```
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// The class of an error answer from its HTTP status alone, for when the
@@ -41,6 +54,12 @@ pub fn class_for_status(status: u16) -> ErrorClass {
 /// trimmed, at most [`MAX_MESSAGE_CHARS`] characters (the last one an
 /// ellipsis when it was cut), and a sentence naming `who` answered and the
 /// status when the body is empty.
+///
+/// ```
+/// use switchyard_sdk::adapter::body_text;
+/// assert_eq!(body_text("Gemini", 503, b"  upstream connect error  "), "upstream connect error");
+/// assert_eq!(body_text("Gemini", 500, b""), "Gemini answered HTTP 500 with an empty body");
+/// ```
 pub fn body_text(who: &str, status: u16, body: &[u8]) -> String {
     let s = String::from_utf8_lossy(body);
     let s = s.trim();
@@ -57,6 +76,15 @@ pub fn body_text(who: &str, status: u16, body: &[u8]) -> String {
 
 /// The error for an operation the adapter does not serve; `supported` lists
 /// the ones it does, for the message ("chat and embeddings").
+///
+/// ```
+/// use switchyard_sdk::adapter::unsupported;
+/// use switchyard_sdk::types::PluginError;
+/// let PluginError::InvalidInput(m) = unsupported("anthropic", "embeddings", "chat") else {
+///     panic!("invalid input");
+/// };
+/// assert_eq!(m, r#"the anthropic adapter does not support the operation "embeddings" (only chat)"#);
+/// ```
 pub fn unsupported(adapter: &str, operation: &str, supported: &str) -> PluginError {
     PluginError::InvalidInput(format!(
         "the {adapter} adapter does not support the operation \"{operation}\" (only {supported})"

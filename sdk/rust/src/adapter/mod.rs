@@ -6,7 +6,8 @@
 //! - [`request`]: building the provider's request from the deployment
 //!   ([`api_base`], [`extra_headers`], [`percent_encode`], [`check_api_base`]).
 //! - [`answer`]: reading the provider's answer ([`body_json`], [`event_json`],
-//!   [`sse_event`], [`created`], [`snippet`], [`bad_answer`]).
+//!   [`sse_event`], [`stream_event`], [`created`], [`snippet`],
+//!   [`bad_answer`]).
 //! - [`errors`]: provider errors ([`class_for_status`], [`body_text`],
 //!   [`unsupported`]).
 //!
@@ -26,6 +27,9 @@ pub mod answer;
 pub mod errors;
 pub mod request;
 
-pub use answer::{bad_answer, body_json, created, event_json, snippet, sse_event};
+pub use answer::{
+    SNIPPET_CHARS, StreamEvent, bad_answer, body_json, created, event_json, snippet, sse_event,
+    stream_event,
+};
 pub use errors::{MAX_MESSAGE_CHARS, body_text, class_for_status, unsupported};
 pub use request::{api_base, check_api_base, extra_headers, percent_encode};

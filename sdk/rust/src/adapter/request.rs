@@ -1,16 +1,43 @@
 //! Building a provider's request from the deployment: where to send it, the
 //! headers the deployment adds, and safe URL segments.
+//!
+//! ```
+//! use switchyard_sdk::adapter::request::{api_base, percent_encode};
+//! use switchyard_sdk::testing::target;
+//! let t = target("azure", "gpt 4o");
+//! let base = api_base(&t, Some("https://r.openai.azure.com/")).unwrap_or_default();
+//! let url = format!("{base}/openai/deployments/{}/chat/completions", percent_encode(&t.model));
+//! assert_eq!(url, "https://r.openai.azure.com/openai/deployments/gpt%204o/chat/completions");
+//! ```
 
 use serde_json::{Map, Value};
 
 use crate::provider::{Header, Target};
 use crate::types::PluginError;
+/// A model or version name as one URL path segment or query value.
+///
+/// ```
+/// use switchyard_sdk::adapter::percent_encode;
+/// assert_eq!(percent_encode("gpt-4o"), "gpt-4o");
+/// assert_eq!(percent_encode("my deployment/v2"), "my%20deployment%2Fv2");
+/// ```
 pub use crate::util::percent_encode;
 
 /// The base URL to call: the deployment's `api_base` when it sets a non-blank
 /// one, else `otherwise` (the adapter's configured or default base), trimmed
 /// and without trailing slashes so the caller can append `/path`. `None`
 /// when neither names a base.
+///
+/// ```
+/// use switchyard_sdk::adapter::api_base;
+/// use switchyard_sdk::testing::target;
+/// let mut t = target("ollama", "llama3");
+/// assert_eq!(api_base(&t, Some("http://localhost:11434/v1/")), Some("http://localhost:11434/v1"));
+/// t.api_base = Some("http://gpu:11434/v1".into());
+/// assert_eq!(api_base(&t, Some("http://localhost:11434/v1")), Some("http://gpu:11434/v1"));
+/// t.api_base = Some(" ".into());
+/// assert_eq!(api_base(&t, None), None);
+/// ```
 pub fn api_base<'a>(target: &'a Target, otherwise: Option<&'a str>) -> Option<&'a str> {
     target
         .api_base
@@ -22,6 +49,13 @@ pub fn api_base<'a>(target: &'a Target, otherwise: Option<&'a str>) -> Option<&'
 
 /// Checks an adapter config's `api_base`: a blank one is a mistake in the
 /// gateway's YAML, not a request for the default, so `init` refuses it.
+///
+/// ```
+/// use switchyard_sdk::adapter::check_api_base;
+/// assert!(check_api_base(None).is_ok());
+/// assert!(check_api_base(Some("https://api.anthropic.com")).is_ok());
+/// assert!(check_api_base(Some("  ")).is_err());
+/// ```
 pub fn check_api_base(api_base: Option<&str>) -> Result<(), PluginError> {
     if api_base.is_some_and(|b| b.trim().is_empty()) {
         return Err(PluginError::InvalidConfig(

@@ -398,15 +398,18 @@ mod tests {
             sent_body(&c, "mistral", Operation::Chat, streamed),
             streamed
         );
-        let on = crate::config::parse(r#"{"stream_usage":{"mistral":true}}"#).unwrap();
+        let on =
+            switchyard_sdk::typed::parse::<Config>(r#"{"stream_usage":{"mistral":true}}"#).unwrap();
         assert!(sent_body(&on, "mistral", Operation::Chat, streamed).contains("include_usage"));
         // `stream_usage: false` for servers that refuse it.
-        let off = crate::config::parse(r#"{"stream_usage":false}"#).unwrap();
+        let off = switchyard_sdk::typed::parse::<Config>(r#"{"stream_usage":false}"#).unwrap();
         assert_eq!(
             sent_body(&off, "openai", Operation::Chat, streamed),
             streamed
         );
-        let off = crate::config::parse(r#"{"stream_usage":{"hosted_vllm":false}}"#).unwrap();
+        let off =
+            switchyard_sdk::typed::parse::<Config>(r#"{"stream_usage":{"hosted_vllm":false}}"#)
+                .unwrap();
         let mut input = build_input(
             Operation::Chat,
             json!({}),

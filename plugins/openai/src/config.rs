@@ -1,27 +1,43 @@
 //! The adapter's config section.
+//!
+//! A serde type whose JSON Schema is derived (SDK 0.3): the gateway checks
+//! a config against it before `init`, and a config that does not parse
+//! names the field at fault. The prefixes `api_bases` and `stream_usage`
+//! name are checked against the ones this adapter serves in
+//! [`Config::check`] (and listed in the schema).
 
 use std::collections::BTreeMap;
 
+use schemars::{Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
+use switchyard_sdk::prelude::JsonSchema;
 use switchyard_sdk::types::PluginError;
 
-use crate::endpoints::PREFIXES;
+use crate::endpoints::NAMES;
 
 /// Azure's `api-version` when neither the deployment nor the config sets one.
 pub const AZURE_API_VERSION: &str = "2024-10-21";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// openai adapter config.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "openai adapter config")]
 pub struct Config {
-    /// Overrides of the default `api_base` per provider prefix (a
-    /// deployment's own `api_base` still wins).
+    /// Default api_base per provider prefix, overriding the built-in ones; a
+    /// deployment's own api_base still wins.
     #[serde(default)]
+    #[schemars(schema_with = "api_bases_schema")]
     pub api_bases: BTreeMap<String, String>,
-    /// Azure's `api-version` for deployments that do not set `api_version`.
+    /// Azure api-version for deployments without api_version.
     #[serde(default = "default_azure_api_version")]
+    #[schemars(length(min = 1))]
     pub azure_api_version: String,
-    /// Whether streamed chats ask for their usage.
+    /// Whether streamed chats ask for their usage
+    /// (stream_options.include_usage), so they can be priced: true
+    /// (default) for every prefix that accepts it (not mistral, which
+    /// reports usage anyway), false for none, or an object by prefix.
     #[serde(default)]
+    #[schemars(schema_with = "stream_usage_schema")]
     pub stream_usage: StreamUsage,
 }
 
@@ -53,6 +69,30 @@ impl Config {
             StreamUsage::ByPrefix(by) => by.get(provider).copied().unwrap_or_else(default),
         }
     }
+
+    /// What serde does not check: every prefix named is one this adapter
+    /// serves.
+    pub fn check(&self) -> Result<(), PluginError> {
+        let by_prefix = match &self.stream_usage {
+            StreamUsage::ByPrefix(by) => Some(by),
+            StreamUsage::All(_) => None,
+        };
+        let named = self.api_bases.keys().map(|p| ("api_bases", p)).chain(
+            by_prefix
+                .into_iter()
+                .flatten()
+                .map(|(p, _)| ("stream_usage", p)),
+        );
+        for (section, prefix) in named {
+            if !NAMES.contains(&prefix.as_str()) {
+                return Err(PluginError::InvalidConfig(format!(
+                    "{section}: unknown provider prefix \"{prefix}\"; this adapter serves {}",
+                    NAMES.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -69,68 +109,33 @@ fn default_azure_api_version() -> String {
     AZURE_API_VERSION.to_string()
 }
 
-pub fn parse(config: &str) -> Result<Config, PluginError> {
-    let config: Config = switchyard_sdk::parse_config(config)?;
-    let by_prefix = match &config.stream_usage {
-        StreamUsage::ByPrefix(by) => Some(by),
-        StreamUsage::All(_) => None,
-    };
-    let named = config.api_bases.keys().map(|p| ("api_bases", p)).chain(
-        by_prefix
-            .into_iter()
-            .flatten()
-            .map(|(p, _)| ("stream_usage", p)),
-    );
-    for (section, prefix) in named {
-        if !PREFIXES.iter().any(|p| p.name == prefix) {
-            let known = PREFIXES
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(PluginError::InvalidConfig(format!(
-                "{section}: unknown provider prefix \"{prefix}\"; this adapter serves {known}"
-            )));
-        }
-    }
-    Ok(config)
+/// `api_bases`: a non-empty URL per prefix this adapter serves.
+fn api_bases_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "propertyNames": {"enum": NAMES},
+        "additionalProperties": {"type": "string", "minLength": 1}
+    })
 }
 
-pub fn schema() -> String {
-    let prefixes: Vec<&str> = PREFIXES.iter().map(|p| p.name).collect();
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "openai adapter config",
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "api_bases": {
-                "description": "Default api_base per provider prefix, overriding the built-in ones; a deployment's own api_base still wins.",
-                "type": "object",
-                "propertyNames": {"enum": prefixes},
-                "additionalProperties": {"type": "string", "minLength": 1}
-            },
-            "azure_api_version": {
-                "description": "Azure api-version for deployments without api_version.",
-                "type": "string",
-                "minLength": 1,
-                "default": AZURE_API_VERSION
-            },
-            "stream_usage": {
-                "description": "Whether streamed chats ask for their usage (stream_options.include_usage), so they can be priced: true (default) for every prefix that accepts it (not mistral, which reports usage anyway), false for none, or an object by prefix.",
-                "type": ["boolean", "object"],
-                "propertyNames": {"enum": prefixes},
-                "additionalProperties": {"type": "boolean"},
-                "default": true
-            }
-        }
+/// `stream_usage`: a boolean, or a boolean per prefix this adapter serves.
+fn stream_usage_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["boolean", "object"],
+        "propertyNames": {"enum": NAMES},
+        "additionalProperties": {"type": "boolean"},
+        "default": true
     })
-    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Config, PluginError> {
+        let c: Config = switchyard_sdk::typed::parse(text)?;
+        c.check().map(|()| c)
+    }
 
     #[test]
     fn defaults() {
@@ -183,8 +188,26 @@ mod tests {
     }
 
     #[test]
-    fn schema_is_json() {
-        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+    fn the_derived_schema_keeps_the_constraints() {
+        let v: serde_json::Value =
+            serde_json::from_str(&switchyard_sdk::typed::schema::<Config>()).unwrap();
         assert_eq!(v["type"], "object");
+        assert_eq!(v["title"], "openai adapter config");
+        assert_eq!(v["additionalProperties"], false);
+        assert!(v.get("required").is_none());
+        let p = &v["properties"];
+        let prefixes = serde_json::json!(NAMES);
+        assert_eq!(p["api_bases"]["propertyNames"]["enum"], prefixes);
+        assert_eq!(p["api_bases"]["additionalProperties"]["minLength"], 1);
+        assert!(p["api_bases"]["description"].is_string());
+        assert_eq!(p["azure_api_version"]["minLength"], 1);
+        assert_eq!(p["azure_api_version"]["default"], AZURE_API_VERSION);
+        assert_eq!(
+            p["stream_usage"]["type"],
+            serde_json::json!(["boolean", "object"])
+        );
+        assert_eq!(p["stream_usage"]["propertyNames"]["enum"], prefixes);
+        assert_eq!(p["stream_usage"]["default"], true);
+        assert!(p["stream_usage"]["description"].is_string());
     }
 }

@@ -93,6 +93,18 @@ pub const PREFIXES: &[Prefix] = &[
     p("azure", None, Flavor::Azure),
 ];
 
+/// The names of [`PREFIXES`], in order: what `describe` reports and the
+/// config's schema lists.
+pub const NAMES: [&str; PREFIXES.len()] = {
+    let mut names = [""; PREFIXES.len()];
+    let mut i = 0;
+    while i < PREFIXES.len() {
+        names[i] = PREFIXES[i].name;
+        i += 1;
+    }
+    names
+};
+
 pub fn prefix(name: &str) -> Option<&'static Prefix> {
     PREFIXES.iter().find(|p| p.name == name)
 }

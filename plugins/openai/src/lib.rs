@@ -17,70 +17,59 @@ mod shape;
 mod stream;
 mod usage;
 
-use std::cell::RefCell;
-
 use config::Config;
-use switchyard_sdk::export_provider;
-use switchyard_sdk::provider::{BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse};
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Provider};
+use switchyard_sdk::prelude::*;
 
-pub use stream::Decoder;
+pub use stream::Chunks;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The adapter: its config, kept per instance by the SDK.
+pub struct OpenAi {
+    config: Config,
 }
-
-fn with_config<T>(f: impl FnOnce(&Config) -> T) -> T {
-    CONFIG.with(|c| f(&c.borrow()))
-}
-
-pub struct OpenAi;
 
 impl Plugin for OpenAi {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("openai", env!("CARGO_PKG_VERSION"), PluginKind::Provider);
-        info.provider_prefixes = endpoints::PREFIXES
-            .iter()
-            .map(|p| p.name.to_string())
-            .collect();
-        info.config_schema = Some(config::schema());
-        info.description =
-            Some("OpenAI and OpenAI-compatible APIs (OpenRouter, Groq, Together, xAI, vLLM, Ollama, Azure, ...)".to_string());
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "openai";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "OpenAI and OpenAI-compatible APIs (OpenRouter, Groq, Together, xAI, vLLM, Ollama, Azure, ...)",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        config.check()?;
+        Ok(OpenAi { config })
     }
 }
 
 impl Provider for OpenAi {
-    type Decoder = Decoder;
+    const PREFIXES: &'static [&'static str] = &endpoints::NAMES;
+    type Decoder = Chunks;
 
-    fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
-        with_config(|c| build::build_request(input, c))
+    fn build_request(&self, input: BuildInput) -> Result<Outbound, PluginError> {
+        build::build_request(input, &self.config)
     }
 
     fn parse_response(
+        &self,
         input: BuildInput,
         response: HttpResponse,
     ) -> Result<ParsedResponse, ParseError> {
         parse::parse_response(&input, response)
     }
+
+    fn decoder(&self, _input: BuildInput) -> Chunks {
+        Chunks::default()
+    }
 }
 
-export_provider!(OpenAi);
+switchyard_sdk::export!(provider OpenAi);
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::provider::{Operation, Target};
     use switchyard_sdk::testing::build_input;
+    use switchyard_sdk::types::PluginKind;
 
     pub fn target(
         provider: &str,
@@ -97,7 +86,10 @@ pub(crate) mod tests {
 
     #[test]
     fn describe_lists_every_prefix() {
-        let info = OpenAi::describe();
+        let info = switchyard_sdk::typed::describe::<OpenAi>(
+            PluginKind::Provider,
+            <OpenAi as Provider>::PREFIXES,
+        );
         assert_eq!(info.name, "openai");
         assert_eq!(info.kind, PluginKind::Provider);
         for p in [
@@ -118,21 +110,39 @@ pub(crate) mod tests {
         ] {
             assert!(info.provider_prefixes.iter().any(|x| x == p), "{p}");
         }
-        assert!(info.config_schema.is_some());
+        assert_eq!(info.provider_prefixes.len(), endpoints::PREFIXES.len());
+        assert!(info.config_schema.unwrap().contains("azure_api_version"));
+        assert!(info.description.is_some());
     }
 
     #[test]
-    fn init_config_applies_to_build() {
-        OpenAi::init(r#"{"azure_api_version":"2099-01-01"}"#.to_string()).unwrap();
+    fn the_config_it_is_built_from_is_the_one_build_uses() {
+        let openai: OpenAi =
+            switchyard_sdk::typed::from_json(r#"{"azure_api_version":"2099-01-01"}"#).unwrap();
         let input = build_input(
             Operation::Chat,
             serde_json::json!({"model": "x", "messages": []}),
             target("azure", "d", Some("https://a.example"), None),
         );
-        let Outbound::Send(r) = OpenAi::build_request(input).unwrap() else {
+        let Outbound::Send(r) = openai.build_request(input).unwrap() else {
             panic!()
         };
         assert!(r.url.ends_with("api-version=2099-01-01"));
-        assert!(OpenAi::init(r#"{"nope":1}"#.to_string()).is_err());
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_naming_the_field() {
+        let message = |json: &str| match switchyard_sdk::typed::from_json::<OpenAi>(json) {
+            Err(PluginError::InvalidConfig(m)) => m,
+            Err(other) => panic!("{json}: wrong error {other:?}"),
+            Ok(_) => panic!("{json}: accepted"),
+        };
+        assert!(message(r#"{"nope":1}"#).contains("unknown field `nope`"));
+        assert!(message(r#"{"azure_api_version":5}"#).starts_with("azure_api_version: "));
+        assert!(message(r#"{"api_bases":{"ollama":1}}"#).starts_with("api_bases.ollama: "));
+        assert!(
+            message(r#"{"api_bases":{"anthropic":"x"}}"#)
+                .starts_with("api_bases: unknown provider prefix \"anthropic\"")
+        );
     }
 }

@@ -6,17 +6,19 @@ use std::cell::Cell;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use switchyard_sdk::StreamDecoder;
-use switchyard_sdk::adapter::{bad_answer, event_json, snippet, sse_event};
+use switchyard_sdk::adapter::{StreamEvent, bad_answer, event_json, snippet, stream_event};
 use switchyard_sdk::openai::ChatChunk;
-use switchyard_sdk::provider::{BuildInput, ParseError, SseEvent, StreamInput, StreamOutput};
+use switchyard_sdk::prelude::Decoder;
+use switchyard_sdk::provider::{ParseError, SseEvent, StreamInput, StreamOutput};
 use switchyard_sdk::types::Usage;
 
 use crate::errors;
 use crate::shape::{Each, Text, is_object};
 use crate::usage::Wire;
 
-pub struct Decoder {
+/// One stream's decoder: whether `[DONE]` was seen.
+#[derive(Default)]
+pub struct Chunks {
     done: Cell<bool>,
 }
 
@@ -28,22 +30,27 @@ fn output(chunks: Vec<String>, usage: Option<Usage>, done: bool) -> StreamOutput
     }
 }
 
-impl Decoder {
-    fn event(&self, ev: SseEvent) -> Result<StreamOutput, ParseError> {
-        let data = ev.data.trim();
-        if self.done.get() || data.is_empty() {
-            // Keep-alives, and anything after [DONE].
-            return Ok(output(vec![], None, self.done.get()));
-        }
-        if data == "[DONE]" {
-            self.done.set(true);
-            return Ok(output(vec![], None, true));
-        }
-        let usage = match chunk_usage(&ev, data) {
+impl Decoder for Chunks {
+    fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
+        let ev = match stream_event(input, "openai")? {
+            // Anything after [DONE] is ignored.
+            _ if self.done.get() => return Ok(output(vec![], None, true)),
+            StreamEvent::KeepAlive => return Ok(output(vec![], None, false)),
+            StreamEvent::Done => {
+                self.done.set(true);
+                return Ok(output(vec![], None, true));
+            }
+            StreamEvent::Data(ev) => ev,
+        };
+        let usage = match chunk_usage(&ev, &ev.data) {
             Some(usage) => usage,
-            None => checked_usage(&ev, data)?,
+            None => checked_usage(&ev, &ev.data)?,
         };
         Ok(output(vec![ev.data], usage, false))
+    }
+
+    fn finish(&self) -> Result<StreamOutput, ParseError> {
+        Ok(output(vec![], None, self.done.get()))
     }
 }
 
@@ -133,37 +140,14 @@ fn groq_usage(chunk: &ChatChunk) -> Option<Usage> {
         .map(crate::usage::convert)
 }
 
-impl StreamDecoder for Decoder {
-    fn new(_input: BuildInput) -> Self {
-        Decoder {
-            done: Cell::new(false),
-        }
-    }
-
-    fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
-        self.event(sse_event(input, "openai")?)
-    }
-
-    fn finish(&self) -> Result<StreamOutput, ParseError> {
-        Ok(output(vec![], None, self.done.get()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::target;
-    use serde_json::json;
-    use switchyard_sdk::provider::{ErrorClass, Operation};
-    use switchyard_sdk::testing::build_input;
+    use switchyard_sdk::provider::ErrorClass;
     use switchyard_sdk::types::PluginError;
 
-    fn decoder() -> Decoder {
-        Decoder::new(build_input(
-            Operation::Chat,
-            json!({"model": "m", "messages": [], "stream": true}),
-            target("openai", "m", None, None),
-        ))
+    fn decoder() -> Chunks {
+        Chunks::default()
     }
 
     fn ev(data: &str) -> StreamInput {

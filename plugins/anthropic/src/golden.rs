@@ -6,12 +6,12 @@
 use serde_json::{Value, json};
 use switchyard_sdk::provider::{Outbound, SseEvent, StreamInput};
 use switchyard_sdk::testing::http_response;
+use switchyard_sdk::typed::{Decoder as _, Provider};
 use switchyard_sdk::types::Usage;
-use switchyard_sdk::{Provider, StreamDecoder};
 
 use crate::config::Config;
 use crate::tests::chat_input;
-use crate::{Anthropic, Decoder, request};
+use crate::{Decoder, request};
 
 macro_rules! fixture {
     ($path:literal) => {
@@ -124,11 +124,12 @@ fn requests_translate_to_the_golden_bodies() {
 #[test]
 fn responses_translate_to_the_golden_completions() {
     for (name, anthropic, openai) in RESPONSES {
-        let parsed = Anthropic::parse_response(
-            chat_input(json!({"model": "claude", "messages": []})),
-            http_response(200, anthropic),
-        )
-        .unwrap();
+        let parsed = crate::tests::adapter()
+            .parse_response(
+                chat_input(json!({"model": "claude", "messages": []})),
+                http_response(200, anthropic),
+            )
+            .unwrap();
         let want = json(openai);
         assert_eq!(json(&parsed.body), want["body"], "{name}");
         assert_eq!(

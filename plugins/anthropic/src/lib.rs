@@ -26,63 +26,52 @@ pub mod response;
 pub mod stream;
 mod usage;
 
-use std::cell::RefCell;
-
 use config::Config;
-use switchyard_sdk::export_provider;
-use switchyard_sdk::provider::{BuildInput, HttpResponse, Outbound, ParseError, ParsedResponse};
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Provider};
+use switchyard_sdk::prelude::*;
 
 pub use stream::Decoder;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The adapter: its config, kept per instance by the SDK.
+pub struct Anthropic {
+    config: Config,
 }
-
-fn with_config<T>(f: impl FnOnce(&Config) -> T) -> T {
-    CONFIG.with(|c| f(&c.borrow()))
-}
-
-pub struct Anthropic;
 
 impl Plugin for Anthropic {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("anthropic", env!("CARGO_PKG_VERSION"), PluginKind::Provider);
-        info.provider_prefixes = vec!["anthropic".to_string()];
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Anthropic Messages API (Claude): OpenAI chat completions, tools, images and streams translated both ways"
-                .to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "anthropic";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "Anthropic Messages API (Claude): OpenAI chat completions, tools, images and streams translated both ways",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        config.check()?;
+        Ok(Anthropic { config })
     }
 }
 
 impl Provider for Anthropic {
+    const PREFIXES: &'static [&'static str] = &["anthropic"];
     type Decoder = Decoder;
 
-    fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
-        with_config(|c| request::build_request(&input, c))
+    fn build_request(&self, input: BuildInput) -> Result<Outbound, PluginError> {
+        request::build_request(&input, &self.config)
     }
 
     fn parse_response(
+        &self,
         input: BuildInput,
         response: HttpResponse,
     ) -> Result<ParsedResponse, ParseError> {
         response::parse_response(&input, response)
     }
+
+    fn decoder(&self, input: BuildInput) -> Decoder {
+        Decoder::new(input)
+    }
 }
 
-export_provider!(Anthropic);
+switchyard_sdk::export!(provider Anthropic);
 
 #[cfg(test)]
 mod golden;
@@ -92,6 +81,7 @@ pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::provider::{Operation, Target};
     use switchyard_sdk::testing;
+    use switchyard_sdk::types::PluginKind;
 
     pub fn target(model: &str) -> Target {
         Target {
@@ -104,29 +94,51 @@ pub(crate) mod tests {
         testing::build_input(Operation::Chat, body, target("claude-sonnet-4-20250514"))
     }
 
-    #[test]
-    fn describe_names_the_prefix_and_schema() {
-        let info = Anthropic::describe();
-        assert_eq!(info.name, "anthropic");
-        assert_eq!(info.kind, PluginKind::Provider);
-        assert_eq!(info.provider_prefixes, vec!["anthropic".to_string()]);
-        let schema: serde_json::Value =
-            serde_json::from_str(info.config_schema.as_deref().unwrap()).unwrap();
-        assert_eq!(schema["type"], "object");
+    /// The adapter built from `{}`, as the gateway would.
+    pub fn adapter() -> Anthropic {
+        switchyard_sdk::typed::from_json("{}").unwrap()
     }
 
     #[test]
-    fn init_config_applies_to_build() {
-        Anthropic::init(r#"{"default_max_tokens":77}"#.to_string()).unwrap();
-        let Outbound::Send(r) = Anthropic::build_request(chat_input(
-            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
-        ))
-        .unwrap() else {
+    fn describe_names_the_prefix_and_schema() {
+        let info = switchyard_sdk::typed::describe::<Anthropic>(
+            PluginKind::Provider,
+            <Anthropic as Provider>::PREFIXES,
+        );
+        assert_eq!(info.name, "anthropic");
+        assert_eq!(info.kind, PluginKind::Provider);
+        assert_eq!(info.provider_prefixes, vec!["anthropic".to_string()]);
+        assert!(info.description.is_some());
+        let schema: serde_json::Value =
+            serde_json::from_str(info.config_schema.as_deref().unwrap()).unwrap();
+        assert_eq!(schema["type"], "object");
+        assert_eq!(schema["additionalProperties"], false);
+    }
+
+    #[test]
+    fn the_config_it_is_built_from_applies_to_build() {
+        let adapter: Anthropic =
+            switchyard_sdk::typed::from_json(r#"{"default_max_tokens":77}"#).unwrap();
+        let Outbound::Send(r) = adapter
+            .build_request(chat_input(
+                serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+            ))
+            .unwrap()
+        else {
             panic!()
         };
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body["max_tokens"], 77);
-        assert!(Anthropic::init(r#"{"nope":1}"#.to_string()).is_err());
-        Anthropic::init("{}".to_string()).unwrap();
+        let err = switchyard_sdk::typed::from_json::<Anthropic>(r#"{"nope":1}"#).err();
+        assert!(
+            matches!(&err, Some(PluginError::InvalidConfig(m)) if m.contains("nope")),
+            "{err:?}"
+        );
+        let err =
+            switchyard_sdk::typed::from_json::<Anthropic>(r#"{"default_max_tokens":"x"}"#).err();
+        assert!(
+            matches!(&err, Some(PluginError::InvalidConfig(m)) if m.starts_with("default_max_tokens: ")),
+            "{err:?}"
+        );
     }
 }

@@ -22,7 +22,6 @@
 use std::cell::RefCell;
 
 use serde_json::{Value, json};
-use switchyard_sdk::StreamDecoder;
 use switchyard_sdk::adapter::{self, event_json, sse_event};
 use switchyard_sdk::provider::{
     BuildInput, ParseError, ProviderError, SseEvent, StreamInput, StreamOutput,
@@ -226,8 +225,9 @@ impl Decoder {
     }
 }
 
-impl StreamDecoder for Decoder {
-    fn new(input: BuildInput) -> Self {
+impl Decoder {
+    /// A decoder for one streamed answer to `input`.
+    pub fn new(input: BuildInput) -> Self {
         Decoder {
             state: RefCell::new(State {
                 id: String::new(),
@@ -239,7 +239,9 @@ impl StreamDecoder for Decoder {
             }),
         }
     }
+}
 
+impl switchyard_sdk::typed::Decoder for Decoder {
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
         self.sse(sse_event(input, "anthropic")?)
     }
@@ -258,6 +260,7 @@ mod tests {
     use super::*;
     use crate::tests::chat_input;
     use switchyard_sdk::provider::ErrorClass;
+    use switchyard_sdk::typed::Decoder as _;
     use switchyard_sdk::types::PluginError;
 
     fn decoder() -> Decoder {

@@ -149,6 +149,7 @@ mod tests {
     use crate::tests::{fixture, input, send, sent_body};
     use switchyard_sdk::provider::Operation;
     use switchyard_sdk::testing::http_response;
+    use switchyard_sdk::typed::Provider as _;
 
     fn embed(body: Value) -> BuildInput {
         let mut i = input(Operation::Embeddings, body);
@@ -199,7 +200,7 @@ mod tests {
             ),
             (json!({"model": "e"}), "not an embeddings request"),
         ] {
-            match <crate::Gemini as switchyard_sdk::Provider>::build_request(embed(body)) {
+            match crate::tests::adapter("{}").build_request(embed(body)) {
                 Err(PluginError::InvalidInput(m)) => assert!(m.contains(needle), "{m}"),
                 other => panic!("{needle}: {other:?}"),
             }

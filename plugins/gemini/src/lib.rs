@@ -7,7 +7,7 @@
 //! come back in the OpenAI shape, with usage in every token class Gemini
 //! reports (thoughts as reasoning, cached content as cache reads).
 
-mod config;
+pub mod config;
 mod embeddings;
 mod endpoint;
 mod errors;
@@ -16,59 +16,44 @@ mod response;
 mod stream;
 mod util;
 
-use std::cell::RefCell;
-
 use config::Config;
-use switchyard_sdk::provider::{
-    BuildInput, HttpResponse, Operation, Outbound, ParseError, ParsedResponse,
-};
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Provider};
+use switchyard_sdk::prelude::*;
+use switchyard_sdk::provider::Operation;
 
 pub use stream::Decoder;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The adapter: its config, kept per instance by the SDK.
+pub struct Gemini {
+    config: Config,
 }
-
-fn with_config<T>(f: impl FnOnce(&Config) -> T) -> T {
-    CONFIG.with(|c| f(&c.borrow()))
-}
-
-pub struct Gemini;
 
 impl Plugin for Gemini {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("gemini", env!("CARGO_PKG_VERSION"), PluginKind::Provider);
-        info.provider_prefixes = vec!["gemini".to_string()];
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Google Gemini API (AI Studio): chat, streaming, tools and embeddings".to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "gemini";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> =
+        Some("Google Gemini API (AI Studio): chat, streaming, tools and embeddings");
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        config.check()?;
+        Ok(Gemini { config })
     }
 }
 
 impl Provider for Gemini {
+    const PREFIXES: &'static [&'static str] = &["gemini"];
     type Decoder = Decoder;
 
-    fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
-        with_config(|config| match &input.operation {
-            Operation::Chat => request::build(&input, config),
-            Operation::Embeddings => embeddings::build(&input, config),
+    fn build_request(&self, input: BuildInput) -> Result<Outbound, PluginError> {
+        match &input.operation {
+            Operation::Chat => request::build(&input, &self.config),
+            Operation::Embeddings => embeddings::build(&input, &self.config),
             Operation::Other(name) => Err(unsupported(name)),
-        })
+        }
     }
 
     fn parse_response(
+        &self,
         input: BuildInput,
         response: HttpResponse,
     ) -> Result<ParsedResponse, ParseError> {
@@ -84,16 +69,17 @@ impl Provider for Gemini {
             Operation::Other(name) => Err(ParseError::Plugin(unsupported(name))),
         }
     }
+
+    fn decoder(&self, input: BuildInput) -> Decoder {
+        Decoder::new(input)
+    }
 }
 
 fn unsupported(operation: &str) -> PluginError {
     switchyard_sdk::adapter::unsupported("gemini", operation, "chat and embeddings")
 }
 
-// Only a wasm build exports anything: the export names are not valid native
-// symbols, and native builds are for `cargo test`.
-#[cfg(target_arch = "wasm32")]
-switchyard_sdk::export_provider!(Gemini);
+switchyard_sdk::export!(provider Gemini);
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -101,6 +87,7 @@ pub(crate) mod tests {
     use serde_json::Value;
     use switchyard_sdk::provider::{HttpRequest, Target};
     use switchyard_sdk::testing;
+    use switchyard_sdk::types::PluginKind;
 
     pub fn target(model: &str, api_key: Option<&str>) -> Target {
         Target {
@@ -117,8 +104,13 @@ pub(crate) mod tests {
         input(Operation::Chat, body)
     }
 
+    /// The adapter built from `config`, as the gateway would.
+    pub fn adapter(config: &str) -> Gemini {
+        switchyard_sdk::typed::from_json(config).unwrap()
+    }
+
     pub fn send(input: BuildInput) -> HttpRequest {
-        match Gemini::build_request(input) {
+        match adapter("{}").build_request(input) {
             Ok(Outbound::Send(r)) => r,
             other => panic!("expected a request to send, got {other:?}"),
         }
@@ -137,17 +129,22 @@ pub(crate) mod tests {
 
     #[test]
     fn describe_names_the_prefix_and_schema() {
-        let info = Gemini::describe();
+        let info = switchyard_sdk::typed::describe::<Gemini>(
+            PluginKind::Provider,
+            <Gemini as Provider>::PREFIXES,
+        );
         assert_eq!(info.name, "gemini");
         assert_eq!(info.kind, PluginKind::Provider);
         assert_eq!(info.provider_prefixes, vec!["gemini".to_string()]);
+        assert!(info.description.is_some());
         let schema: Value = serde_json::from_str(&info.config_schema.unwrap()).unwrap();
         assert_eq!(schema["type"], "object");
+        assert_eq!(schema["additionalProperties"], false);
     }
 
     #[test]
     fn other_operations_are_invalid_input() {
-        let r = Gemini::build_request(input(
+        let r = adapter("{}").build_request(input(
             Operation::Other("images".into()),
             serde_json::json!({}),
         ));
@@ -155,16 +152,21 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn init_sets_the_default_api_base() {
-        Gemini::init(r#"{"api_base":"https://proxy.example/v1beta/"}"#.into()).unwrap();
-        let r = send(chat(
+    fn the_config_it_is_built_from_sets_the_default_api_base() {
+        let r = adapter(r#"{"api_base":"https://proxy.example/v1beta/"}"#).build_request(chat(
             serde_json::json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}),
         ));
+        let Ok(Outbound::Send(r)) = r else {
+            panic!("expected a request to send, got {r:?}")
+        };
         assert_eq!(
             r.url,
             "https://proxy.example/v1beta/models/gemini-2.0-flash:generateContent"
         );
-        Gemini::init("{}".into()).unwrap();
-        assert!(Gemini::init(r#"{"nope":1}"#.into()).is_err());
+        let err = switchyard_sdk::typed::from_json::<Gemini>(r#"{"nope":1}"#).err();
+        assert!(
+            matches!(&err, Some(PluginError::InvalidConfig(m)) if m.contains("nope")),
+            "{err:?}"
+        );
     }
 }

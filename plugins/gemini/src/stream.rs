@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
 use serde_json::{Value, json};
-use switchyard_sdk::StreamDecoder;
 use switchyard_sdk::adapter::{self, event_json, sse_event};
 use switchyard_sdk::provider::{BuildInput, ParseError, SseEvent, StreamInput, StreamOutput};
 
@@ -142,8 +141,9 @@ impl Decoder {
     }
 }
 
-impl StreamDecoder for Decoder {
-    fn new(input: BuildInput) -> Self {
+impl Decoder {
+    /// A decoder for one streamed answer to `input`.
+    pub fn new(input: BuildInput) -> Self {
         let body: Value = serde_json::from_str(&input.body).unwrap_or(Value::Null);
         let include_usage = body
             .get("stream_options")
@@ -166,7 +166,9 @@ impl StreamDecoder for Decoder {
             }),
         }
     }
+}
 
+impl switchyard_sdk::typed::Decoder for Decoder {
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
         self.push_event(sse_event(input, "gemini")?)
     }
@@ -195,6 +197,7 @@ mod tests {
     use super::*;
     use crate::tests::chat;
     use switchyard_sdk::provider::ErrorClass;
+    use switchyard_sdk::typed::Decoder as _;
     use switchyard_sdk::types::PluginError;
 
     fn decoder(body: Value) -> Decoder {

@@ -15,55 +15,38 @@ mod embeddings;
 mod stream;
 mod tokens;
 
-use std::cell::RefCell;
-
 use config::Config;
 use serde::de::DeserializeOwned;
 use switchyard_sdk::adapter::{self, bad_answer, snippet};
-use switchyard_sdk::provider::{
-    BuildInput, HttpResponse, Operation, Outbound, ParseError, ParsedResponse, ProviderError,
-};
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Provider};
+use switchyard_sdk::prelude::*;
+use switchyard_sdk::provider::{Operation, ProviderError};
 
-pub use stream::Decoder;
+pub use stream::Chunks;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The adapter: its config, kept per instance by the SDK.
+pub struct Mock {
+    config: Config,
 }
-
-fn with_config<T>(f: impl FnOnce(&Config) -> T) -> T {
-    CONFIG.with(|c| f(&c.borrow()))
-}
-
-pub struct Mock;
 
 impl Plugin for Mock {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("mock", env!("CARGO_PKG_VERSION"), PluginKind::Provider);
-        info.provider_prefixes = vec!["mock".to_string()];
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Demo provider: made-up chat answers, streams and embeddings, no network".to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "mock";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> =
+        Some("Demo provider: made-up chat answers, streams and embeddings, no network");
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        Ok(Mock { config })
     }
 }
 
 impl Provider for Mock {
-    type Decoder = Decoder;
+    const PREFIXES: &'static [&'static str] = &["mock"];
+    type Decoder = Chunks;
 
-    fn build_request(input: BuildInput) -> Result<Outbound, PluginError> {
+    fn build_request(&self, input: BuildInput) -> Result<Outbound, PluginError> {
         let response = match &input.operation {
-            Operation::Chat => with_config(|c| chat::respond(&input, c))?,
+            Operation::Chat => chat::respond(&input, &self.config)?,
             Operation::Embeddings => embeddings::respond(&input)?,
             Operation::Other(name) => return Err(unsupported(name)),
         };
@@ -71,6 +54,7 @@ impl Provider for Mock {
     }
 
     fn parse_response(
+        &self,
         input: BuildInput,
         response: HttpResponse,
     ) -> Result<ParsedResponse, ParseError> {
@@ -82,6 +66,10 @@ impl Provider for Mock {
             Operation::Embeddings => embeddings::parse(&response),
             Operation::Other(name) => Err(ParseError::Plugin(unsupported(name))),
         }
+    }
+
+    fn decoder(&self, input: BuildInput) -> Chunks {
+        Chunks::new(&input)
     }
 }
 
@@ -95,10 +83,9 @@ fn read_answer<T: DeserializeOwned>(
     response: &HttpResponse,
     what: &str,
 ) -> Result<(String, T), ParseError> {
+    let value = adapter::body_json(response.status, &response.body)?;
     let text = String::from_utf8(response.body.clone())
         .map_err(|e| bad_answer(format!("the answer is not UTF-8: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| bad_answer(format!("the answer is not JSON ({e}): {}", snippet(&text))))?;
     let answer = T::deserialize(&value).map_err(|e| {
         bad_answer(format!(
             "the answer is not {what} ({e}): {}",
@@ -122,15 +109,12 @@ fn error(response: &HttpResponse) -> ProviderError {
         status: response.status,
         class: adapter::class_for_status(response.status),
         message: text("message")
-            .unwrap_or_else(|| snippet(String::from_utf8_lossy(&response.body).trim())),
+            .unwrap_or_else(|| adapter::body_text("mock", response.status, &response.body)),
         code: text("code").or_else(|| text("type")),
     }
 }
 
-// Only a wasm build exports anything: the export names are not valid native
-// symbols, and native builds are for `cargo test`.
-#[cfg(target_arch = "wasm32")]
-switchyard_sdk::export_provider!(Mock);
+switchyard_sdk::export!(provider Mock);
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -138,7 +122,12 @@ pub(crate) mod tests {
     use serde_json::Value;
     use switchyard_sdk::provider::{ErrorClass, Target};
     use switchyard_sdk::testing;
-    use switchyard_sdk::types::Field;
+    use switchyard_sdk::types::{Field, PluginKind};
+
+    /// The mock with its default config.
+    pub fn mock() -> Mock {
+        switchyard_sdk::typed::from_json("{}").unwrap()
+    }
 
     pub fn input(operation: Operation, body: Value, params: &[(&str, Value)]) -> BuildInput {
         let params = params
@@ -157,7 +146,7 @@ pub(crate) mod tests {
 
     /// The made-up answer for a request (status 200 checked).
     pub fn respond(input: BuildInput) -> HttpResponse {
-        match Mock::build_request(input) {
+        match mock().build_request(input) {
             Ok(Outbound::Respond(r)) => {
                 assert_eq!(r.status, 200);
                 r
@@ -168,18 +157,19 @@ pub(crate) mod tests {
 
     #[test]
     fn describe() {
-        let info = Mock::describe();
+        let info = switchyard_sdk::typed::describe::<Mock>(PluginKind::Provider, Mock::PREFIXES);
         assert_eq!(info.name, "mock");
         assert_eq!(info.kind, PluginKind::Provider);
         assert_eq!(info.provider_prefixes, vec!["mock".to_string()]);
-        assert!(info.config_schema.is_some());
+        assert!(info.config_schema.unwrap().contains("echo"));
+        assert!(info.description.is_some());
     }
 
     #[test]
     fn other_operations_and_errors() {
-        let r = Mock::build_request(input(Operation::Other("images".into()), Value::Null, &[]));
+        let r = mock().build_request(input(Operation::Other("images".into()), Value::Null, &[]));
         assert!(matches!(r, Err(PluginError::InvalidInput(m)) if m.contains("images")));
-        let r = Mock::parse_response(
+        let r = mock().parse_response(
             input(Operation::Chat, Value::Null, &[]),
             testing::http_response(
                 429,
@@ -201,16 +191,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn init_applies_config() {
-        Mock::init(r#"{"text":"Configured."}"#.into()).unwrap();
-        let r = respond(input(
-            Operation::Chat,
-            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
-            &[],
-        ));
+    fn the_config_it_is_built_from_is_the_one_build_uses() {
+        let configured: Mock =
+            switchyard_sdk::typed::from_json(r#"{"text":"Configured."}"#).unwrap();
+        let chat = || {
+            input(
+                Operation::Chat,
+                serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+                &[],
+            )
+        };
+        let Ok(Outbound::Respond(r)) = configured.build_request(chat()) else {
+            panic!("expected a made-up answer");
+        };
         let body: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body["choices"][0]["message"]["content"], "Configured.");
-        Mock::init("{}".into()).unwrap();
-        assert!(Mock::init(r#"{"txt":"typo"}"#.into()).is_err());
+        let body: Value = serde_json::from_slice(&respond(chat()).body).unwrap();
+        assert_eq!(
+            body["choices"][0]["message"]["content"],
+            config::DEFAULT_TEXT
+        );
+        assert!(matches!(
+            switchyard_sdk::typed::from_json::<Mock>(r#"{"txt":"typo"}"#),
+            Err(PluginError::InvalidConfig(m)) if m.contains("unknown field `txt`")
+        ));
     }
 }

@@ -8,15 +8,16 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use switchyard_sdk::StreamDecoder;
-use switchyard_sdk::adapter::{bad_answer, event_json, snippet, sse_event};
+use switchyard_sdk::adapter::{StreamEvent, bad_answer, event_json, snippet, stream_event};
 use switchyard_sdk::openai::{ChatChunk, ChatRequest};
+use switchyard_sdk::prelude::Decoder;
 use switchyard_sdk::provider::{BuildInput, ParseError, StreamInput, StreamOutput};
 use switchyard_sdk::types::Usage;
 
 use crate::tokens;
 
-pub struct Decoder {
+/// One stream's decoder: what it has counted so far.
+pub struct Chunks {
     state: RefCell<State>,
 }
 
@@ -55,12 +56,13 @@ impl State {
     }
 }
 
-impl StreamDecoder for Decoder {
-    fn new(input: BuildInput) -> Self {
+impl Chunks {
+    /// The decoder for a stream answering `input`.
+    pub fn new(input: &BuildInput) -> Self {
         let prompt_tokens = serde_json::from_str::<ChatRequest>(&input.body)
             .map(|r| tokens::prompt(&r.messages))
             .unwrap_or(0);
-        Decoder {
+        Chunks {
             state: RefCell::new(State {
                 prompt_tokens,
                 text: BTreeMap::new(),
@@ -70,27 +72,31 @@ impl StreamDecoder for Decoder {
             }),
         }
     }
+}
 
+impl Decoder for Chunks {
     fn push(&self, input: StreamInput) -> Result<StreamOutput, ParseError> {
-        let ev = sse_event(input, "mock")?;
+        let event = stream_event(input, "mock")?;
         let mut state = self.state.borrow_mut();
-        let data = ev.data.trim();
         let empty = |done| StreamOutput {
             chunks: vec![],
             usage: None,
             done,
         };
-        if state.done || data.is_empty() {
-            return Ok(empty(state.done));
-        }
-        if data == "[DONE]" {
-            state.done = true;
-            return Ok(StreamOutput {
-                chunks: vec![],
-                usage: state.final_usage(),
-                done: true,
-            });
-        }
+        let ev = match event {
+            _ if state.done => return Ok(empty(true)),
+            StreamEvent::KeepAlive => return Ok(empty(false)),
+            StreamEvent::Done => {
+                state.done = true;
+                return Ok(StreamOutput {
+                    chunks: vec![],
+                    usage: state.final_usage(),
+                    done: true,
+                });
+            }
+            StreamEvent::Data(ev) => ev,
+        };
+        let data = ev.data.as_str();
         let value = event_json(data)?;
         let chunk = ChatChunk::deserialize(&value).map_err(|e| {
             bad_answer(format!(
@@ -151,7 +157,7 @@ mod tests {
             let include = req.rest.get("stream_options").is_some();
             crate::chat::sse(&a, include)
         };
-        let d = Decoder::new(i);
+        let d = Chunks::new(&i);
         let (mut chunks, mut usage, mut done) = (vec![], None, false);
         for e in events(&sse).into_iter() {
             let o = d.push(e).unwrap();
@@ -184,7 +190,7 @@ mod tests {
 
     #[test]
     fn finish_without_done_and_bad_input() {
-        let d = Decoder::new(input(
+        let d = Chunks::new(&input(
             Operation::Chat,
             json!({"model": "m", "messages": []}),
             &[],

@@ -30,6 +30,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use switchyard_sdk::prelude::JsonSchema;
 use switchyard_sdk::types::PluginError;
 
 use crate::complexity::{self, DEFAULT_TERMS};
@@ -103,32 +104,128 @@ impl Config {
     }
 }
 
-#[derive(Deserialize)]
+/// The config section as written: SDK 0.3 parses it and derives the JSON
+/// Schema `describe` reports from it, so the gateway refuses what the
+/// schema refuses before `init`. [`compile`] checks what the schema cannot
+/// say and builds the [`Config`] the route path reads.
+///
+/// Every field is optional so that an empty section can load the plugin
+/// unconfigured (see [`Settings::is_empty`]); the schema still asks any
+/// other section for `tiers`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
-    tiers: Option<BTreeMap<String, String>>,
+#[schemars(
+    title = "tier-router config",
+    description = "Picks a model tier (1 fast/cheap .. 4 premium) from the request's intent, complexity and the caller's customer tier, and routes to that tier's model group.",
+    extend("if" = {"minProperties": 1}, "then" = {"required": ["tiers"]})
+)]
+pub struct Settings {
+    // An optional object states its schema with `with = T`: `Option<T>`
+    // alone derives `anyOf: [T, null]`, and an error under an `anyOf` does
+    // not say which field is at fault. `serde(default)` keeps it optional.
+    /// The model group of every tier, "1" to "4". Tiers may share a group.
+    #[serde(default)]
+    #[schemars(with = "TierGroups")]
+    tiers: Option<TierMap>,
+    /// The base tier when no intent matches.
+    #[schemars(range(min = 1, max = 4), extend("default" = 2))]
     default_tier: Option<i64>,
+    /// The model groups whose requests are tiered (besides the tier
+    /// groups). Absent: every request is tiered.
+    #[schemars(inner(length(min = 1)), extend("uniqueItems" = true))]
     entry_groups: Option<Vec<String>>,
+    /// Per intent: its tier and keywords. Keywords match case- and
+    /// accent-insensitively on whole words in the last user message.
     #[serde(default)]
-    intents: RawIntents,
+    #[schemars(with = "Intents", extend("default" = {}))]
+    intents: Option<Intents>,
+    /// Signals that raise the tier: +1 long prompt (+2 very long), +1 code
+    /// block or many technical terms, +1 multi-part ask. A threshold of 0
+    /// turns its signal off.
     #[serde(default)]
-    complexity: RawComplexity,
-    #[serde(default)]
-    customers: BTreeMap<String, RawCustomer>,
+    #[schemars(with = "ComplexitySettings", extend("default" = {}))]
+    complexity: Option<ComplexitySettings>,
+    /// Per customer tier (the caller's `tier`, case-insensitive; absent or
+    /// unknown = standard): a bump, then a floor and a cap. Built in:
+    /// standard {min_tier 1}, vip {min_tier 2, bump 1}, enterprise
+    /// {min_tier 3}; entries here change those field by field or add tiers.
+    #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9_-]{1,32}$"}, "default" = {}))]
+    customers: Option<BTreeMap<String, CustomerSettings>>,
 }
 
-#[derive(Deserialize, Default)]
+impl Settings {
+    /// Whether the section sets nothing (the host sends `{}` for a plugin
+    /// with no config): the plugin then loads but refuses to route.
+    pub fn is_empty(&self) -> bool {
+        self.tiers.is_none()
+            && self.default_tier.is_none()
+            && self.entry_groups.is_none()
+            && self.intents.is_none()
+            && self.complexity.is_none()
+            && self.customers.is_none()
+    }
+}
+
+/// `tiers` as read: a map, so that an error names the tier at fault.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct TierMap(BTreeMap<String, String>);
+
+/// Every tier, "1" to "4", and its model group.
+// `tiers` as the schema states it: a closed object of the four.
+#[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawIntents {
-    greeting: Option<RawIntent>,
-    faq: Option<RawIntent>,
-    support: Option<RawIntent>,
-    sales: Option<RawIntent>,
-    technical: Option<RawIntent>,
+#[schemars(rename = "tiers")]
+#[expect(dead_code, reason = "only its derived schema is used")]
+struct TierGroups {
+    #[serde(rename = "1")]
+    #[schemars(length(min = 1))]
+    tier1: String,
+    #[serde(rename = "2")]
+    #[schemars(length(min = 1))]
+    tier2: String,
+    #[serde(rename = "3")]
+    #[schemars(length(min = 1))]
+    tier3: String,
+    #[serde(rename = "4")]
+    #[schemars(length(min = 1))]
+    tier4: String,
 }
 
-impl RawIntents {
-    fn get(&self, intent: Intent) -> Option<&RawIntent> {
+/// The five intents' settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "intents")]
+struct Intents {
+    /// The greeting intent (default tier 1; built-in keywords such as hi,
+    /// hello, good morning, olá, oi, bom dia).
+    #[serde(default)]
+    #[schemars(with = "IntentSettings", extend("default" = {"tier": 1, "keywords": [], "use_defaults": true}))]
+    greeting: Option<IntentSettings>,
+    /// The faq intent (default tier 1; built-in keywords such as opening
+    /// hours, price, how much, horário, quanto custa).
+    #[serde(default)]
+    #[schemars(with = "IntentSettings", extend("default" = {"tier": 1, "keywords": [], "use_defaults": true}))]
+    faq: Option<IntentSettings>,
+    /// The support intent (default tier 2; built-in keywords such as
+    /// refund, broken, not working, reembolso, não funciona).
+    #[serde(default)]
+    #[schemars(with = "IntentSettings", extend("default" = {"tier": 2, "keywords": [], "use_defaults": true}))]
+    support: Option<IntentSettings>,
+    /// The sales intent (default tier 2; built-in keywords such as buy,
+    /// upgrade, plan, quote, comprar, plano, orçamento).
+    #[serde(default)]
+    #[schemars(with = "IntentSettings", extend("default" = {"tier": 2, "keywords": [], "use_defaults": true}))]
+    sales: Option<IntentSettings>,
+    /// The technical intent (default tier 3; built-in keywords such as
+    /// api, error, stack trace, endpoint, erro, integração).
+    #[serde(default)]
+    #[schemars(with = "IntentSettings", extend("default" = {"tier": 3, "keywords": [], "use_defaults": true}))]
+    technical: Option<IntentSettings>,
+}
+
+impl Intents {
+    fn get(&self, intent: Intent) -> Option<&IntentSettings> {
         match intent {
             Intent::Greeting => self.greeting.as_ref(),
             Intent::Faq => self.faq.as_ref(),
@@ -139,33 +236,59 @@ impl RawIntents {
     }
 }
 
-#[derive(Deserialize)]
+/// One intent's tier and keywords.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawIntent {
+#[schemars(rename = "intent")]
+struct IntentSettings {
+    /// The intent's base tier.
+    #[schemars(range(min = 1, max = 4))]
     tier: Option<i64>,
+    /// Keywords added to the built-in ones (or used alone with
+    /// use_defaults: false).
     #[serde(default)]
+    #[schemars(inner(length(min = 1)))]
     keywords: Vec<String>,
+    /// Whether the built-in English and Portuguese keywords are used. false
+    /// with no keywords turns the intent off.
     #[serde(default = "yes")]
     use_defaults: bool,
 }
 
-#[derive(Deserialize)]
+/// The complexity signals' thresholds and switches.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawComplexity {
+#[schemars(rename = "complexity")]
+struct ComplexitySettings {
+    /// +1 at or above this many estimated input tokens.
+    #[schemars(extend("default" = 1500))]
     long_prompt_tokens: Option<u64>,
+    /// +2 (instead of +1) at or above this many; must be above
+    /// long_prompt_tokens.
+    #[schemars(extend("default" = 6000))]
     very_long_prompt_tokens: Option<u64>,
+    /// Terms added to the built-in English and Portuguese technical
+    /// vocabulary.
     #[serde(default)]
+    #[schemars(inner(length(min = 1)))]
     technical_terms: Vec<String>,
+    /// Whether the built-in technical terms are used.
     #[serde(default = "yes")]
     use_default_terms: bool,
+    /// Distinct technical terms in the last user message for +1.
+    #[schemars(extend("default" = 4))]
     technical_terms_min: Option<u32>,
+    /// Whether a code block (``` fence or indented code) gives +1.
+    #[schemars(extend("default" = true))]
     code_blocks: Option<bool>,
+    /// Questions plus numbered steps in the last user message for +1.
+    #[schemars(extend("default" = 3))]
     multi_part_asks: Option<u32>,
 }
 
-impl Default for RawComplexity {
+impl Default for ComplexitySettings {
     fn default() -> Self {
-        RawComplexity {
+        ComplexitySettings {
             long_prompt_tokens: None,
             very_long_prompt_tokens: None,
             technical_terms: Vec::new(),
@@ -177,11 +300,19 @@ impl Default for RawComplexity {
     }
 }
 
-#[derive(Deserialize, Default)]
+/// One customer tier's changes to the built-in rule (or a new tier's rule).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawCustomer {
+#[schemars(rename = "customer")]
+struct CustomerSettings {
+    /// The lowest tier this customer gets.
+    #[schemars(range(min = 1, max = 4), extend("default" = 1))]
     min_tier: Option<i64>,
+    /// The highest tier this customer gets.
+    #[schemars(range(min = 1, max = 4), extend("default" = 4))]
     max_tier: Option<i64>,
+    /// Added to the tier before the floor and cap.
+    #[schemars(range(min = -3, max = 3), extend("default" = 0))]
     bump: Option<i64>,
 }
 
@@ -209,16 +340,17 @@ fn valid_customer_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// Parses, checks and compiles the config section.
-pub fn parse(config: &str) -> Result<Config, PluginError> {
-    let raw: RawConfig = switchyard_sdk::parse_config(config)?;
-    let groups = parse_tiers(raw.tiers)?;
-    let default_tier = tier(raw.default_tier.unwrap_or(2), "default_tier")?;
+/// Checks the section and compiles it (once per instance, so the route
+/// path only reads).
+pub fn compile(settings: Settings) -> Result<Config, PluginError> {
+    let groups = parse_tiers(settings.tiers.map(|t| t.0))?;
+    let default_tier = tier(settings.default_tier.unwrap_or(2), "default_tier")?;
 
+    let intents = settings.intents.unwrap_or_default();
     let mut matcher = Matcher::default();
     let mut intent_tiers: IntentTiers = [0; 5];
     for intent in Intent::ALL {
-        let rule = raw.intents.get(intent);
+        let rule = intents.get(intent);
         let at = format!("intents.{}", intent.name());
         let t = match rule.and_then(|r| r.tier) {
             Some(v) => tier(v, &format!("{at}.tier"))?,
@@ -241,7 +373,7 @@ pub fn parse(config: &str) -> Result<Config, PluginError> {
         })?;
     }
 
-    let c = raw.complexity;
+    let c = settings.complexity.unwrap_or_default();
     add_keywords(
         &mut matcher,
         TERMS,
@@ -276,9 +408,9 @@ pub fn parse(config: &str) -> Result<Config, PluginError> {
         )));
     }
 
-    let (standard, customers) = parse_customers(raw.customers)?;
+    let (standard, customers) = parse_customers(settings.customers.unwrap_or_default())?;
 
-    if let Some(entry) = &raw.entry_groups
+    if let Some(entry) = &settings.entry_groups
         && entry.iter().any(|g| g.is_empty())
     {
         return Err(invalid("entry_groups: a model group name is empty".into()));
@@ -291,9 +423,15 @@ pub fn parse(config: &str) -> Result<Config, PluginError> {
         complexity: rules,
         standard,
         customers,
-        entry_groups: raw.entry_groups,
+        entry_groups: settings.entry_groups,
         matcher,
     })
+}
+
+/// Parses and compiles a section as `init` does (for native tests).
+#[cfg(test)]
+pub fn parse(config: &str) -> Result<Config, PluginError> {
+    compile(switchyard_sdk::typed::parse(config)?)
 }
 
 fn parse_tiers(tiers: Option<BTreeMap<String, String>>) -> Result<[String; 4], PluginError> {
@@ -343,7 +481,7 @@ fn add_keywords(
 }
 
 fn parse_customers(
-    raw: BTreeMap<String, RawCustomer>,
+    raw: BTreeMap<String, CustomerSettings>,
 ) -> Result<(Customer, Vec<Customer>), PluginError> {
     let customer = |name: &str, min_tier: u8, bump: i8| Customer {
         name: name.to_string(),
@@ -394,110 +532,6 @@ fn parse_customers(
         }
     }
     Ok((standard, others))
-}
-
-/// The JSON Schema of the config section, with the defaults.
-pub fn schema() -> String {
-    let tier = serde_json::json!({"type": "integer", "minimum": 1, "maximum": 4});
-    let group = serde_json::json!({"type": "string", "minLength": 1});
-    let keywords = serde_json::json!({
-        "type": "array",
-        "items": {"type": "string", "minLength": 1},
-        "default": []
-    });
-    let intent = |name: &str, default_tier: u8, examples: &str| {
-        serde_json::json!({
-            "$ref": "#/$defs/intent",
-            "description": format!("The {name} intent (default tier {default_tier}; built-in keywords such as {examples})."),
-            "default": {"tier": default_tier, "keywords": [], "use_defaults": true}
-        })
-    };
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "tier-router config",
-        "description": "Picks a model tier (1 fast/cheap .. 4 premium) from the request's intent, complexity and the caller's customer tier, and routes to that tier's model group.",
-        "type": "object",
-        "additionalProperties": false,
-        // An empty config loads the plugin unconfigured (it then refuses to
-        // route); any other config must name the tiers.
-        "if": {"minProperties": 1},
-        "then": {"required": ["tiers"]},
-        "properties": {
-            "tiers": {
-                "description": "The model group of every tier, \"1\" to \"4\". Tiers may share a group.",
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["1", "2", "3", "4"],
-                "properties": {"1": group, "2": group, "3": group, "4": group}
-            },
-            "default_tier": {
-                "description": "The base tier when no intent matches.",
-                "type": "integer", "minimum": 1, "maximum": 4, "default": 2
-            },
-            "entry_groups": {
-                "description": "The model groups whose requests are tiered (besides the tier groups). Absent: every request is tiered.",
-                "type": "array",
-                "items": group,
-                "uniqueItems": true
-            },
-            "intents": {
-                "description": "Per intent: its tier and keywords. Keywords match case- and accent-insensitively on whole words in the last user message.",
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "greeting": intent("greeting", 1, "hi, hello, good morning, olá, oi, bom dia"),
-                    "faq": intent("faq", 1, "opening hours, price, how much, horário, quanto custa"),
-                    "support": intent("support", 2, "refund, broken, not working, reembolso, não funciona"),
-                    "sales": intent("sales", 2, "buy, upgrade, plan, quote, comprar, plano, orçamento"),
-                    "technical": intent("technical", 3, "api, error, stack trace, endpoint, erro, integração")
-                },
-                "default": {}
-            },
-            "complexity": {
-                "description": "Signals that raise the tier: +1 long prompt (+2 very long), +1 code block or many technical terms, +1 multi-part ask. A threshold of 0 turns its signal off.",
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "long_prompt_tokens": {"description": "+1 at or above this many estimated input tokens.", "type": "integer", "minimum": 0, "default": 1500},
-                    "very_long_prompt_tokens": {"description": "+2 (instead of +1) at or above this many; must be above long_prompt_tokens.", "type": "integer", "minimum": 0, "default": 6000},
-                    "technical_terms": {"description": "Terms added to the built-in English and Portuguese technical vocabulary.", "allOf": [keywords]},
-                    "use_default_terms": {"description": "Whether the built-in technical terms are used.", "type": "boolean", "default": true},
-                    "technical_terms_min": {"description": "Distinct technical terms in the last user message for +1.", "type": "integer", "minimum": 0, "default": 4},
-                    "code_blocks": {"description": "Whether a code block (``` fence or indented code) gives +1.", "type": "boolean", "default": true},
-                    "multi_part_asks": {"description": "Questions plus numbered steps in the last user message for +1.", "type": "integer", "minimum": 0, "default": 3}
-                },
-                "default": {}
-            },
-            "customers": {
-                "description": "Per customer tier (the caller's `tier`, case-insensitive; absent or unknown = standard): a bump, then a floor and a cap. Built in: standard {min_tier 1}, vip {min_tier 2, bump 1}, enterprise {min_tier 3}; entries here change those field by field or add tiers.",
-                "type": "object",
-                "propertyNames": {"pattern": "^[a-z0-9_-]{1,32}$"},
-                "additionalProperties": {"$ref": "#/$defs/customer"},
-                "default": {}
-            }
-        },
-        "$defs": {
-            "intent": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "tier": tier,
-                    "keywords": {"description": "Keywords added to the built-in ones (or used alone with use_defaults: false).", "allOf": [keywords]},
-                    "use_defaults": {"description": "Whether the built-in English and Portuguese keywords are used. false with no keywords turns the intent off.", "type": "boolean", "default": true}
-                }
-            },
-            "customer": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "min_tier": {"description": "The lowest tier this customer gets.", "allOf": [tier], "default": 1},
-                    "max_tier": {"description": "The highest tier this customer gets.", "allOf": [tier], "default": 4},
-                    "bump": {"description": "Added to the tier before the floor and cap.", "type": "integer", "minimum": -3, "maximum": 3, "default": 0}
-                }
-            }
-        }
-    })
-    .to_string()
 }
 
 #[cfg(test)]
@@ -665,22 +699,52 @@ mod tests {
         );
     }
 
+    /// The derived schema refuses what the hand-written one refused.
     #[test]
-    fn schema_is_json_with_defaults_and_closed_objects() {
-        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+    fn schema_has_the_defaults_bounds_and_closed_objects() {
+        let text = switchyard_sdk::typed::schema::<Settings>();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["title"], "tier-router config");
         assert_eq!(v["additionalProperties"], false);
-        assert_eq!(v["then"]["required"][0], "tiers");
-        assert_eq!(v["properties"]["default_tier"]["default"], 2);
+        // Empty loads unconfigured; anything else names the tiers.
+        assert_eq!(v["if"]["minProperties"], 1);
+        assert_eq!(v["then"]["required"], serde_json::json!(["tiers"]));
+        assert!(v.get("required").is_none(), "{v}");
+        let tiers = &v["$defs"]["tiers"];
+        assert_eq!(tiers["required"], serde_json::json!(["1", "2", "3", "4"]));
+        assert_eq!(tiers["additionalProperties"], false);
+        assert_eq!(tiers["properties"]["4"]["minLength"], 1);
+        let default_tier = &v["properties"]["default_tier"];
         assert_eq!(
-            v["properties"]["complexity"]["properties"]["long_prompt_tokens"]["default"],
+            (&default_tier["minimum"], &default_tier["maximum"]),
+            (&serde_json::json!(1), &serde_json::json!(4))
+        );
+        assert_eq!(default_tier["default"], 2);
+        assert_eq!(v["properties"]["entry_groups"]["uniqueItems"], true);
+        assert_eq!(v["properties"]["entry_groups"]["items"]["minLength"], 1);
+        assert_eq!(
+            v["properties"]["customers"]["propertyNames"]["pattern"],
+            "^[a-z0-9_-]{1,32}$"
+        );
+        let complexity = &v["$defs"]["complexity"];
+        assert_eq!(complexity["additionalProperties"], false);
+        assert_eq!(
+            complexity["properties"]["long_prompt_tokens"]["default"],
             1500
         );
-        assert_eq!(v["properties"]["complexity"]["additionalProperties"], false);
-        assert_eq!(v["$defs"]["intent"]["additionalProperties"], false);
-        assert_eq!(v["$defs"]["customer"]["additionalProperties"], false);
+        assert_eq!(complexity["properties"]["long_prompt_tokens"]["minimum"], 0);
+        assert_eq!(v["$defs"]["intents"]["additionalProperties"], false);
         assert_eq!(
-            v["properties"]["intents"]["properties"]["technical"]["default"]["tier"],
+            v["$defs"]["intents"]["properties"]["technical"]["default"]["tier"],
             3
         );
+        let intent = &v["$defs"]["intent"];
+        assert_eq!(intent["additionalProperties"], false);
+        assert_eq!(intent["properties"]["tier"]["maximum"], 4);
+        assert_eq!(intent["properties"]["keywords"]["items"]["minLength"], 1);
+        let customer = &v["$defs"]["customer"];
+        assert_eq!(customer["additionalProperties"], false);
+        assert_eq!(customer["properties"]["bump"]["minimum"], -3);
+        assert_eq!(customer["properties"]["bump"]["maximum"], 3);
     }
 }

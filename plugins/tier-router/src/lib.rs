@@ -64,79 +64,58 @@ mod keywords;
 mod order;
 mod text;
 
-use std::cell::RefCell;
-
-use switchyard_sdk::router::{Candidate, Deployment, RouteDecision, RouteRequest};
+use switchyard_sdk::prelude::*;
+use switchyard_sdk::router::Candidate;
 use switchyard_sdk::routing::joined;
-use switchyard_sdk::types::{Field, PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Router, export_router};
+use switchyard_sdk::types::Field;
 
-pub use config::Config;
+pub use config::{Config, Settings};
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Setup> = const { RefCell::new(Setup::Uninitialised) };
+/// The router, built from its config once per instance.
+pub enum TierRouter {
+    /// Loaded with an empty config (as in a plugins directory shared by
+    /// gateways that do not use it): loads cleanly, refuses to route.
+    Unconfigured,
+    /// Configured: the compiled config.
+    Ready(Box<Config>),
 }
 
-pub struct TierRouter;
-
 impl Plugin for TierRouter {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("tier-router", env!("CARGO_PKG_VERSION"), PluginKind::Router);
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Routes each request to a model tier (1-4) chosen from its intent (EN/PT keywords), complexity and the customer tier"
-                .to_string(),
-        );
-        info
-    }
+    type Config = Settings;
+    const NAME: &'static str = "tier-router";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "Routes each request to a model tier (1-4) chosen from its intent (EN/PT keywords), complexity and the customer tier",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        // An empty object however written (the host sends `{}`).
-        let empty = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&config)
-            .is_ok_and(|m| m.is_empty());
-        let setup = if empty {
-            Setup::Unconfigured
-        } else {
-            Setup::Ready(Box::new(config::parse(&config)?))
-        };
-        CONFIG.with(|c| *c.borrow_mut() = setup);
-        Ok(())
+    fn new(settings: Settings) -> Result<Self, PluginError> {
+        if settings.is_empty() {
+            return Ok(TierRouter::Unconfigured);
+        }
+        Ok(TierRouter::Ready(Box::new(config::compile(settings)?)))
     }
 }
 
 impl Router for TierRouter {
-    fn route(request: RouteRequest, table: &[Deployment]) -> Result<RouteDecision, PluginError> {
-        CONFIG.with(|c| match &*c.borrow() {
-            Setup::Ready(config) => Ok(route_with(config, &request, table)),
-            Setup::Unconfigured => Err(PluginError::InvalidConfig(
+    fn route(
+        &self,
+        request: RouteRequest,
+        table: &[Deployment],
+    ) -> Result<RouteDecision, PluginError> {
+        match self {
+            TierRouter::Ready(config) => Ok(route_with(config, &request, table)),
+            TierRouter::Unconfigured => Err(PluginError::InvalidConfig(
                 "tier-router has no config: set plugins.settings.tier-router.config.tiers (tier \"1\" to \"4\" -> model group) to route with it".into(),
             )),
-            Setup::Uninitialised => Err(not_initialised()),
-        })
+        }
     }
 
-    fn check_deployments(table: &[Deployment]) -> Result<(), PluginError> {
-        CONFIG.with(|c| match &*c.borrow() {
-            Setup::Ready(config) => check_table(config, table),
-            Setup::Unconfigured => Ok(()),
-            Setup::Uninitialised => Err(not_initialised()),
-        })
+    fn check_deployments(&self, table: &[Deployment]) -> Result<(), PluginError> {
+        match self {
+            TierRouter::Ready(config) => check_table(config, table),
+            TierRouter::Unconfigured => Ok(()),
+        }
     }
-}
-
-/// What `init` left behind.
-enum Setup {
-    Uninitialised,
-    /// Loaded with an empty config (as in a plugins directory shared by
-    /// gateways that do not use it): loads cleanly, refuses to route.
-    Unconfigured,
-    Ready(Box<Config>),
-}
-
-fn not_initialised() -> PluginError {
-    PluginError::Internal("tier-router called before init".into())
 }
 
 /// Checks that every group the config routes to has a deployment.
@@ -241,13 +220,14 @@ fn log_fields(d: &decide::Decision) -> Vec<Field> {
     ]
 }
 
-export_router!(TierRouter);
+switchyard_sdk::export!(router TierRouter);
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use switchyard_sdk::router::Health;
     use switchyard_sdk::testing::{candidate, deployment, route_request, text};
+    use switchyard_sdk::types::PluginKind;
     use switchyard_sdk::types::{Message, Role};
 
     pub fn user(t: &str) -> Message {
@@ -286,36 +266,61 @@ pub(crate) mod tests {
 
     #[test]
     fn describe_names_the_plugin_and_has_a_schema() {
-        let info = TierRouter::describe();
+        let info = switchyard_sdk::typed::describe::<TierRouter>(PluginKind::Router, &[]);
         assert_eq!(
-            (info.name.as_str(), info.kind),
-            ("tier-router", PluginKind::Router)
+            (info.name.as_str(), info.version.as_str()),
+            ("tier-router", env!("CARGO_PKG_VERSION"))
         );
-        assert!(info.config_schema.is_some());
+        assert!(info.config_schema.is_some_and(|s| s.contains("\"tiers\"")));
+        assert!(info.description.is_some());
+    }
+
+    fn router(json: &str) -> Result<TierRouter, PluginError> {
+        switchyard_sdk::typed::from_json(json)
     }
 
     #[test]
-    fn route_and_check_need_init() {
+    fn an_empty_config_loads_but_does_not_route() {
+        for empty in ["{}", " { } "] {
+            let r = router(empty).unwrap();
+            assert!(r.check_deployments(&table()).is_ok());
+            assert!(matches!(
+                r.route(request(vec![user("hi")]), &table()),
+                Err(PluginError::InvalidConfig(m)) if m.contains("plugins.settings.tier-router")
+            ));
+        }
+        // Any other config needs the tiers.
         assert!(matches!(
-            TierRouter::route(request(vec![]), &table()),
-            Err(PluginError::Internal(_))
+            router(r#"{"default_tier": 3}"#),
+            Err(PluginError::InvalidConfig(m)) if m.contains("tiers is required")
         ));
-        // An empty config loads unconfigured: any table, no routing.
-        TierRouter::init("{}".into()).unwrap();
-        assert!(TierRouter::check_deployments(&table()).is_ok());
-        assert!(matches!(
-            TierRouter::route(request(vec![user("hi")]), &table()),
-            Err(PluginError::InvalidConfig(m)) if m.contains("plugins.settings.tier-router")
-        ));
-        assert!(TierRouter::init(r#"{"default_tier": 3}"#.into()).is_err());
-        TierRouter::init(CONFIG.into()).unwrap();
-        assert!(TierRouter::check_deployments(&table()).is_ok());
-        let d = TierRouter::route(
-            with_candidates(request(vec![user("hi")]), &[0, 1]),
-            &table(),
-        )
-        .unwrap();
+        assert!(router(r#"{"intents": {}}"#).is_err());
+    }
+
+    #[test]
+    fn a_configured_router_checks_the_table_and_routes() {
+        let r = router(CONFIG).unwrap();
+        assert!(r.check_deployments(&table()).is_ok());
+        let mut t = table();
+        t.retain(|d| d.model_group != "support-fast");
+        assert!(r.check_deployments(&t).is_err());
+        let d = r
+            .route(
+                with_candidates(request(vec![user("hi")]), &[0, 1]),
+                &table(),
+            )
+            .unwrap();
         assert_eq!(d.model_group.as_deref(), Some("support-fast"));
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let Err(PluginError::InvalidConfig(m)) =
+            router(&CONFIG.replace("}}", r#"},"default_tier":"3"}"#))
+        else {
+            panic!("accepted a string tier");
+        };
+        assert!(m.starts_with("default_tier: invalid type: string"), "{m}");
     }
 
     #[test]

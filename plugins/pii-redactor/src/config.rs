@@ -1,11 +1,16 @@
-//! The sanitiser's config: which detectors are on, and whether a match is
-//! redacted or denies the call.
+//! The sanitiser's config: which detectors are on, whether a match is
+//! redacted or denies the call, and what happens to answers.
+//!
+//! [`Settings`] is the section as written (SDK 0.3 parses it and derives
+//! the schema `describe` reports from it); [`Config`] is what the sanitiser
+//! reads on every call, a few bits.
 
 use serde::Deserialize;
-use switchyard_sdk::types::PluginError;
+use switchyard_sdk::prelude::JsonSchema;
 
-/// What a detector finds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a detector finds: `email`, `phone`, `card` (Luhn-valid), `cpf` and
+/// `cnpj` (check digits valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Email,
@@ -43,16 +48,6 @@ impl Kind {
             Kind::Cnpj => "CNPJ",
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Email => "email",
-            Kind::Phone => "phone",
-            Kind::Card => "card",
-            Kind::Cpf => "cpf",
-            Kind::Cnpj => "cnpj",
-        }
-    }
 }
 
 /// A set of kinds, as bits.
@@ -85,13 +80,17 @@ impl Kinds {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+/// What a match does: redact replaces it with [EMAIL], [PHONE], [CARD],
+/// [CPF] or [CNPJ]; deny refuses the call, naming what was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Replace what was found with a placeholder.
+    // Plain comments, not docs: documented variants would make the schema
+    // a `oneOf`, whose error does not list the choices as an `enum` does.
+    // Replace what was found with a placeholder.
     #[default]
     Redact,
-    /// Refuse the call, naming what kinds were found (never the values).
+    // Refuse the call, naming what kinds were found (never the values).
     Deny,
 }
 
@@ -117,15 +116,33 @@ impl Default for Config {
     }
 }
 
-#[derive(Deserialize)]
+/// Finds e-mail addresses, phone numbers, card numbers and CPF/CNPJ in
+/// every text part, and redacts them or denies the call.
+// The section as written; `Config` is what a call reads.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+#[schemars(title = "pii-redactor config")]
+pub struct Settings {
+    /// Detectors that are on (all when absent): email, phone, card
+    /// (Luhn-valid), cpf and cnpj (check digits valid).
     #[serde(default)]
+    #[schemars(
+        with = "Vec<Kind>",
+        extend("uniqueItems" = true, "default" = ["email", "phone", "card", "cpf", "cnpj"])
+    )]
     detectors: Option<Vec<Kind>>,
+    /// redact: replace each match with [EMAIL], [PHONE], [CARD], [CPF] or
+    /// [CNPJ]; deny: refuse the call, naming what was found.
     #[serde(default)]
+    #[schemars(extend("default" = "redact"))]
     mode: Mode,
+    /// Number the placeholders ([EMAIL_1], [CPF_2], ...) and, when the
+    /// sanitiser watches answers (stages: [request, response]), replace
+    /// them in the answer with the values the caller sent.
     #[serde(default)]
     restore: bool,
+    /// When the sanitiser watches answers: redact personal data the model
+    /// writes (values the caller sent are left).
     #[serde(default = "yes")]
     redact_output: bool,
 }
@@ -134,58 +151,36 @@ fn yes() -> bool {
     true
 }
 
-pub fn parse(config: &str) -> Result<Config, PluginError> {
-    let raw: RawConfig = switchyard_sdk::parse_config(config)?;
-    let detectors = match raw.detectors {
-        None => Kinds::ALL,
-        Some(list) => list.into_iter().fold(Kinds::NONE, Kinds::with),
-    };
-    Ok(Config {
-        detectors,
-        mode: raw.mode,
-        restore: raw.restore,
-        redact_output: raw.redact_output,
-    })
-}
-
-pub fn schema() -> String {
-    let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "pii-redactor config",
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "detectors": {
-                "description": "Detectors that are on (all when absent): email, phone, card (Luhn-valid), cpf and cnpj (check digits valid).",
-                "type": "array",
-                "items": {"enum": names},
-                "uniqueItems": true,
-                "default": names
-            },
-            "mode": {
-                "description": "redact: replace each match with [EMAIL], [PHONE], [CARD], [CPF] or [CNPJ]; deny: refuse the call, naming what was found.",
-                "enum": ["redact", "deny"],
-                "default": "redact"
-            },
-            "restore": {
-                "description": "Number the placeholders ([EMAIL_1], [CPF_2], ...) and, when the sanitiser watches answers (stages: [request, response]), replace them in the answer with the values the caller sent.",
-                "type": "boolean",
-                "default": false
-            },
-            "redact_output": {
-                "description": "When the sanitiser watches answers: redact personal data the model writes (values the caller sent are left).",
-                "type": "boolean",
-                "default": true
-            }
+impl From<Settings> for Config {
+    fn from(s: Settings) -> Config {
+        let detectors = match s.detectors {
+            None => Kinds::ALL,
+            Some(list) => list.into_iter().fold(Kinds::NONE, Kinds::with),
+        };
+        Config {
+            detectors,
+            mode: s.mode,
+            restore: s.restore,
+            redact_output: s.redact_output,
         }
-    })
-    .to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchyard_sdk::types::PluginError;
+
+    fn parse(text: &str) -> Result<Config, PluginError> {
+        switchyard_sdk::typed::parse::<Settings>(text).map(Config::from)
+    }
+
+    fn message(text: &str) -> String {
+        match parse(text) {
+            Err(PluginError::InvalidConfig(m)) => m,
+            other => format!("not an invalid-config error: {other:?}"),
+        }
+    }
 
     #[test]
     fn defaults_are_all_detectors_and_redact() {
@@ -203,24 +198,39 @@ mod tests {
         );
         assert_eq!(c.mode, Mode::Deny);
         assert!(parse(r#"{"detectors":[]}"#).unwrap().detectors.is_empty());
+        let c = parse(r#"{"restore":true,"redact_output":false}"#).unwrap();
+        assert!(c.restore && !c.redact_output);
     }
 
     #[test]
-    fn bad_config() {
-        assert!(
-            matches!(parse(r#"{"detectors":["ssn"]}"#), Err(PluginError::InvalidConfig(m)) if m.contains("ssn"))
-        );
-        assert!(
-            matches!(parse(r#"{"mode":"block"}"#), Err(PluginError::InvalidConfig(m)) if m.contains("block"))
-        );
-        assert!(
-            matches!(parse(r#"{"replace":true}"#), Err(PluginError::InvalidConfig(m)) if m.contains("replace"))
-        );
+    fn bad_config_names_the_field_and_the_value() {
+        let m = message(r#"{"detectors":["ssn"]}"#);
+        assert!(m.starts_with("detectors[0]: unknown variant `ssn`"), "{m}");
+        let m = message(r#"{"mode":"block"}"#);
+        assert!(m.starts_with("mode: unknown variant `block`"), "{m}");
+        let m = message(r#"{"replace":true}"#);
+        assert!(m.contains("unknown field `replace`"), "{m}");
+        let m = message(r#"{"restore":"yes"}"#);
+        assert!(m.starts_with("restore: invalid type"), "{m}");
     }
 
+    /// The derived schema refuses what the hand-written one refused.
     #[test]
-    fn schema_is_json() {
-        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
-        assert_eq!(v["properties"]["mode"]["enum"][1], "deny");
+    fn schema_lists_the_detectors_and_modes_and_is_closed() {
+        let text = switchyard_sdk::typed::schema::<Settings>();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["title"], "pii-redactor config");
+        assert_eq!(v["additionalProperties"], false);
+        assert!(v.get("required").is_none(), "{v}");
+        let detectors = &v["properties"]["detectors"];
+        assert_eq!(detectors["type"], "array");
+        assert_eq!(detectors["uniqueItems"], true);
+        assert_eq!(detectors["default"].as_array().map(Vec::len), Some(5));
+        for k in ["email", "phone", "card", "cpf", "cnpj"] {
+            assert!(text.contains(&format!("\"{k}\"")), "{text}");
+        }
+        assert!(text.contains("\"deny\"") && text.contains("\"redact\""));
+        assert_eq!(v["properties"]["redact_output"]["default"], true);
+        assert_eq!(v["properties"]["restore"]["default"], false);
     }
 }

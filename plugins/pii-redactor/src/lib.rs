@@ -15,15 +15,10 @@ mod email;
 mod number;
 mod scan;
 
-use std::cell::RefCell;
+use config::{Kinds, Mode};
+use switchyard_sdk::prelude::*;
 
-use config::{Config, Kinds, Mode};
-use switchyard_sdk::export_sanitizer;
-use switchyard_sdk::sanitizer::{SanitizeInput, Stage, Verdict};
-use switchyard_sdk::types::{ContentPart, Message, PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{Plugin, Sanitizer};
-
-pub use config::Kind;
+pub use config::{Config, Kind, Settings};
 
 /// One item found: a byte range of the text and what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,39 +28,25 @@ pub struct Match {
     pub kind: Kind,
 }
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
-}
-
-pub struct PiiRedactor;
+/// The sanitiser, built from its config once per instance.
+pub struct PiiRedactor(Config);
 
 impl Plugin for PiiRedactor {
-    fn describe() -> PluginInfo {
-        let mut info = switchyard_sdk::info(
-            "pii-redactor",
-            env!("CARGO_PKG_VERSION"),
-            PluginKind::Sanitizer,
-        );
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Redacts (or denies) e-mail addresses, phone numbers, Luhn-valid card numbers and Brazilian CPF/CNPJ"
-                .to_string(),
-        );
-        info
-    }
+    type Config = Settings;
+    const NAME: &'static str = "pii-redactor";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "Redacts (or denies) e-mail addresses, phone numbers, Luhn-valid card numbers and Brazilian CPF/CNPJ",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(settings: Settings) -> Result<Self, PluginError> {
+        Ok(PiiRedactor(settings.into()))
     }
 }
 
 impl Sanitizer for PiiRedactor {
-    fn sanitize(input: SanitizeInput) -> Result<Verdict, PluginError> {
-        let config = CONFIG.with(|c| *c.borrow());
-        Ok(sanitize_with(&config, input))
+    fn sanitize(&self, input: SanitizeInput) -> Result<Verdict, PluginError> {
+        Ok(sanitize_with(&self.0, input))
     }
 }
 
@@ -205,14 +186,16 @@ fn deny_found(found: Kinds, stage: &str) -> Verdict {
     ))
 }
 
-export_sanitizer!(PiiRedactor);
+switchyard_sdk::export!(sanitizer PiiRedactor);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use switchyard_sdk::testing::{caller, chat_request, message, text};
-    use switchyard_sdk::types::Role;
+    use switchyard_sdk::types::{PluginKind, Role};
 
+    /// A sanitiser's input at `stage`, not a stream window, from an
+    /// anonymous caller (`switchyard_sdk::testing` has no such builder).
     fn input(stage: Stage, request: Vec<Message>, response: Vec<Message>) -> SanitizeInput {
         SanitizeInput {
             stage,
@@ -228,12 +211,16 @@ mod tests {
 
     #[test]
     fn describe() {
-        let info = PiiRedactor::describe();
+        let info = switchyard_sdk::typed::describe::<PiiRedactor>(PluginKind::Sanitizer, &[]);
         assert_eq!(
-            (info.name.as_str(), info.kind),
-            ("pii-redactor", PluginKind::Sanitizer)
+            (info.name.as_str(), info.version.as_str()),
+            ("pii-redactor", env!("CARGO_PKG_VERSION"))
         );
-        assert!(info.config_schema.is_some());
+        assert!(
+            info.config_schema
+                .is_some_and(|s| s.contains("\"detectors\""))
+        );
+        assert!(info.description.is_some());
     }
 
     #[test]
@@ -337,17 +324,20 @@ mod tests {
     }
 
     #[test]
-    fn init_and_sanitize_use_the_config() {
-        PiiRedactor::init(r#"{"detectors":["cpf"]}"#.into()).unwrap();
+    fn the_value_built_from_json_uses_its_config() {
+        let p: PiiRedactor = switchyard_sdk::typed::from_json(r#"{"detectors":["cpf"]}"#).unwrap();
         let i = input(
             Stage::Request,
             vec![text(Role::User, "a@b.com 529.982.247-25")],
             vec![],
         );
         assert_eq!(
-            PiiRedactor::sanitize(i).unwrap(),
+            p.sanitize(i).unwrap(),
             Verdict::Rewrite(vec![text(Role::User, "a@b.com [CPF]")])
         );
-        assert!(PiiRedactor::init(r#"{"mode":"shout"}"#.into()).is_err());
+        assert!(matches!(
+            switchyard_sdk::typed::from_json::<PiiRedactor>(r#"{"mode":"shout"}"#),
+            Err(PluginError::InvalidConfig(m)) if m.starts_with("mode: ")
+        ));
     }
 }

@@ -1,34 +1,87 @@
 //! The cost rule's config: a default price table and per-team adjustments.
+//!
+//! A serde type whose JSON Schema `describe` derives (SDK 0.3); the gateway
+//! checks a config against it before `init`. What serde cannot check (a
+//! price not negative, the long-context fields beside the named ones) is
+//! checked in [`Config::check`].
 
 use std::collections::BTreeMap;
 
+use schemars::Schema;
 use serde::Deserialize;
 use serde_json::Value;
+use switchyard_sdk::prelude::JsonSchema;
 use switchyard_sdk::types::PluginError;
 
+use crate::factor::{Fraction, Multiplier, PerTeam};
 use crate::tiers::{self, Tier};
+
+/// The price fields of [`PriceEntry`] and their LiteLLM `model_info`
+/// names (serde's `alias`es below, which schemars does not see).
+const LITELLM_NAMES: [(&str, &str); 6] = [
+    ("input_per_token", "input_cost_per_token"),
+    ("output_per_token", "output_cost_per_token"),
+    ("cache_read_per_token", "cache_read_input_token_cost"),
+    ("cache_write_per_token", "cache_creation_input_token_cost"),
+    ("reasoning_per_token", "output_cost_per_reasoning_token"),
+    ("per_request", "input_cost_per_request"),
+];
 
 /// Prices of one model in the default table, in US dollars. LiteLLM's
 /// `model_info` names are accepted too, long-context prices
 /// (`input_cost_per_token_above_200k_tokens`, ...) under those names only.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[schemars(transform = entry_schema)]
 pub struct PriceEntry {
+    /// Per uncached input token (LiteLLM: input_cost_per_token).
     #[serde(default, alias = "input_cost_per_token")]
+    #[schemars(range(min = 0))]
     pub input_per_token: Option<f64>,
+    /// Per output token (LiteLLM: output_cost_per_token).
     #[serde(default, alias = "output_cost_per_token")]
+    #[schemars(range(min = 0))]
     pub output_per_token: Option<f64>,
+    /// Per cache-read input token; the input price when absent (LiteLLM:
+    /// cache_read_input_token_cost).
     #[serde(default, alias = "cache_read_input_token_cost")]
+    #[schemars(range(min = 0))]
     pub cache_read_per_token: Option<f64>,
+    /// Per cache-write input token; the input price when absent (LiteLLM:
+    /// cache_creation_input_token_cost).
     #[serde(default, alias = "cache_creation_input_token_cost")]
+    #[schemars(range(min = 0))]
     pub cache_write_per_token: Option<f64>,
+    /// Per reasoning token; the output price when absent (LiteLLM:
+    /// output_cost_per_reasoning_token).
     #[serde(default, alias = "output_cost_per_reasoning_token")]
+    #[schemars(range(min = 0))]
     pub reasoning_per_token: Option<f64>,
+    /// Per call (LiteLLM: input_cost_per_request).
     #[serde(default, alias = "input_cost_per_request")]
+    #[schemars(range(min = 0))]
     pub per_request: Option<f64>,
-    /// The other fields: long-context prices, checked by [`parse`] (serde's
-    /// `deny_unknown_fields` cannot be combined with `flatten`).
+    /// The other fields: long-context prices, checked by [`Config::check`]
+    /// (serde's `deny_unknown_fields` cannot be combined with `flatten`;
+    /// the schema refuses other names through [`entry_schema`]).
     #[serde(flatten)]
     pub rest: BTreeMap<String, Value>,
+}
+
+/// Completes the derived schema of a [`PriceEntry`]: each price under its
+/// LiteLLM name too, long-context prices by name pattern, nothing else.
+fn entry_schema(schema: &mut Schema) {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, litellm) in LITELLM_NAMES {
+            if let Some(price) = props.get(name).cloned() {
+                props.insert(litellm.to_string(), price);
+            }
+        }
+    }
+    schema.insert(
+        "patternProperties".to_string(),
+        serde_json::json!({ (tiers::KEY_PATTERN): {"type": "number", "minimum": 0} }),
+    );
+    schema.insert("additionalProperties".to_string(), Value::Bool(false));
 }
 
 impl PriceEntry {
@@ -52,8 +105,8 @@ impl PriceEntry {
         )
     }
 
-    /// Checks the other fields: each a tier price, not negative.
-    fn check_rest(&self, model: &str) -> Result<(), PluginError> {
+    /// Checks the other fields are tier prices and no price is negative.
+    fn check(&self, model: &str) -> Result<(), PluginError> {
         for (key, value) in &self.rest {
             if tiers::parse_key(key).is_none() {
                 return Err(invalid(format!(
@@ -74,52 +127,44 @@ impl PriceEntry {
                 }
             }
         }
+        for (name, value) in self.all() {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(invalid(format!(
+                    "default_prices.{model}.{name}: {v} is less than the minimum of 0"
+                )));
+            }
+        }
         Ok(())
     }
 }
 
-/// A factor per team, with an optional one for every other caller.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// model-prices config.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PerTeam {
-    #[serde(default)]
-    pub default: Option<f64>,
-    #[serde(default)]
-    pub teams: BTreeMap<String, f64>,
-}
-
-impl PerTeam {
-    /// The factor for `team`: its own, else the default.
-    pub fn for_team(&self, team: Option<&str>) -> Option<f64> {
-        team.and_then(|t| self.teams.get(t).copied())
-            .or(self.default)
-    }
-
-    fn values(&self) -> impl Iterator<Item = (String, f64)> + '_ {
-        self.default
-            .map(|v| ("default".to_string(), v))
-            .into_iter()
-            .chain(self.teams.iter().map(|(t, v)| (format!("teams.{t}"), *v)))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[schemars(title = "model-prices config")]
 pub struct Config {
-    /// Prices by `"<provider>/<model>"` or `"<model>"`, for deployments
-    /// whose `model_info` has no input or output price.
+    /// Prices (USD) by "<provider>/<model>" or "<model>", used when a
+    /// deployment's model_info has no input or output price. Long-context
+    /// prices use LiteLLM's names (input_cost_per_token_above_200k_tokens,
+    /// output_cost_per_token_above_200k_tokens,
+    /// cache_read_input_token_cost_above_200k_tokens,
+    /// cache_creation_input_token_cost_above_200k_tokens; any threshold).
     #[serde(default)]
     pub default_prices: BTreeMap<String, PriceEntry>,
-    /// Whether widely used models are priced at their list prices when
-    /// neither `model_info` nor `default_prices` prices them.
+    /// Price widely used models at their providers' list prices when
+    /// neither model_info nor default_prices does (default true).
     #[serde(default = "yes")]
     pub list_prices: bool,
-    /// Multipliers: 1.2 adds 20 %.
+    /// Cost multipliers per team (1.2 adds 20%); `default` for other
+    /// callers.
     #[serde(default)]
-    pub markup: PerTeam,
-    /// Fractions off: 0.1 takes 10 % off.
+    pub markup: PerTeam<Multiplier>,
+    /// Fractions taken off per team (0.1 takes 10% off); `default` for
+    /// other callers.
     #[serde(default)]
-    pub discount: PerTeam,
+    pub discount: PerTeam<Fraction>,
 }
 
 impl Default for Config {
@@ -141,97 +186,31 @@ fn invalid(message: String) -> PluginError {
     PluginError::InvalidConfig(message)
 }
 
-pub fn parse(config: &str) -> Result<Config, PluginError> {
-    let config: Config = switchyard_sdk::parse_config(config)?;
-    for (model, entry) in &config.default_prices {
-        entry.check_rest(model)?;
-        for (name, value) in entry.all() {
-            if let Some(v) = value
-                && !(v.is_finite() && v >= 0.0)
-            {
-                return Err(invalid(format!(
-                    "default_prices.{model}.{name}: {v} is less than the minimum of 0"
-                )));
-            }
+impl Config {
+    /// What the types do not check: the default table's prices (the
+    /// schema states the same bounds). Markups and discounts are checked
+    /// as they parse ([`crate::factor`]).
+    pub fn check(&self) -> Result<(), PluginError> {
+        for (model, entry) in &self.default_prices {
+            entry.check(model)?;
         }
+        Ok(())
     }
-    for (name, v) in config.markup.values() {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(invalid(format!(
-                "markup.{name}: {v} is less than the minimum of 0"
-            )));
-        }
-    }
-    for (name, v) in config.discount.values() {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(invalid(format!(
-                "discount.{name}: {v} is less than the minimum of 0"
-            )));
-        }
-        if v > 1.0 {
-            return Err(invalid(format!(
-                "discount.{name}: {v} is greater than the maximum of 1"
-            )));
-        }
-    }
-    Ok(config)
-}
-
-pub fn schema() -> String {
-    let price = serde_json::json!({"type": "number", "minimum": 0});
-    let mut entry_props = serde_json::Map::new();
-    for (name, alias) in [
-        ("input_per_token", "input_cost_per_token"),
-        ("output_per_token", "output_cost_per_token"),
-        ("cache_read_per_token", "cache_read_input_token_cost"),
-        ("cache_write_per_token", "cache_creation_input_token_cost"),
-        ("reasoning_per_token", "output_cost_per_reasoning_token"),
-        ("per_request", "input_cost_per_request"),
-    ] {
-        entry_props.insert(name.to_string(), price.clone());
-        entry_props.insert(alias.to_string(), price.clone());
-    }
-    let per_team = |description: &str, value: serde_json::Value| {
-        serde_json::json!({
-            "description": description,
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "default": value.clone(),
-                "teams": {"type": "object", "additionalProperties": value}
-            }
-        })
-    };
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "model-prices config",
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "default_prices": {
-                "description": "Prices (USD) by \"<provider>/<model>\" or \"<model>\", used when a deployment's model_info has no input or output price. Long-context prices use LiteLLM's names (input_cost_per_token_above_200k_tokens, output_cost_per_token_above_200k_tokens, cache_read_input_token_cost_above_200k_tokens, cache_creation_input_token_cost_above_200k_tokens; any threshold).",
-                "type": "object",
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "properties": entry_props,
-                    "patternProperties": {(tiers::KEY_PATTERN): price.clone()}
-                }
-            },
-            "list_prices": {
-                "description": "Price widely used models at their providers' list prices when neither model_info nor default_prices does (default true).",
-                "type": "boolean"
-            },
-            "markup": per_team("Cost multipliers per team (1.2 adds 20%); `default` for other callers.", serde_json::json!({"type": "number", "minimum": 0})),
-            "discount": per_team("Fractions taken off per team (0.1 takes 10% off); `default` for other callers.", serde_json::json!({"type": "number", "minimum": 0, "maximum": 1}))
-        }
-    })
-    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ModelPrices;
+
+    /// The config as the gateway's `init` builds the plugin from it.
+    fn parse(json: &str) -> Result<Config, PluginError> {
+        switchyard_sdk::typed::from_json::<ModelPrices>(json).map(|p| p.config)
+    }
+
+    fn schema() -> Value {
+        serde_json::from_str(&switchyard_sdk::typed::schema::<Config>()).unwrap()
+    }
 
     #[test]
     fn empty_config() {
@@ -318,10 +297,48 @@ mod tests {
     }
 
     #[test]
-    fn schema_is_json() {
-        let v: serde_json::Value = serde_json::from_str(&schema()).unwrap();
-        let entry = &v["properties"]["default_prices"]["additionalProperties"];
-        assert!(entry["properties"]["input_cost_per_token"].is_object());
+    fn every_litellm_name_is_read_and_in_the_schema() {
+        let v = schema();
+        let entry = &v["$defs"]["PriceEntry"];
+        for (n, (name, litellm)) in LITELLM_NAMES.iter().enumerate() {
+            let price = n as f64 + 1.0;
+            let c = parse(&format!(
+                r#"{{"default_prices":{{"m":{{"{litellm}":{price}}}}}}}"#
+            ))
+            .unwrap();
+            let entry_read = &c.default_prices["m"];
+            assert!(entry_read.rest.is_empty(), "{litellm}");
+            assert!(
+                entry_read.all().contains(&(*name, Some(price))),
+                "{litellm}"
+            );
+            for key in [name, litellm] {
+                assert_eq!(entry["properties"][key]["minimum"], 0, "{key}: {entry}");
+            }
+        }
+    }
+
+    /// The derived schema refuses what the hand-written one refused.
+    #[test]
+    fn the_schema_states_the_bounds_and_refuses_unknown_fields() {
+        let v = schema();
+        assert_eq!(v["title"], "model-prices config");
+        assert_eq!(v["additionalProperties"], false);
+        let mut keys: Vec<&str> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["default_prices", "discount", "list_prices", "markup"]
+        );
+        let entry = &v["$defs"]["PriceEntry"];
+        assert_eq!(entry["additionalProperties"], false);
         assert_eq!(entry["patternProperties"][tiers::KEY_PATTERN]["minimum"], 0);
+        let text = v.to_string();
+        assert!(text.contains(r#""maximum":1"#), "{text}");
     }
 }

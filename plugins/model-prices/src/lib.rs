@@ -15,47 +15,37 @@
 //! pricing rule placed before this one is never overridden.
 
 mod config;
+mod factor;
 mod list_prices;
 mod pricing;
 mod tiers;
 
-use std::cell::RefCell;
-
 use config::Config;
 use pricing::{Rates, Unpriced};
-use switchyard_sdk::cost::{CostAnswer, CostInput};
-use switchyard_sdk::export_cost_rule;
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{CostRule, Plugin};
+use switchyard_sdk::prelude::*;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The cost rule: its config, kept per instance by the SDK.
+pub struct ModelPrices {
+    config: Config,
 }
 
-pub struct ModelPrices;
-
 impl Plugin for ModelPrices {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("model-prices", env!("CARGO_PKG_VERSION"), PluginKind::Cost);
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Per-token prices (cache reads and writes, reasoning, long-context tiers) from model_info, a default table or list prices, with per-team markups and discounts".to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "model-prices";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "Per-token prices (cache reads and writes, reasoning, long-context tiers) from model_info, a default table or list prices, with per-team markups and discounts",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        config.check()?;
+        Ok(ModelPrices { config })
     }
 }
 
 impl CostRule for ModelPrices {
-    fn cost(input: CostInput) -> Result<CostAnswer, PluginError> {
-        Ok(CONFIG.with(|c| cost_with(&c.borrow(), &input)))
+    fn cost(&self, input: CostInput) -> Result<CostAnswer, PluginError> {
+        Ok(cost_with(&self.config, &input))
     }
 }
 
@@ -109,13 +99,18 @@ pub fn cost_with(config: &Config, input: &CostInput) -> CostAnswer {
     CostAnswer::Usd(base * markup * (1.0 - discount))
 }
 
-export_cost_rule!(ModelPrices);
+switchyard_sdk::export!(cost ModelPrices);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use switchyard_sdk::testing::{caller, no_prices, usage};
-    use switchyard_sdk::types::{Caller, Prices};
+    use switchyard_sdk::typed::from_json;
+    use switchyard_sdk::types::{Caller, PluginKind, Prices};
+
+    fn config(json: &str) -> Config {
+        from_json::<ModelPrices>(json).unwrap().config
+    }
 
     fn prices(input: Option<f64>, output: Option<f64>) -> Prices {
         Prices {
@@ -155,12 +150,13 @@ mod tests {
 
     #[test]
     fn describe() {
-        let info = ModelPrices::describe();
+        let info = switchyard_sdk::typed::describe::<ModelPrices>(PluginKind::Cost, &[]);
         assert_eq!(
             (info.name.as_str(), info.kind),
             ("model-prices", PluginKind::Cost)
         );
-        assert!(info.config_schema.is_some());
+        assert!(info.config_schema.unwrap().contains("input_cost_per_token"));
+        assert!(info.description.is_some());
     }
 
     #[test]
@@ -191,10 +187,9 @@ mod tests {
 
     #[test]
     fn default_table() {
-        let c = config::parse(
+        let c = config(
             r#"{"default_prices":{"openai/gpt-4o":{"input_per_token":1e-6,"output_per_token":2e-6},"gpt-4o":{"input_per_token":5e-6,"output_per_token":5e-6},"other":{"input_per_token":1}}}"#,
-        )
-        .unwrap();
+        );
         // provider/model first.
         assert!(close(
             usd(cost_with(&c, &input(prices(None, None), None, None))),
@@ -259,10 +254,9 @@ mod tests {
 
     #[test]
     fn markup_and_discount() {
-        let c = config::parse(
+        let c = config(
             r#"{"markup":{"teams":{"t1":1.2}},"discount":{"default":0.1,"teams":{"t2":0.5}}}"#,
-        )
-        .unwrap();
+        );
         let p = || prices(Some(2.5e-6), Some(1e-5));
         assert!(close(
             usd(cost_with(&c, &input(p(), Some("t1"), None))),
@@ -280,7 +274,7 @@ mod tests {
 
     #[test]
     fn previous_is_kept_and_adjusted() {
-        let c = config::parse(r#"{"markup":{"teams":{"t1":2}}}"#).unwrap();
+        let c = config(r#"{"markup":{"teams":{"t1":2}}}"#);
         assert!(close(
             usd(cost_with(
                 &c,
@@ -298,12 +292,19 @@ mod tests {
     }
 
     #[test]
-    fn init_stores_config() {
-        ModelPrices::init(r#"{"markup":{"default":3}}"#.into()).unwrap();
+    fn the_value_built_from_json_prices_with_its_config() {
+        let rule: ModelPrices = from_json(r#"{"markup":{"default":3}}"#).unwrap();
         assert!(close(
-            usd(ModelPrices::cost(input(prices(Some(2.5e-6), Some(1e-5)), None, None)).unwrap()),
+            usd(rule
+                .cost(input(prices(Some(2.5e-6), Some(1e-5)), None, None))
+                .unwrap()),
             0.0135
         ));
-        assert!(ModelPrices::init(r#"{"discount":{"default":2}}"#.into()).is_err());
+        let err = from_json::<ModelPrices>(r#"{"discount":{"default":2}}"#).err();
+        assert!(
+            matches!(&err, Some(PluginError::InvalidConfig(m))
+                if m.starts_with("discount.default: 2 is greater than the maximum of 1")),
+            "{err:?}"
+        );
     }
 }

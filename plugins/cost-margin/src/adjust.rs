@@ -54,21 +54,18 @@ pub fn for_call(config: &Config, input: &CostInput) -> Adjustment {
         .iter()
         .flatten()
         .find_map(|r| r.margin)
-        .or_else(|| config.provider_margins.get(&input.provider).copied())
-        .or(config.global_margin);
+        .or_else(|| config.provider_margin(&input.provider));
     let discount = rules
         .iter()
         .flatten()
-        .find_map(|r| r.discount)
-        .or_else(|| config.provider_discounts.get(&input.provider).copied())
-        .or(config.global_discount);
+        .find_map(|r| r.discount.map(|d| d.0))
+        .or_else(|| config.provider_discount(&input.provider));
     Adjustment { margin, discount }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
     use switchyard_sdk::testing::{caller, no_prices, usage};
 
     fn input(provider: &str, model: &str, team: Option<&str>, key: Option<&str>) -> CostInput {
@@ -87,6 +84,10 @@ mod tests {
             previous: Some(1.0),
             extra: vec![],
         }
+    }
+
+    fn config(json: &str) -> Config {
+        switchyard_sdk::typed::parse(json).unwrap()
     }
 
     fn pct(p: f64) -> Option<Margin> {
@@ -123,10 +124,8 @@ mod tests {
 
     #[test]
     fn a_provider_margin_overrides_the_global_one_and_discounts_are_per_provider() {
-        let c = config::parse(
-            r#"{"margin": {"global": 0.05, "openai": 0.10}, "discount": {"gemini": 0.05}}"#,
-        )
-        .unwrap();
+        let c =
+            config(r#"{"margin": {"global": 0.05, "openai": 0.10}, "discount": {"gemini": 0.05}}"#);
         let openai = for_call(&c, &input("openai", "gpt-4o", None, None));
         assert_eq!(openai.margin, pct(0.10));
         assert_eq!(openai.discount, None);
@@ -138,13 +137,12 @@ mod tests {
 
     #[test]
     fn the_most_specific_setting_wins_for_each_of_the_two() {
-        let c = config::parse(
+        let c = config(
             r#"{"margin": {"global": 0.05, "openai": 0.10}, "discount": {"openai": 0.02, "global": 0.01},
                 "models": {"openai/gpt-4o": {"margin": 0.3}, "gpt-4o": {"margin": 0.4}, "group": {"discount": 0.03}},
                 "teams": {"t1": {"margin": 0.2}},
                 "keys": {"k1": {"discount": 0.1}}}"#,
-        )
-        .unwrap();
+        );
         let a = for_call(&c, &input("openai", "gpt-4o", Some("t1"), Some("k1")));
         assert_eq!((a.margin, a.discount), (pct(0.2), Some(0.1)));
         // Without the key: the team's margin, the model group's discount.

@@ -13,243 +13,244 @@
 //! }
 //! ```
 //!
-//! It is read by hand from JSON rather than derived, so every refusal
-//! names the path of the value at fault (`margin.anthropic.percentage`).
+//! A serde type whose JSON Schema `describe` derives (SDK 0.3). The bounds
+//! live in the number types ([`Amount`], [`Fraction`]) and a margin's two
+//! forms in [`Margin`]'s own deserializer, so every refusal names the path
+//! of the value at fault (`margin.anthropic.fixed_amount: -1 is less than
+//! the minimum of 0`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde_json::{Map, Value};
-use switchyard_sdk::types::PluginError;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use switchyard_sdk::prelude::JsonSchema;
 
-/// A margin: `percentage` of the (discounted) cost plus `fixed_amount` US
-/// dollars per call. LiteLLM's number form `0.10` is `{"percentage": 0.10}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// The key of LiteLLM's margin (and discount) for every provider without
+/// its own.
+pub const GLOBAL: &str = "global";
+
+/// Reads a number in `min..=max`, refusing others with the schema
+/// checker's words.
+struct Bounded {
+    max: Option<f64>,
+    expecting: &'static str,
+}
+
+impl Bounded {
+    fn check<E: de::Error>(&self, v: f64) -> Result<f64, E> {
+        if !v.is_finite() {
+            return Err(E::custom(format!("{v} is not a number")));
+        }
+        if v < 0.0 {
+            return Err(E::custom(format!("{v} is less than the minimum of 0")));
+        }
+        match self.max {
+            Some(max) if v > max => Err(E::custom(format!(
+                "{v} is greater than the maximum of {max}"
+            ))),
+            _ => Ok(v),
+        }
+    }
+}
+
+impl Visitor<'_> for Bounded {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+        self.check(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+        self.check(v as f64)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+        self.check(v as f64)
+    }
+}
+
+/// An amount: a number at least 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, JsonSchema)]
+#[schemars(transparent)]
+pub struct Amount(#[schemars(range(min = 0))] pub f64);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_f64(Bounded {
+            max: None,
+            expecting: "a number at least 0",
+        })
+        .map(Amount)
+    }
+}
+
+/// A discount: the fraction taken off the cost, from 0 to 1 (0.05 takes
+/// 5 % off).
+#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
+#[schemars(transparent)]
+pub struct Fraction(#[schemars(range(min = 0, max = 1))] pub f64);
+
+impl<'de> Deserialize<'de> for Fraction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_f64(Bounded {
+            max: Some(1.0),
+            expecting: "a discount: a number from 0 to 1",
+        })
+        .map(Fraction)
+    }
+}
+
+/// A margin: a number is a percentage (0.1 adds 10%); an object adds
+/// `percentage` of the cost and `fixed_amount` US dollars per call.
+// One schema for both forms (`minimum` binds numbers only, the object
+// keywords objects only), so the gateway's schema check names the value at
+// fault rather than "not valid under any of the schemas listed in anyOf".
+#[derive(Debug, Clone, Copy, Default, PartialEq, JsonSchema)]
+#[schemars(
+    deny_unknown_fields,
+    default,
+    extend("type" = ["number", "object"], "minimum" = 0)
+)]
 pub struct Margin {
+    /// The share of the (discounted) cost added: 0.1 adds 10%.
+    #[schemars(range(min = 0))]
     pub percentage: f64,
+    /// US dollars added per call.
+    #[schemars(range(min = 0))]
     pub fixed_amount: f64,
+}
+
+/// A margin's object form, as it is written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarginFields {
+    #[serde(default)]
+    percentage: Amount,
+    #[serde(default)]
+    fixed_amount: Amount,
+}
+
+/// Reads either of LiteLLM's margin forms.
+struct MarginVisitor;
+
+impl MarginVisitor {
+    fn percentage<E: de::Error>(v: f64) -> Result<Margin, E> {
+        let percentage = Bounded {
+            max: None,
+            expecting: "",
+        }
+        .check(v)?;
+        Ok(Margin {
+            percentage,
+            fixed_amount: 0.0,
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for MarginVisitor {
+    type Value = Margin;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a margin: a number (0.1 adds 10%) or an object with `percentage` and `fixed_amount`",
+        )
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Margin, E> {
+        Self::percentage(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Margin, E> {
+        Self::percentage(v as f64)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Margin, E> {
+        Self::percentage(v as f64)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Margin, A::Error> {
+        let fields = MarginFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Margin {
+            percentage: fields.percentage.0,
+            fixed_amount: fields.fixed_amount.0,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Margin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MarginVisitor)
+    }
 }
 
 /// The margin and discount of one model, team or key alias; either may be
 /// left out, and then a less specific one applies.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
+    // Both stated as their own schema, not "it or null" (an `anyOf`), so
+    // that the gateway's schema check names the value at fault.
+    #[serde(default)]
+    #[schemars(with = "Margin")]
     pub margin: Option<Margin>,
-    pub discount: Option<f64>,
+    #[serde(default)]
+    #[schemars(with = "Fraction")]
+    pub discount: Option<Fraction>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// cost-margin config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+#[schemars(title = "cost-margin config")]
 pub struct Config {
-    /// `margin.global`: for providers without their own margin.
-    pub global_margin: Option<Margin>,
-    /// `margin.<provider>`.
-    pub provider_margins: BTreeMap<String, Margin>,
-    /// `discount.global`: for providers without their own discount.
-    pub global_discount: Option<f64>,
-    /// `discount.<provider>`.
-    pub provider_discounts: BTreeMap<String, f64>,
-    /// By `<provider>/<model>`, `<model>` or model group.
+    /// LiteLLM's cost_margin_config: a margin per provider prefix, and
+    /// `global` for the others.
+    pub margin: BTreeMap<String, Margin>,
+    /// LiteLLM's cost_discount_config: a discount per provider prefix (and
+    /// `global` for the others).
+    pub discount: BTreeMap<String, Fraction>,
+    /// Margin and discount by "<provider>/<model>", "<model>" or model
+    /// group.
     pub models: BTreeMap<String, Rule>,
-    /// By team.
+    /// Margin and discount by team.
     pub teams: BTreeMap<String, Rule>,
-    /// By virtual key alias.
+    /// Margin and discount by virtual key alias.
     pub keys: BTreeMap<String, Rule>,
 }
 
-/// The key of LiteLLM's margin for every provider without its own.
-pub const GLOBAL: &str = "global";
-
-fn invalid(message: String) -> PluginError {
-    PluginError::InvalidConfig(message)
-}
-
-/// A JSON value's short form for an error message.
-fn shown(v: &Value) -> String {
-    let text = v.to_string();
-    match text.char_indices().nth(60) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
+impl Config {
+    /// The provider's own margin, else the `global` one.
+    pub fn provider_margin(&self, provider: &str) -> Option<Margin> {
+        self.margin
+            .get(provider)
+            .or_else(|| self.margin.get(GLOBAL))
+            .copied()
     }
-}
 
-fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PluginError> {
-    v.as_object()
-        .ok_or_else(|| invalid(format!("{path}: {} is not an object", shown(v))))
-}
-
-/// A finite number at least 0 (and at most `max`, if given).
-fn amount(v: &Value, path: &str, max: Option<f64>) -> Result<f64, PluginError> {
-    let n = v
-        .as_f64()
-        .filter(|n| n.is_finite())
-        .ok_or_else(|| invalid(format!("{path}: {} is not a number", shown(v))))?;
-    if n < 0.0 {
-        return Err(invalid(format!(
-            "{path}: {n} is less than the minimum of 0"
-        )));
+    /// The provider's own discount, else the `global` one.
+    pub fn provider_discount(&self, provider: &str) -> Option<f64> {
+        self.discount
+            .get(provider)
+            .or_else(|| self.discount.get(GLOBAL))
+            .map(|d| d.0)
     }
-    if let Some(max) = max
-        && n > max
-    {
-        return Err(invalid(format!(
-            "{path}: {n} is greater than the maximum of {max}"
-        )));
-    }
-    Ok(n)
-}
-
-/// A margin in either of LiteLLM's forms.
-fn margin(v: &Value, path: &str) -> Result<Margin, PluginError> {
-    if !v.is_object() {
-        return Ok(Margin {
-            percentage: amount(v, path, None)?,
-            fixed_amount: 0.0,
-        });
-    }
-    let mut m = Margin::default();
-    for (key, value) in object(v, path)? {
-        let at = format!("{path}.{key}");
-        match key.as_str() {
-            "percentage" => m.percentage = amount(value, &at, None)?,
-            "fixed_amount" => m.fixed_amount = amount(value, &at, None)?,
-            _ => {
-                return Err(invalid(format!(
-                    "{at}: unknown field; a margin has `percentage` (0.1 adds 10%) and `fixed_amount` (US dollars per call)"
-                )));
-            }
-        }
-    }
-    Ok(m)
-}
-
-/// A discount: a fraction taken off, from 0 to 1.
-fn discount(v: &Value, path: &str) -> Result<f64, PluginError> {
-    amount(v, path, Some(1.0))
-}
-
-fn rule(v: &Value, path: &str) -> Result<Rule, PluginError> {
-    let mut r = Rule::default();
-    for (key, value) in object(v, path)? {
-        let at = format!("{path}.{key}");
-        match key.as_str() {
-            "margin" => r.margin = Some(margin(value, &at)?),
-            "discount" => r.discount = Some(discount(value, &at)?),
-            _ => {
-                return Err(invalid(format!(
-                    "{at}: unknown field; expected `margin` or `discount`"
-                )));
-            }
-        }
-    }
-    Ok(r)
-}
-
-fn rules(v: &Value, path: &str) -> Result<BTreeMap<String, Rule>, PluginError> {
-    object(v, path)?
-        .iter()
-        .map(|(name, r)| Ok((name.clone(), rule(r, &format!("{path}.{name}"))?)))
-        .collect()
-}
-
-/// Reads and checks the config given to `init`.
-pub fn parse(text: &str) -> Result<Config, PluginError> {
-    let root: Value =
-        serde_json::from_str(text).map_err(|e| invalid(format!("the config is not JSON: {e}")))?;
-    if root.is_null() {
-        return Ok(Config::default());
-    }
-    let mut config = Config::default();
-    for (key, value) in object(&root, "config")? {
-        match key.as_str() {
-            "margin" => {
-                for (provider, m) in object(value, "margin")? {
-                    let m = margin(m, &format!("margin.{provider}"))?;
-                    if provider == GLOBAL {
-                        config.global_margin = Some(m);
-                    } else {
-                        config.provider_margins.insert(provider.clone(), m);
-                    }
-                }
-            }
-            "discount" => {
-                for (provider, d) in object(value, "discount")? {
-                    let d = discount(d, &format!("discount.{provider}"))?;
-                    if provider == GLOBAL {
-                        config.global_discount = Some(d);
-                    } else {
-                        config.provider_discounts.insert(provider.clone(), d);
-                    }
-                }
-            }
-            "models" => config.models = rules(value, "models")?,
-            "teams" => config.teams = rules(value, "teams")?,
-            "keys" => config.keys = rules(value, "keys")?,
-            _ => {
-                return Err(invalid(format!(
-                    "{key}: unknown field; expected margin, discount, models, teams or keys"
-                )));
-            }
-        }
-    }
-    Ok(config)
-}
-
-/// The config's JSON Schema, which the gateway checks before `init`.
-pub fn schema() -> String {
-    let amount = serde_json::json!({"type": "number", "minimum": 0});
-    // One schema for both forms (`minimum` binds numbers only, the object
-    // keywords objects only), so a refusal names the value at fault rather
-    // than "not valid under any of the schemas listed in oneOf".
-    let margin = serde_json::json!({
-        "description": "A margin: a number is a percentage (0.1 adds 10%); an object adds `percentage` of the cost and `fixed_amount` US dollars per call.",
-        "type": ["number", "object"],
-        "minimum": 0,
-        "additionalProperties": false,
-        "properties": {"percentage": amount.clone(), "fixed_amount": amount}
-    });
-    let discount = serde_json::json!({
-        "description": "A fraction taken off the cost: 0.05 takes 5% off.",
-        "type": "number",
-        "minimum": 0,
-        "maximum": 1
-    });
-    let rules = |description: &str| {
-        serde_json::json!({
-            "description": description,
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {"margin": margin.clone(), "discount": discount.clone()}
-            }
-        })
-    };
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "cost-margin config",
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "margin": {
-                "description": "LiteLLM's cost_margin_config: a margin per provider prefix, and `global` for the others.",
-                "type": "object",
-                "additionalProperties": margin.clone()
-            },
-            "discount": {
-                "description": "LiteLLM's cost_discount_config: a discount per provider prefix (and `global` for the others).",
-                "type": "object",
-                "additionalProperties": discount.clone()
-            },
-            "models": rules("Margin and discount by \"<provider>/<model>\", \"<model>\" or model group."),
-            "teams": rules("Margin and discount by team."),
-            "keys": rules("Margin and discount by virtual key alias.")
-        }
-    })
-    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+    use switchyard_sdk::prelude::PluginError;
+
+    /// The config as the gateway's `init` builds the plugin from it.
+    fn parse(text: &str) -> Result<Config, PluginError> {
+        switchyard_sdk::typed::parse(text)
+    }
 
     fn error(text: &str) -> String {
         match parse(text) {
@@ -258,10 +259,21 @@ mod tests {
         }
     }
 
+    fn schema() -> Value {
+        serde_json::from_str(&switchyard_sdk::typed::schema::<Config>()).unwrap()
+    }
+
+    /// Follows a `$ref` into `$defs`.
+    fn resolved<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
+        match v["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+            Some(name) => &root["$defs"][name],
+            None => v,
+        }
+    }
+
     #[test]
-    fn empty_and_null_configs_adjust_nothing() {
+    fn an_empty_config_adjusts_nothing() {
         assert_eq!(parse("{}").unwrap(), Config::default());
-        assert_eq!(parse("null").unwrap(), Config::default());
     }
 
     #[test]
@@ -271,30 +283,28 @@ mod tests {
                 "discount": {"vertex_ai": 0.05, "gemini": 0.05}}"#,
         )
         .unwrap();
+        let pct = |p| Margin {
+            percentage: p,
+            fixed_amount: 0.0,
+        };
+        assert_eq!(c.provider_margin("mistral"), Some(pct(0.05)));
+        assert_eq!(c.provider_margin("openai"), Some(pct(0.10)));
         assert_eq!(
-            c.global_margin,
+            c.provider_margin("anthropic"),
             Some(Margin {
-                percentage: 0.05,
-                fixed_amount: 0.0
-            })
-        );
-        assert_eq!(c.provider_margins["openai"].percentage, 0.10);
-        assert_eq!(
-            c.provider_margins["anthropic"],
-            Margin {
                 percentage: 0.08,
                 fixed_amount: 0.0001
-            }
+            })
         );
         assert_eq!(
-            c.provider_margins["groq"],
-            Margin {
+            c.provider_margin("groq"),
+            Some(Margin {
                 percentage: 0.0,
                 fixed_amount: 0.001
-            }
+            })
         );
-        assert_eq!(c.provider_discounts["gemini"], 0.05);
-        assert_eq!(c.global_discount, None);
+        assert_eq!(c.provider_discount("gemini"), Some(0.05));
+        assert_eq!(c.provider_discount("openai"), None);
     }
 
     #[test]
@@ -312,12 +322,12 @@ mod tests {
                     percentage: 0.2,
                     fixed_amount: 0.0
                 }),
-                discount: Some(0.1)
+                discount: Some(Fraction(0.1))
             }
         );
         assert_eq!(c.teams["t1"].margin.unwrap().fixed_amount, 0.5);
         assert_eq!(c.teams["t1"].discount, None);
-        assert_eq!(c.keys["alias"].discount, Some(1.0));
+        assert_eq!(c.keys["alias"].discount, Some(Fraction(1.0)));
     }
 
     #[test]
@@ -333,11 +343,11 @@ mod tests {
             ),
             (
                 r#"{"margin": {"anthropic": {"percent": 0.1}}}"#,
-                "margin.anthropic.percent: unknown field",
+                "margin.anthropic.percent: unknown field `percent`, expected `percentage` or `fixed_amount`",
             ),
             (
                 r#"{"margin": {"openai": "10%"}}"#,
-                "margin.openai: \"10%\" is not a number",
+                "margin.openai: invalid type: string \"10%\", expected a margin: a number (0.1 adds 10%) or an object",
             ),
             (
                 r#"{"discount": {"gemini": 1.5}}"#,
@@ -349,7 +359,7 @@ mod tests {
             ),
             (
                 r#"{"discount": {"gemini": {"percentage": 0.05}}}"#,
-                "discount.gemini: {\"percentage\":0.05} is not a number",
+                "discount.gemini: invalid type: map, expected a discount: a number from 0 to 1",
             ),
             (
                 r#"{"teams": {"t1": {"discount": 2}}}"#,
@@ -361,32 +371,46 @@ mod tests {
             ),
             (
                 r#"{"models": {"m": {"markup": 1}}}"#,
-                "models.m.markup: unknown field; expected `margin` or `discount`",
+                "models.m.markup: unknown field `markup`, expected `margin` or `discount`",
             ),
-            (r#"{"teams": []}"#, "teams: [] is not an object"),
+            (
+                r#"{"teams": []}"#,
+                "teams: invalid type: sequence, expected a map",
+            ),
             (
                 r#"{"cost_margin_config": {}}"#,
-                "cost_margin_config: unknown field",
+                "cost_margin_config: unknown field `cost_margin_config`, expected one of `margin`, `discount`, `models`, `teams`, `keys`",
             ),
-            ("[1]", "config: [1] is not an object"),
-            ("{", "the config is not JSON"),
+            ("null", "invalid type: null"),
         ] {
             let got = error(text);
             assert!(got.starts_with(want), "{text}: {got}");
         }
+        assert!(error("{").contains("EOF while parsing"));
     }
 
+    /// The derived schema refuses what the hand-written one refused.
     #[test]
-    fn schema_is_json_and_bounds_discounts() {
-        let v: Value = serde_json::from_str(&schema()).unwrap();
+    fn the_schema_states_the_bounds_and_refuses_unknown_fields() {
+        let v = schema();
+        assert_eq!(v["title"], "cost-margin config");
+        assert_eq!(v["additionalProperties"], false);
+        let discount = resolved(&v, &v["properties"]["discount"]["additionalProperties"]);
         assert_eq!(
-            v["properties"]["discount"]["additionalProperties"]["maximum"],
-            1
+            (&discount["minimum"], &discount["maximum"]),
+            (&0.into(), &1.into())
         );
-        assert_eq!(
-            v["properties"]["teams"]["additionalProperties"]["properties"]["margin"]["properties"]
-                ["fixed_amount"]["minimum"],
-            0
-        );
+        let margin = resolved(&v, &v["properties"]["margin"]["additionalProperties"]);
+        assert_eq!(margin["type"], serde_json::json!(["number", "object"]));
+        assert_eq!(margin["minimum"], 0);
+        assert_eq!(margin["additionalProperties"], false);
+        assert_eq!(margin["properties"]["fixed_amount"]["minimum"], 0);
+        assert!(margin.get("required").is_none(), "{margin}");
+        let rule = resolved(&v, &v["properties"]["teams"]["additionalProperties"]);
+        assert_eq!(rule["additionalProperties"], false);
+        // A rule's two fields are their own schemas, not "it or null".
+        assert_eq!(resolved(&v, &rule["properties"]["margin"]), margin);
+        assert_eq!(resolved(&v, &rule["properties"]["discount"]), discount);
+        assert!(rule.get("required").is_none(), "{rule}");
     }
 }

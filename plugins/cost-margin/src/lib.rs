@@ -24,42 +24,30 @@
 mod adjust;
 mod config;
 
-use std::cell::RefCell;
-
 use config::Config;
-use switchyard_sdk::cost::{CostAnswer, CostInput};
-use switchyard_sdk::export_cost_rule;
-use switchyard_sdk::types::{PluginError, PluginInfo, PluginKind};
-use switchyard_sdk::{CostRule, Plugin};
+use switchyard_sdk::prelude::*;
 
-thread_local! {
-    // Wasm instances are single-threaded and `init` runs once per instance.
-    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+/// The cost rule: its config, kept per instance by the SDK.
+pub struct CostMargin {
+    config: Config,
 }
 
-pub struct CostMargin;
-
 impl Plugin for CostMargin {
-    fn describe() -> PluginInfo {
-        let mut info =
-            switchyard_sdk::info("cost-margin", env!("CARGO_PKG_VERSION"), PluginKind::Cost);
-        info.config_schema = Some(config::schema());
-        info.description = Some(
-            "Margins and discounts on a priced call (LiteLLM's cost_margin_config and cost_discount_config), per provider, model, team and key".to_string(),
-        );
-        info
-    }
+    type Config = Config;
+    const NAME: &'static str = "cost-margin";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: Option<&'static str> = Some(
+        "Margins and discounts on a priced call (LiteLLM's cost_margin_config and cost_discount_config), per provider, model, team and key",
+    );
 
-    fn init(config: String) -> Result<(), PluginError> {
-        let parsed = config::parse(&config)?;
-        CONFIG.with(|c| *c.borrow_mut() = parsed);
-        Ok(())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        Ok(CostMargin { config })
     }
 }
 
 impl CostRule for CostMargin {
-    fn cost(input: CostInput) -> Result<CostAnswer, PluginError> {
-        Ok(CONFIG.with(|c| cost_with(&c.borrow(), &input)))
+    fn cost(&self, input: CostInput) -> Result<CostAnswer, PluginError> {
+        Ok(cost_with(&self.config, &input))
     }
 }
 
@@ -76,12 +64,18 @@ pub fn cost_with(config: &Config, input: &CostInput) -> CostAnswer {
     CostAnswer::Usd(adjustment.apply(previous))
 }
 
-export_cost_rule!(CostMargin);
+switchyard_sdk::export!(cost CostMargin);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use switchyard_sdk::testing::{caller, no_prices, usage};
+    use switchyard_sdk::typed::from_json;
+    use switchyard_sdk::types::PluginKind;
+
+    fn config(json: &str) -> Config {
+        from_json::<CostMargin>(json).unwrap().config
+    }
 
     fn input(provider: &str, previous: Option<f64>) -> CostInput {
         CostInput {
@@ -106,17 +100,18 @@ mod tests {
 
     #[test]
     fn describe() {
-        let info = CostMargin::describe();
+        let info = switchyard_sdk::typed::describe::<CostMargin>(PluginKind::Cost, &[]);
         assert_eq!(
             (info.name.as_str(), info.kind),
             ("cost-margin", PluginKind::Cost)
         );
-        assert!(info.config_schema.is_some());
+        assert!(info.config_schema.unwrap().contains("fixed_amount"));
+        assert!(info.description.is_some());
     }
 
     #[test]
     fn no_previous_price_is_no_opinion() {
-        let c = config::parse(r#"{"margin": {"global": {"fixed_amount": 0.01}}}"#).unwrap();
+        let c = config(r#"{"margin": {"global": {"fixed_amount": 0.01}}}"#);
         assert_eq!(cost_with(&c, &input("openai", None)), CostAnswer::NoOpinion);
         assert_eq!(
             cost_with(&c, &input("openai", Some(f64::NAN))),
@@ -127,7 +122,7 @@ mod tests {
 
     #[test]
     fn nothing_applying_is_no_opinion() {
-        let c = config::parse(r#"{"margin": {"openai": 0.1}}"#).unwrap();
+        let c = config(r#"{"margin": {"openai": 0.1}}"#);
         assert_eq!(
             cost_with(&c, &input("anthropic", Some(1.0))),
             CostAnswer::NoOpinion
@@ -135,15 +130,15 @@ mod tests {
     }
 
     #[test]
-    fn init_stores_the_config_and_refuses_a_bad_one() {
-        CostMargin::init(r#"{"discount": {"gemini": 0.5}}"#.into()).unwrap();
+    fn the_value_built_from_json_adjusts_with_its_config_and_a_bad_one_is_refused() {
+        let rule: CostMargin = from_json(r#"{"discount": {"gemini": 0.5}}"#).unwrap();
         assert_eq!(
-            CostMargin::cost(input("gemini", Some(0.5))).unwrap(),
+            rule.cost(input("gemini", Some(0.5))).unwrap(),
             CostAnswer::Usd(0.25)
         );
         assert!(matches!(
-            CostMargin::init(r#"{"discount": {"gemini": 1.5}}"#.into()),
-            Err(PluginError::InvalidConfig(m)) if m.starts_with("discount.gemini")
+            from_json::<CostMargin>(r#"{"discount": {"gemini": 1.5}}"#).err(),
+            Some(PluginError::InvalidConfig(m)) if m.starts_with("discount.gemini")
         ));
     }
 }

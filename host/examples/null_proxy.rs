@@ -1,6 +1,7 @@
 //! The floor of the load benchmark: the gateway's HTTP stack (axum server,
 //! the same pool of reqwest clients, the same tokio runtime) forwarding each
-//! POST to the upstream unchanged, with no plugins, parsing or state.
+//! POST to the upstream unchanged (a stream as it arrives), with no
+//! plugins, parsing or state.
 //! `tests/load/run.sh` runs it beside the gateway, so what the gateway adds
 //! can be told apart from what any proxy on this machine costs.
 //!
@@ -14,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use switchyard::plugins::bindings::provider_api::{Framing, Header, HttpRequest};
 use switchyard::upstream::Upstream;
 
@@ -35,14 +37,28 @@ async fn forward(State(p): State<Proxy>, body: Bytes) -> Response {
         framing: Framing::Sse,
     };
     let timeout = Duration::from_secs(30);
-    let answer = match p.upstream.send(&req, timeout).await {
+    let answer = match p.upstream.send(req, timeout).await {
         Ok(a) => a,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    // A stream goes through as it arrives, as the gateway sends one.
+    let streamed = answer.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("content-type") && h.value.starts_with("text/event-stream")
+    });
+    if streamed {
+        let mut resp = Response::new(axum::body::Body::from_stream(answer.stream()));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("text/event-stream"),
+        );
+        return resp;
+    }
     match answer.into_response(timeout).await {
         Ok(r) => {
             let mut resp = Response::new(axum::body::Body::from(r.body));
-            *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+            *resp.status_mut() = status;
             resp.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/json"));
             resp
@@ -74,9 +90,13 @@ fn main() {
         let app = axum::Router::new()
             .route("/v1/chat/completions", post(forward))
             .with_state(proxy);
+        // As the gateway's: no Nagle delay on a stream's last write.
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .unwrap();
+            .unwrap()
+            .tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
         axum::serve(listener, app).await.unwrap();
     });
 }

@@ -1,212 +1,295 @@
 #!/usr/bin/env bash
-# Load benchmark (not a test): the gateway's added latency and throughput
-# against a direct call to the same mock upstream, measured in one run, and
-# the gateway's resident memory idle and under load. The plugin chain is on:
-# default-router, pii-redactor, the openai adapter, model-prices. A "null
-# proxy" (host/examples/null_proxy.rs: the gateway's HTTP stack forwarding
-# bytes, no plugins) is measured in the same run: the floor any proxy pays
-# on this machine.
+# Load benchmark (not a test): what the gateway costs, beside what the
+# alternatives cost, all measured in one run on the same mock upstream
+# (tests/e2e/src/bin/mock-upstream.rs, a 757-byte chat completion, or its
+# stream when asked):
 #
-#   make build && bash tests/load/run.sh [seconds-per-run]
+#   direct    wrk straight to the mock
+#   nginx     nginx as a keep-alive reverse proxy (when nginx is installed)
+#   null      the null proxy (host/examples/null_proxy.rs): the gateway's
+#             HTTP stack forwarding bytes, no plugins, parsing or state
+#   bare      the gateway with only what every call needs: a router
+#             (default-router) and an adapter (openai); no sanitiser, no
+#             cost rule
+#   chain     the plugin chain: default-router, pii-redactor, openai,
+#             model-prices
+#   all       the chain with everything else on: a master key and a virtual
+#             key with a budget and an rpm limit (never refusing), spend in
+#             SQLite, the memory cache (every request a miss), Prometheus
+#             metrics, a webhook for alert events
+#   hit       the `all` gateway answering from its memory cache
 #
-# Two more gateways measure keys, limits and spend on top of the chain: a
-# virtual key with a budget and an rpm limit (high enough never to refuse)
-# on the embedded default (SQLite, in-memory counters), and the same on
-# PostgreSQL + Redis when both answer on 127.0.0.1 (one schema and key
-# prefix of its own, removed at the end).
+# For chat and stream, at concurrency 1 and 64: p50, p99, requests per
+# second and the proxy's CPU time per request (user + system, all its
+# processes); each gateway's idle and peak resident memory. The table is
+# printed and written into docs/performance.md (between the run.sh
+# markers) with the machine it ran on, unless --no-write.
 #
-# Needs wrk (apt-get install wrk). Sends traffic only to 127.0.0.1 and stops
-# by itself.
+#   make build && bash tests/load/run.sh [seconds-per-run] [--no-write]
+#   bash tests/load/run.sh --soak [minutes]     # memory: RSS every 10 s
+#
+# The soak runs the `all` gateway at concurrency 64 (its cache bounded at
+# 16 MiB, so it fills early) and fails when the last minute's RSS is more
+# than 5 % above the second minute's.
+#
+# Needs wrk (apt-get install wrk); nginx is optional (apt-get install
+# nginx-light). Sends traffic only to 127.0.0.1 and stops by itself.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-SECS="${1:-10}"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
-cargo build --release -q -p switchyard-e2e --bin mock-upstream
-cargo build --release -q -p switchyard --example null_proxy
-[ -x target/release/switchyard ] || { echo "run make build first"; exit 1; }
+source "$(dirname "$0")/lib.sh"
 
-WORK="$(mktemp -d)"
-PG_SCHEMA="sy_load_$$"
-HAVE_PG=0
-if psql -h 127.0.0.1 -U postgres -d test -qc "CREATE SCHEMA $PG_SCHEMA" >/dev/null 2>&1 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then HAVE_PG=1; fi
-cleanup() {
-  kill "${GW_PID:-}" "${MOCK_PID:-}" "${NULL_PID:-}" "${KEYS_PID:-}" "${PG_PID:-}" 2>/dev/null || true
-  [ "$HAVE_PG" = 1 ] && psql -h 127.0.0.1 -U postgres -d test -qc "DROP SCHEMA $PG_SCHEMA CASCADE" >/dev/null 2>&1
-  [ "$HAVE_PG" = 1 ] && redis-cli -h 127.0.0.1 --scan --pattern "$PG_SCHEMA*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
-  rm -rf "$WORK"
+SECS=5
+WRITE=1
+SOAK_MIN=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-write) WRITE=0 ;;
+    --soak) SOAK_MIN="${2:-10}"; [ $# -gt 1 ] && shift ;;
+    *) SECS="$1" ;;
+  esac
+  shift
+done
+need wrk wrk
+build_tools
+start_mock
+start_null
+
+HAVE_NGINX=0
+if command -v nginx >/dev/null; then
+  HAVE_NGINX=1
+  NGINX_PORT=$(free_port)
+  mkdir -p "$WORK/nginx"
+  MOCK_HOST="${MOCK_URL#http://}"; MOCK_PATH="/${MOCK_HOST#*/}"; MOCK_HOST="${MOCK_HOST%%/*}"
+  [ "$MOCK_PATH" = "/$MOCK_HOST" ] && MOCK_PATH=""
+  cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx;
+  proxy_temp_path $WORK/nginx;
+  upstream mock { server $MOCK_HOST; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location /v1/ {
+      proxy_pass http://mock$MOCK_PATH/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
 }
-trap cleanup EXIT
+CONF
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
+  wait_port "$NGINX_PORT"
+  on_exit "kill \$(cat '$WORK/nginx/nginx.pid') 2>/dev/null"
+fi
 
-# The mock serves until its stdin closes; keep a pipe open to it.
-mkfifo "$WORK/mock-in"
-target/release/mock-upstream --seconds 900 < "$WORK/mock-in" > "$WORK/mock-url" &
-MOCK_PID=$!
-exec 3> "$WORK/mock-in"
-for _ in $(seq 100); do [ -s "$WORK/mock-url" ] && break; sleep 0.05; done
-MOCK_URL="$(cat "$WORK/mock-url")"
+# The webhook's receiver: answers 200 to every POST.
+HOOK_PORT=$(free_port)
+python3 - "$HOOK_PORT" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+keep_pid $!
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-NULL_PORT=$(free_port)
-target/release/examples/null_proxy --port "$NULL_PORT" --upstream "$MOCK_URL" &
-NULL_PID=$!
-# Only the plugins on the measured path, so the memory figure is theirs.
-mkdir -p "$WORK/plugins"
-for p in default-router pii-redactor openai model-prices; do cp "target/plugins/$p.wasm" "$WORK/plugins/"; done
-cat > "$WORK/config.yaml" <<YAML
-model_list:
+MODEL="model_list:
   - model_name: gpt-4o
-    litellm_params: {model: openai/gpt-4o, api_base: "$MOCK_URL", api_key: sk-load}
+    litellm_params: {model: openai/gpt-4o, api_base: \"$MOCK_URL\", api_key: sk-load}
     model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
-plugins:
-  dir: $WORK/plugins
+router_settings:
+  num_retries: 0"
+CHAIN="plugins:
+  dir: $WORK/CHAIN_DIR
   router: default-router
   sanitizers: [pii-redactor]
-  cost_rules: [model-prices]
-YAML
-SWITCHYARD_LOG=warn target/release/switchyard serve --config "$WORK/config.yaml" --host 127.0.0.1 --port "$PORT" &
-GW_PID=$!
-for _ in $(seq 200); do curl -sf "127.0.0.1:$PORT/health/liveliness" >/dev/null && break; sleep 0.05; done
+  cost_rules: [model-prices]"
 
-# The same chain behind keys: a master key, and a virtual key with a budget
-# and an rpm limit that never refuse.
-keys_config() { # dir general-settings-extra router-settings
-  mkdir -p "$1"
-  cat > "$1/config.yaml" <<YAML
-model_list:
-  - model_name: gpt-4o
-    litellm_params: {model: openai/gpt-4o, api_base: "$MOCK_URL", api_key: sk-load}
-    model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
+mkdir -p "$WORK/bare" "$WORK/chain" "$WORK/all"
+plugins_dir "$WORK/bare/plugins" default-router openai
+plugins_dir "$WORK/chain/plugins" default-router pii-redactor openai model-prices
+plugins_dir "$WORK/all/plugins" default-router pii-redactor openai model-prices
+cat > "$WORK/bare/config.yaml" <<YAML
+$MODEL
+plugins:
+  dir: $WORK/bare/plugins
+  router: default-router
+  sanitizers: []
+  cost_rules: []
+YAML
+cat > "$WORK/chain/config.yaml" <<YAML
+$MODEL
+${CHAIN/CHAIN_DIR/chain/plugins}
+YAML
+cat > "$WORK/all/config.yaml" <<YAML
+$MODEL
 general_settings:
   master_key: sk-master
-$2
-router_settings:
-  num_retries: 0
-$3
-plugins:
-  dir: $WORK/plugins
-  router: default-router
-  sanitizers: [pii-redactor]
-  cost_rules: [model-prices]
+litellm_settings:
+  cache: true
+  cache_params: {type: local, max_size_bytes: 16777216}
+  callbacks: [prometheus, alerts]
+webhooks:
+  alerts:
+    url: http://127.0.0.1:$HOOK_PORT/hook
+    secret: whsec-load
+    events: [request_error, model_fallback, rate_limit_hit, budget_exceeded, deployment_cooldown, plugin_failed]
+${CHAIN/CHAIN_DIR/all/plugins}
 YAML
-}
-start_keys() { # dir port; prints the pid
-  SWITCHYARD_LOG=warn target/release/switchyard serve --config "$1/config.yaml" --host 127.0.0.1 --port "$2" > /dev/null 2>&1 &
-  echo $!
-}
-wait_up() { for _ in $(seq 200); do curl -sf "127.0.0.1:$1/health/liveliness" >/dev/null && return 0; sleep 0.05; done; }
-new_key() { # port; prints a virtual key with a budget and an rpm limit
-  curl -sf "127.0.0.1:$1/key/generate" -H 'Authorization: Bearer sk-master' \
-    -d '{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'
-}
-KEYS_PORT=$(free_port)
-keys_config "$WORK/keys" "" ""
-KEYS_PID=$(start_keys "$WORK/keys" "$KEYS_PORT")
-wait_up "$KEYS_PORT"
-KEYS_KEY=$(new_key "$KEYS_PORT")
-if [ "$HAVE_PG" = 1 ]; then
-  PG_PORT=$(free_port)
-  keys_config "$WORK/pg" "  database_url: \"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$PG_SCHEMA\"" \
-    "  redis_url: redis://127.0.0.1:6379
-  redis_key_prefix: $PG_SCHEMA"
-  PG_PID=$(start_keys "$WORK/pg" "$PG_PORT")
-  wait_up "$PG_PORT"
-  PG_KEY=$(new_key "$PG_PORT")
-fi
 
-lua_with_key() { # key file
-  sed "s/Bearer sk-load/Bearer $1/" "$WORK/post.lua" > "$2"
-}
+declare -A GW_PORT GW_PID
+for g in bare chain all; do
+  GW_PORT[$g]=$(free_port)
+  GW_PID[$g]=$(start_gateway "$WORK/$g/config.yaml" "${GW_PORT[$g]}")
+  keep_pid "${GW_PID[$g]}"
+done
+for g in bare chain all; do wait_up "${GW_PORT[$g]}"; done
+KEY=$(new_key "${GW_PORT[all]}" '{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}')
 
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-load"
-wrk.body = '{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful support assistant."},{"role":"user","content":"My order arrived late and the box was damaged. How do I ask for a refund, and how long does it take?"}],"max_tokens":200}'
-LUA
-
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status"; }
-# CPU time (user + system) a process has used, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK_HZ=$(getconf CLK_TCK)
-# wrk prints "50%  1.23ms"; convert to microseconds.
-pct() { awk -v p="$1" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000}}' "$2"; }
-rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
-errors() { awk '/Non-2xx|Socket errors/ {print}' "$1"; }
-
-run() { # name url threads conns [pid whose CPU time to count] [lua script]
-  local before=0
-  [ -n "${5:-}" ] && before=$(cpu_ticks "$5")
-  wrk -t"$3" -c"$4" -d"${SECS}s" --latency -s "${6:-$WORK/post.lua}" "$2" > "$WORK/$1.txt"
-  [ -n "${5:-}" ] && echo $(( $(cpu_ticks "$5") - before )) > "$WORK/$1.cpu"
-  return 0
-}
-# CPU µs per request of a run: the process's CPU time over the requests wrk made.
-cpu_per_req() { awk -v t="$(cat "$WORK/$1.cpu")" -v hz="$TICK_HZ" '/requests in/ {printf "%.0f", t * 1000000 / hz / $1}' "$WORK/$1.txt"; }
-
-# Warm up every path (connections, instances, caches).
-wrk -t1 -c4 -d2s -s "$WORK/post.lua" "$MOCK_URL/chat/completions" >/dev/null
-wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$NULL_PORT/v1/chat/completions" >/dev/null
-wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null
-lua_with_key "$KEYS_KEY" "$WORK/keys.lua"
-wrk -t1 -c4 -d2s -s "$WORK/keys.lua" "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" >/dev/null
-if [ "$HAVE_PG" = 1 ]; then
-  lua_with_key "$PG_KEY" "$WORK/pg.lua"
-  wrk -t1 -c4 -d2s -s "$WORK/pg.lua" "http://127.0.0.1:$PG_PORT/v1/chat/completions" >/dev/null
-fi
-sleep 1
-IDLE_KB=$(rss_kb)
-
-run direct-1 "$MOCK_URL/chat/completions" 1 1
-run null-1 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 1 1
-run gateway-1 "http://127.0.0.1:$PORT/v1/chat/completions" 1 1
-run direct-64 "$MOCK_URL/chat/completions" 2 64
-run null-64 "http://127.0.0.1:$NULL_PORT/v1/chat/completions" 2 64 "$NULL_PID"
-( peak=0; while kill -0 "$GW_PID" 2>/dev/null; do r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.2; done ) &
-SAMPLER=$!
-run gateway-64 "http://127.0.0.1:$PORT/v1/chat/completions" 2 64 "$GW_PID"
-kill "$SAMPLER" 2>/dev/null || true
-PEAK_KB=$(cat "$WORK/peak" 2>/dev/null || echo 0)
-run keys-1 "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" 1 1 "" "$WORK/keys.lua"
-run keys-64 "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" 2 64 "$KEYS_PID" "$WORK/keys.lua"
-if [ "$HAVE_PG" = 1 ]; then
-  run pg-1 "http://127.0.0.1:$PG_PORT/v1/chat/completions" 1 1 "" "$WORK/pg.lua"
-  run pg-64 "http://127.0.0.1:$PG_PORT/v1/chat/completions" 2 64 "$PG_PID" "$WORK/pg.lua"
-fi
-
-for f in direct-1 null-1 gateway-1 direct-64 null-64 gateway-64 keys-1 keys-64 pg-1 pg-64; do
-  [ -f "$WORK/$f.txt" ] || continue
-  e=$(errors "$WORK/$f.txt"); [ -n "$e" ] && echo "$f: $e"
+for s in false true; do
+  chat_lua "$WORK/chat-$s.lua" "$s"
+  chat_lua "$WORK/all-$s.lua" "$s" "$KEY" 1
+  chat_lua "$WORK/hit-$s.lua" "$s" "$KEY" 0
 done
 
-row() { # label percentile conns
-  d=$(pct "$2" "$WORK/direct-$3.txt"); n=$(pct "$2" "$WORK/null-$3.txt"); g=$(pct "$2" "$WORK/gateway-$3.txt")
-  echo "| $1 | $d µs | $n µs (+$(awk "BEGIN{print $n-$d}")) | $g µs | $(awk "BEGIN{print $g-$d}") µs |"
+declare -A URL PIDS_OF LUA_OF
+URL[direct]="$MOCK_URL/chat/completions"; PIDS_OF[direct]="$MOCK_PID"
+if [ "$HAVE_NGINX" = 1 ]; then
+  URL[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
+  PIDS_OF[nginx]="$(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')"
+fi
+URL[null]="http://127.0.0.1:$NULL_PORT/v1/chat/completions"; PIDS_OF[null]="$NULL_PID"
+for g in bare chain all; do
+  URL[$g]="http://127.0.0.1:${GW_PORT[$g]}/v1/chat/completions"; PIDS_OF[$g]="${GW_PID[$g]}"
+done
+URL[hit]="${URL[all]}"; PIDS_OF[hit]="${GW_PID[all]}"
+lua_for() { # target stream
+  case "$1" in all) echo "$WORK/all-$2.lua" ;; hit) echo "$WORK/hit-$2.lua" ;; *) echo "$WORK/chat-$2.lua" ;; esac
 }
-cat <<REPORT
-| measure | direct to mock | null proxy (added) | through gateway | added by gateway |
-| --- | ---: | ---: | ---: | ---: |
-$(row "p50, concurrency 1" 50% 1)
-$(row "p99, concurrency 1" 99% 1)
-$(row "p50, concurrency 64" 50% 64)
-$(row "p99, concurrency 64" 99% 64)
-| throughput, concurrency 64 | $(rps "$WORK/direct-64.txt") req/s | $(rps "$WORK/null-64.txt") req/s | $(rps "$WORK/gateway-64.txt") req/s | |
-| proxy CPU per request, concurrency 64 | | $(cpu_per_req null-64) µs | $(cpu_per_req gateway-64) µs | |
-| resident memory | | | idle $((IDLE_KB/1024)) MiB, peak under load $((PEAK_KB/1024)) MiB | |
-REPORT
-keys_row() { # label run
-  [ -f "$WORK/$2-1.txt" ] || return 0
-  g1=$(pct 50% "$WORK/gateway-1.txt"); k1=$(pct 50% "$WORK/$2-1.txt")
-  echo "| $1 | $k1 µs (+$(awk "BEGIN{print $k1-$g1}") µs) | $(rps "$WORK/$2-64.txt") req/s | $(cpu_per_req "$2-64") µs (+$(( $(cpu_per_req "$2-64") - $(cpu_per_req gateway-64) )) µs) |"
+
+# Warm every path (connections, plugin instances, the cache's one entry).
+TARGETS="direct null bare chain all hit"
+[ "$HAVE_NGINX" = 1 ] && TARGETS="direct nginx null bare chain all hit"
+for t in $TARGETS; do
+  for s in false true; do
+    wrk -t1 -c8 -d1s -s "$(lua_for "$t" "$s")" "${URL[$t]}" > /dev/null
+  done
+done
+sleep 2
+declare -A IDLE_KB PEAK_KB
+for g in bare chain all; do IDLE_KB[$g]=$(rss_kb "${GW_PID[$g]}"); done
+
+if [ "$SOAK_MIN" -gt 0 ]; then
+  pid="${GW_PID[all]}"
+  echo "soak: the all gateway, concurrency 64, $SOAK_MIN minutes; RSS every 10 s"
+  wrk -t2 -c64 -d"$((SOAK_MIN * 60))s" --latency -s "$WORK/all-false.lua" "${URL[all]}" > "$WORK/soak.txt" &
+  WRK=$!
+  : > "$WORK/rss"
+  for i in $(seq $((SOAK_MIN * 6))); do
+    sleep 10
+    r=$(rss_kb "$pid"); echo "$((i * 10)) $r" >> "$WORK/rss"
+    echo "  $((i * 10)) s: $((r / 1024)) MiB"
+  done
+  wait "$WRK" || true
+  cat "$WORK/soak.txt" | grep -E "requests in|Requests/sec|Non-2xx|Socket errors" || true
+  # The second minute's last sample against the last minute's highest.
+  second=$(awk '$1 <= 120 {v=$2} END {print v}' "$WORK/rss")
+  last=$(awk -v s=$((SOAK_MIN * 60 - 60)) '$1 > s && $2 > m {m=$2} END {print m}' "$WORK/rss")
+  growth=$(awk -v a="$second" -v b="$last" 'BEGIN {printf "%.1f", (b - a) * 100 / a}')
+  echo "idle $((IDLE_KB[all] / 1024)) MiB; at 2 min $((second / 1024)) MiB; last minute's peak $((last / 1024)) MiB; growth $growth %"
+  awk -v g="$growth" 'BEGIN {exit !(g <= 5)}' || { echo "FAIL: RSS grew more than 5 %"; exit 1; }
+  echo "ok: within 5 %"
+  exit 0
+fi
+
+# The runs: each target, chat then stream, concurrency 1 then 64.
+for t in $TARGETS; do
+  sampler=""
+  case "$t" in bare|chain|all)
+    pid="${GW_PID[$t]}"
+    ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kb "$pid"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak-$t"; sleep 0.2; done ) &
+    sampler=$!
+  esac
+  for s in false true; do
+    for c in 1 64; do
+      # shellcheck disable=SC2086
+      wrk_run "$t-$s-$c" "${URL[$t]}" "$c" "$(lua_for "$t" "$s")" "$SECS" ${PIDS_OF[$t]}
+    done
+  done
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+  case "$t" in bare|chain|all) PEAK_KB[$t]=$(cat "$WORK/peak-$t" 2>/dev/null || echo 0) ;; esac
+done
+
+problems=""
+for f in "$WORK"/*-*-*.txt; do
+  e=$(errors "$f"); [ -n "$e" ] && problems="$problems$(basename "$f" .txt): $e\n"
+  r=$(requests "$f"); [ "${r:-0}" -gt 0 ] || problems="$problems$(basename "$f" .txt): no requests\n"
+done
+
+label() {
+  case "$1" in
+    direct) echo "direct to the mock" ;; nginx) echo "nginx reverse proxy" ;; null) echo "null proxy" ;;
+    bare) echo "gateway, router + adapter only" ;; chain) echo "gateway, plugin chain" ;;
+    all) echo "gateway, everything on" ;; hit) echo "gateway, everything on, cache hit" ;;
+  esac
 }
-cat <<REPORT
+table() { # stream
+  local s="$1"
+  echo "| target | c=1 p50 | c=1 p99 | c=1 CPU/req | c=64 p50 | c=64 p99 | c=64 req/s | c=64 CPU/req | c=64 CPU/req ÷ null | c=64 CPU/req ÷ nginx |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  local null_cpu nginx_cpu
+  null_cpu=$(cpu_per_req "null-$s-64")
+  nginx_cpu=$(cpu_per_req "nginx-$s-64")
+  for t in $TARGETS; do
+    local cpu; cpu=$(cpu_per_req "$t-$s-64")
+    local vs_null="" vs_nginx=""
+    case "$t" in direct) ;; *)
+      vs_null=$(awk -v a="$cpu" -v b="$null_cpu" 'BEGIN {if (b > 0) printf "%.2f×", a / b}')
+      [ "$HAVE_NGINX" = 1 ] && vs_nginx=$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN {if (b > 0) printf "%.2f×", a / b}')
+    esac
+    echo "| $(label "$t") | $(pct 50% "$WORK/$t-$s-1.txt") µs | $(pct 99% "$WORK/$t-$s-1.txt") µs | $(cpu_per_req "$t-$s-1") µs | $(pct 50% "$WORK/$t-$s-64.txt") µs | $(pct 99% "$WORK/$t-$s-64.txt") µs | $(rps "$WORK/$t-$s-64.txt") | $cpu µs | $vs_null | $vs_nginx |"
+  done
+}
+REPORT="$WORK/report.md"
+{
+  echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) on $(machine); wrk, ${SECS} s a run, one thread per 32 connections. CPU/req is the proxy's own CPU time (user + system, every process of it) over the requests wrk made; for \"direct\" it is the mock's."
+  echo
+  echo "Chat (a 757-byte completion):"
+  echo
+  table false
+  echo
+  echo "Stream (the same answer as 7 SSE chunks):"
+  echo
+  table true
+  echo
+  echo "| gateway | idle RSS | peak RSS under load |"
+  echo "| --- | ---: | ---: |"
+  for g in bare chain all; do
+    echo "| $(label "$g") | $((IDLE_KB[$g] / 1024)) MiB | $((PEAK_KB[$g] / 1024)) MiB |"
+  done
+  if [ -n "$problems" ]; then echo; printf "Errors during the run:\n\n%b" "$problems"; fi
+} > "$REPORT"
+cat "$REPORT"
 
-Keys, limits and spend on top of the plugin chain (a virtual key with a budget and an rpm limit; against "through gateway" above):
-
-| gateway | p50, concurrency 1 (added) | throughput, concurrency 64 | CPU per request, concurrency 64 (added) |
-| --- | ---: | ---: | ---: |
-| no keys (above) | $(pct 50% "$WORK/gateway-1.txt") µs | $(rps "$WORK/gateway-64.txt") req/s | $(cpu_per_req gateway-64) µs |
-$(keys_row "virtual key, SQLite, memory counters" keys)
-$(keys_row "virtual key, PostgreSQL + Redis" pg)
-REPORT
+if [ "$WRITE" = 1 ]; then
+  python3 - "$REPORT" docs/performance.md <<'PY'
+import sys
+report, doc = open(sys.argv[1]).read().strip(), sys.argv[2]
+text = open(doc).read()
+begin, end = "<!-- run.sh:begin -->", "<!-- run.sh:end -->"
+block = f"{begin}\n{report}\n{end}"
+if begin in text and end in text:
+    text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+else:
+    text = text.rstrip() + "\n\n## The latest run of tests/load/run.sh\n\n" + block + "\n"
+open(doc, "w").write(text)
+PY
+  echo "written into docs/performance.md"
+fi

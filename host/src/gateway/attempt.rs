@@ -140,12 +140,13 @@ impl<'a> Attempt<'a> {
             Outbound::Respond(r) => return Ok(Sent::Respond(r)),
             Outbound::Send(req) => req,
         };
+        let framing = req.framing;
         let started = Instant::now();
-        let answer = self.upstream.send(&req, timeout).await;
+        let answer = self.upstream.send(req, timeout).await;
         *wait += started.elapsed();
         Ok(Sent::Answer {
             answer: answer.map_err(Failure::Upstream)?,
-            framing: req.framing,
+            framing,
             deadline: started + timeout,
         })
     }

@@ -262,6 +262,8 @@ struct Shared {
     flavor: Flavor,
     /// Off for load runs, where recording would grow without bound.
     record: std::sync::atomic::AtomicBool,
+    /// Streams go out without pauses between pieces.
+    at_once: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<Recorded>>,
     script: Mutex<Script>,
     /// Calls whose answer the peer abandoned ([`Watch`]).
@@ -295,6 +297,7 @@ impl MockProvider {
         let shared = Arc::new(Shared {
             flavor,
             record: std::sync::atomic::AtomicBool::new(true),
+            at_once: std::sync::atomic::AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(Script {
                 queue: Default::default(),
@@ -366,6 +369,14 @@ impl MockProvider {
         self.shared
             .record
             .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sends a stream's pieces without the pauses between them (for load
+    /// runs, where the pauses would be all a stream measures).
+    pub fn stream_at_once(&self) {
+        self.shared
+            .at_once
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Every request received so far, in order.
@@ -512,6 +523,8 @@ struct Call {
     model: String,
     body: Value,
     seq: usize,
+    /// When a stream's pieces go out: [`QUICK`], or at once for load runs.
+    pace: Pace,
 }
 
 async fn handle(
@@ -555,7 +568,7 @@ async fn handle(
         s.queue.pop_front().unwrap_or_else(|| s.default.clone())
     };
 
-    let Some(call) = classify(flavor, &record, seq) else {
+    let Some(mut call) = classify(flavor, &record, seq) else {
         let body = flavor.error_body(
             404,
             &format!(
@@ -565,6 +578,9 @@ async fn handle(
         );
         return Ok(json_response(404, &body, None));
     };
+    if shared.at_once.load(std::sync::atomic::Ordering::Relaxed) {
+        call.pace = AT_ONCE;
+    }
     if call.op == Op::Models {
         return Ok(json_response(200, &models(), None));
     }
@@ -819,6 +835,7 @@ fn classify(flavor: Flavor, r: &Recorded, seq: usize) -> Option<Call> {
         model,
         body: r.body.clone(),
         seq,
+        pace: QUICK,
     };
     match (flavor, r.method.as_str()) {
         (Flavor::OpenAi, "GET") if r.path.ends_with("/models") => {
@@ -887,9 +904,12 @@ fn answer(call: &Call, tool: bool) -> Response<Body> {
             let items: Vec<Value> = stream_values(call, tool);
             json_response(200, &Value::Array(items), None)
         }
-        Op::Chat if call.stream => {
-            sse_response(call.flavor, stream_events(call, tool), QUICK, Ending::Clean)
-        }
+        Op::Chat if call.stream => sse_response(
+            call.flavor,
+            stream_events(call, tool),
+            call.pace,
+            Ending::Clean,
+        ),
         Op::Chat => {
             let extra = (call.flavor == Flavor::Anthropic).then_some(("request-id", "req_mock"));
             json_response(200, &answer_json(call, tool), extra)
@@ -1229,6 +1249,13 @@ struct Pace {
     every: Duration,
 }
 
+/// Every piece at once, one after the other (load runs: the stream's cost,
+/// not the mock's pauses).
+const AT_ONCE: Pace = Pace {
+    first: Duration::ZERO,
+    every: Duration::ZERO,
+};
+
 /// Every piece its own write, at once.
 const QUICK: Pace = Pace {
     first: Duration::from_millis(1),
@@ -1256,7 +1283,9 @@ fn chunks_response(pieces: Vec<Bytes>, pace: Pace, ending: Ending) -> Response<B
                 return None;
             }
             if let Some(p) = rest.next() {
-                tokio::time::sleep(wait).await;
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
                 return Some((Ok(p), (rest, pace.every, false)));
             }
             match ending {

@@ -16,6 +16,7 @@ fn main() {
         .unwrap_or(900);
     let mock = MockProvider::start(Flavor::OpenAi);
     mock.keep_no_records();
+    mock.stream_at_once();
     #[expect(
         clippy::print_stdout,
         reason = "the load harness reads the URL from stdout"

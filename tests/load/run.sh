@@ -18,6 +18,10 @@
 #             SQLite, the memory cache (every request a miss), Prometheus
 #             metrics, a webhook for alert events
 #   hit       the `all` gateway answering from its memory cache
+#   shared    `all` as replicas run it, when PostgreSQL and Redis answer on
+#             127.0.0.1: spend in PostgreSQL (a schema of its own), limits
+#             and the cache in Redis (a key prefix of its own); both removed
+#             at the end
 #
 # For chat and stream, at concurrency 1 and 64: p50, p99, requests per
 # second and the proxy's CPU time per request (user + system, all its
@@ -128,36 +132,64 @@ cat > "$WORK/chain/config.yaml" <<YAML
 $MODEL
 ${CHAIN/CHAIN_DIR/chain/plugins}
 YAML
-cat > "$WORK/all/config.yaml" <<YAML
+everything() { # name general-settings-extra router-settings-extra cache-params
+  cat > "$WORK/$1/config.yaml" <<YAML
 $MODEL
+$3
 general_settings:
   master_key: sk-master
+$2
 litellm_settings:
   cache: true
-  cache_params: {type: local, max_size_bytes: 16777216}
+  cache_params: $4
   callbacks: [prometheus, alerts]
 webhooks:
   alerts:
     url: http://127.0.0.1:$HOOK_PORT/hook
     secret: whsec-load
     events: [request_error, model_fallback, rate_limit_hit, budget_exceeded, deployment_cooldown, plugin_failed]
-${CHAIN/CHAIN_DIR/all/plugins}
+${CHAIN/CHAIN_DIR/$1/plugins}
 YAML
+}
+everything all "" "" "{type: local, max_size_bytes: 16777216}"
+GATEWAYS="bare chain all"
+
+# The same on PostgreSQL and Redis, as replicas share them.
+SHARED="sy_load_$$"
+if psql -h 127.0.0.1 -U postgres -d test -qc "CREATE SCHEMA $SHARED" >/dev/null 2>&1; then
+  on_exit "psql -h 127.0.0.1 -U postgres -d test -qc 'DROP SCHEMA $SHARED CASCADE' >/dev/null 2>&1"
+  if redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    on_exit "redis-cli -h 127.0.0.1 --scan --pattern '$SHARED*' | xargs -r redis-cli -h 127.0.0.1 del >/dev/null"
+    mkdir -p "$WORK/shared"
+    plugins_dir "$WORK/shared/plugins" default-router pii-redactor openai model-prices
+    everything shared \
+      "  database_url: \"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$SHARED\"" \
+      "  redis_url: redis://127.0.0.1:6379
+  redis_key_prefix: $SHARED" \
+      "{type: redis, redis_url: \"redis://127.0.0.1:6379\", namespace: $SHARED}"
+    GATEWAYS="bare chain all shared"
+  fi
+fi
 
 declare -A GW_PORT GW_PID
-for g in bare chain all; do
+for g in $GATEWAYS; do
   GW_PORT[$g]=$(free_port)
   GW_PID[$g]=$(start_gateway "$WORK/$g/config.yaml" "${GW_PORT[$g]}")
   keep_pid "${GW_PID[$g]}"
 done
-for g in bare chain all; do wait_up "${GW_PORT[$g]}"; done
-KEY=$(new_key "${GW_PORT[all]}" '{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}')
+for g in $GATEWAYS; do wait_up "${GW_PORT[$g]}"; done
+KEY_SPEC='{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}'
+KEY=$(new_key "${GW_PORT[all]}" "$KEY_SPEC")
 
 for s in false true; do
   chat_lua "$WORK/chat-$s.lua" "$s"
   chat_lua "$WORK/all-$s.lua" "$s" "$KEY" 1
   chat_lua "$WORK/hit-$s.lua" "$s" "$KEY" 0
 done
+if [ -n "${GW_PORT[shared]:-}" ]; then
+  SHARED_KEY=$(new_key "${GW_PORT[shared]}" "$KEY_SPEC")
+  for s in false true; do chat_lua "$WORK/shared-$s.lua" "$s" "$SHARED_KEY" 1; done
+fi
 
 declare -A URL PIDS_OF LUA_OF
 URL[direct]="$MOCK_URL/chat/completions"; PIDS_OF[direct]="$MOCK_PID"
@@ -166,17 +198,18 @@ if [ "$HAVE_NGINX" = 1 ]; then
   PIDS_OF[nginx]="$(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')"
 fi
 URL[null]="http://127.0.0.1:$NULL_PORT/v1/chat/completions"; PIDS_OF[null]="$NULL_PID"
-for g in bare chain all; do
+for g in $GATEWAYS; do
   URL[$g]="http://127.0.0.1:${GW_PORT[$g]}/v1/chat/completions"; PIDS_OF[$g]="${GW_PID[$g]}"
 done
 URL[hit]="${URL[all]}"; PIDS_OF[hit]="${GW_PID[all]}"
 lua_for() { # target stream
-  case "$1" in all) echo "$WORK/all-$2.lua" ;; hit) echo "$WORK/hit-$2.lua" ;; *) echo "$WORK/chat-$2.lua" ;; esac
+  case "$1" in all|shared) echo "$WORK/$1-$2.lua" ;; hit) echo "$WORK/hit-$2.lua" ;; *) echo "$WORK/chat-$2.lua" ;; esac
 }
 
 # Warm every path (connections, plugin instances, the cache's one entry).
 TARGETS="direct null bare chain all hit"
 [ "$HAVE_NGINX" = 1 ] && TARGETS="direct nginx null bare chain all hit"
+[ -n "${GW_PORT[shared]:-}" ] && TARGETS="$TARGETS shared"
 for t in $TARGETS; do
   for s in false true; do
     wrk -t1 -c8 -d1s -s "$(lua_for "$t" "$s")" "${URL[$t]}" > /dev/null
@@ -184,7 +217,7 @@ for t in $TARGETS; do
 done
 sleep 2
 declare -A IDLE_KB PEAK_KB
-for g in bare chain all; do IDLE_KB[$g]=$(rss_kb "${GW_PID[$g]}"); done
+for g in $GATEWAYS; do IDLE_KB[$g]=$(rss_kb "${GW_PID[$g]}"); done
 
 if [ "$SOAK_MIN" -gt 0 ]; then
   pid="${GW_PID[all]}"
@@ -212,7 +245,7 @@ fi
 # The runs: each target, chat then stream, concurrency 1 then 64.
 for t in $TARGETS; do
   sampler=""
-  case "$t" in bare|chain|all)
+  case "$t" in bare|chain|all|shared)
     pid="${GW_PID[$t]}"
     ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kb "$pid"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak-$t"; sleep 0.2; done ) &
     sampler=$!
@@ -224,7 +257,7 @@ for t in $TARGETS; do
     done
   done
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
-  case "$t" in bare|chain|all) PEAK_KB[$t]=$(cat "$WORK/peak-$t" 2>/dev/null || echo 0) ;; esac
+  case "$t" in bare|chain|all|shared) PEAK_KB[$t]=$(cat "$WORK/peak-$t" 2>/dev/null || echo 0) ;; esac
 done
 
 problems=""
@@ -238,6 +271,7 @@ label() {
     direct) echo "direct to the mock" ;; nginx) echo "nginx reverse proxy" ;; null) echo "null proxy" ;;
     bare) echo "gateway, router + adapter only" ;; chain) echo "gateway, plugin chain" ;;
     all) echo "gateway, everything on" ;; hit) echo "gateway, everything on, cache hit" ;;
+    shared) echo "gateway, everything on, PostgreSQL + Redis" ;;
   esac
 }
 table() { # stream
@@ -271,7 +305,7 @@ REPORT="$WORK/report.md"
   echo
   echo "| gateway | idle RSS | peak RSS under load |"
   echo "| --- | ---: | ---: |"
-  for g in bare chain all; do
+  for g in $GATEWAYS; do
     echo "| $(label "$g") | $((IDLE_KB[$g] / 1024)) MiB | $((PEAK_KB[$g] / 1024)) MiB |"
   done
   if [ -n "$problems" ]; then echo; printf "Errors during the run:\n\n%b" "$problems"; fi

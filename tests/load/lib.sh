@@ -33,10 +33,15 @@ need() { # command package
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Builds the mock upstream and the null proxy (quiet when up to date) and
-# checks the gateway binary is there.
+# checks the gateway binary is there. LOAD_NO_BUILD=1 uses the binaries
+# target/release already holds.
 build_tools() {
-  cargo build --release -q -p switchyard-e2e --bin mock-upstream
-  cargo build --release -q -p switchyard --example null_proxy
+  if [ -z "${LOAD_NO_BUILD:-}" ]; then
+    cargo build --release -q -p switchyard-e2e --bin mock-upstream
+    cargo build --release -q -p switchyard --example null_proxy
+  fi
+  [ -x target/release/mock-upstream ] && [ -x target/release/examples/null_proxy ] \
+    || { echo "the mock upstream or the null proxy is not built" >&2; exit 1; }
   [ -x target/release/switchyard ] || { echo "run make build first" >&2; exit 1; }
 }
 

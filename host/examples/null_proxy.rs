@@ -78,25 +78,53 @@ fn main() {
     };
     let port: u16 = arg("--port").parse().unwrap();
     let upstream = format!("{}/chat/completions", arg("--upstream"));
+    // `--per-core`: a current-thread runtime per core, each with its own
+    // SO_REUSEPORT listener and its own clients (no thread hand-offs).
+    if args.iter().any(|a| a == "--per-core") {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads: Vec<_> = (0..cores)
+            .map(|_| {
+                let upstream = upstream.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(serve(port, upstream, true));
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async move {
-        let proxy = Proxy {
-            upstream: Upstream::new().unwrap(),
-            url: upstream,
-        };
-        let app = axum::Router::new()
-            .route("/v1/chat/completions", post(forward))
-            .with_state(proxy);
-        // As the gateway's: no Nagle delay on a stream's last write.
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap()
-            .tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-        axum::serve(listener, app).await.unwrap();
+    rt.block_on(serve(port, upstream, false));
+}
+
+async fn serve(port: u16, url: String, reuse_port: bool) {
+    let proxy = Proxy {
+        upstream: Upstream::new().unwrap(),
+        url,
+    };
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", post(forward))
+        .with_state(proxy);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    if reuse_port {
+        socket.set_reuseport(true).unwrap();
+    }
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .unwrap();
+    // As the gateway's: no Nagle delay on a stream's last write.
+    let listener = socket.listen(1024).unwrap().tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
     });
+    axum::serve(listener, app).await.unwrap();
 }

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use axum::serve::ListenerExt;
 
 use crate::config::{Config, Deployment};
 use crate::gateway::Gateway;
@@ -256,18 +255,25 @@ pub fn serve_reloading(config: Config, source: Source, addr: SocketAddr) -> anyh
         if reloader.source().file.is_some() {
             reload::watch::on_sighup(reloader.clone());
         }
-        // Nagle's algorithm on accepted sockets holds a stream's last small
-        // write until the client's delayed ACK (40 ms on Linux), so every
-        // streamed answer on a kept-alive connection would end 40 ms late.
-        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on an accepted connection");
-            }
-        });
-        tracing::info!(%addr, "switchyard listening");
-        axum::serve(listener, reloader.router())
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let threads = crate::server::per_core::threads_from_env().map_err(|e| anyhow::anyhow!(e))?;
+        let listeners = crate::server::per_core::bind(addr, threads)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut serving = crate::server::per_core::start(listeners, reloader.router(), stopped)?;
+        tracing::info!(%addr, threads, "switchyard listening");
+        let early = tokio::select! {
+            () = shutdown_signal() => None,
+            e = serving.stopped_early() => Some(e),
+        };
+        stop.send_replace(true);
+        let finished = serving.finished().await;
+        // A thread that failed is reported after the flush below.
+        let served = match early {
+            Some(Err(e)) => Err(e),
+            _ => finished,
+        };
+        if let Err(e) = &served {
+            tracing::error!(error = %e, "serving stopped; flushing before exit");
+        }
         // Every request has ended, so every event is queued: deliver them.
         if let Some(hooks) = crate::observe::hub().and_then(|h| h.webhooks.as_ref()) {
             hooks.flush(std::time::Duration::from_secs(5)).await;
@@ -282,6 +288,8 @@ pub fn serve_reloading(config: Config, source: Source, addr: SocketAddr) -> anyh
         if let Some(cache) = &reloader.current().gateway.cache {
             cache.store.flush_writes().await;
         }
+        let _ = tokio::task::spawn_blocking(move || serving.end()).await;
+        served?;
         Ok::<_, anyhow::Error>(())
     })
 }

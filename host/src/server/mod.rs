@@ -11,6 +11,7 @@ pub mod error;
 pub mod manage;
 pub mod metrics_route;
 pub mod openai;
+pub mod per_core;
 
 use std::convert::Infallible;
 use std::sync::Arc;

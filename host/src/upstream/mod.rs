@@ -1,8 +1,8 @@
 //! Calls to providers: pooled reqwest clients, per-call timeouts, streamed
 //! bodies. The request itself comes from a provider adapter plugin.
 
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -70,31 +70,58 @@ impl Answer {
     }
 }
 
-/// The pool of HTTP clients.
+thread_local! {
+    /// Each thread's own clients, built on its first call. A pooled
+    /// connection is driven by a task on the runtime that opened it: with
+    /// clients per thread, a serving thread ([`crate::server::per_core`])
+    /// reuses only connections its own runtime drives, and no request
+    /// waits on another thread. `None` if they could not be built (the
+    /// shared ones serve then).
+    static THREAD_CLIENTS: OnceCell<Option<Vec<reqwest::Client>>> = const { OnceCell::new() };
+    static NEXT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn build_clients() -> Result<Vec<reqwest::Client>, String> {
+    (0..CLIENTS)
+        .map(|_| {
+            reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(256)
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// The HTTP clients and the parsed URLs.
 #[derive(Clone)]
 pub struct Upstream {
+    /// Built at start (so a client that cannot be built fails the start),
+    /// and used by a thread whose own could not be built.
     clients: Arc<Vec<reqwest::Client>>,
-    next: Arc<AtomicUsize>,
     urls: Arc<RwLock<HashMap<String, reqwest::Url>>>,
 }
 
 impl Upstream {
     pub fn new() -> Result<Upstream, String> {
-        let clients = (0..CLIENTS)
-            .map(|_| {
-                reqwest::Client::builder()
-                    .pool_idle_timeout(Duration::from_secs(90))
-                    .pool_max_idle_per_host(256)
-                    .tcp_nodelay(true)
-                    .connect_timeout(Duration::from_secs(10))
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Upstream {
-            clients: Arc::new(clients),
-            next: Arc::new(AtomicUsize::new(0)),
+            clients: Arc::new(build_clients()?),
             urls: Arc::new(RwLock::new(HashMap::new())),
+        })
+    }
+
+    /// The next of this thread's clients, in turn (a clone is a count).
+    fn client(&self) -> reqwest::Client {
+        let n = NEXT.with(|next| {
+            let n = next.get();
+            next.set(n.wrapping_add(1));
+            n
+        });
+        THREAD_CLIENTS.with(|own| match own.get_or_init(|| build_clients().ok()) {
+            Some(own) => own[n % own.len()].clone(),
+            None => self.clients[n % self.clients.len()].clone(),
         })
     }
 
@@ -122,7 +149,7 @@ impl Upstream {
     /// Sends `req` and waits for the status and headers, within `timeout`.
     /// Takes the request: its body goes to the socket without a copy.
     pub async fn send(&self, req: HttpRequest, timeout: Duration) -> Result<Answer, UpstreamError> {
-        let client = &self.clients[self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len()];
+        let client = self.client();
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|e| UpstreamError::Invalid(e.to_string()))?;
         let url = self.url(&req.url)?;

@@ -86,8 +86,8 @@ wait_up() {
 
 # Starts a gateway on a config; prints its pid (its log goes to the
 # config's folder as gateway.log). Usage: pid=$(start_gateway config port)
-start_gateway() {
-  SWITCHYARD_LOG="${SWITCHYARD_LOG:-warn}" target/release/switchyard serve \
+start_gateway() { # config port [binary]
+  SWITCHYARD_LOG="${SWITCHYARD_LOG:-warn}" "${3:-target/release/switchyard}" serve \
     --config "$1" --host 127.0.0.1 --port "$2" > "$(dirname "$1")/gateway.log" 2>&1 &
   echo $!
 }

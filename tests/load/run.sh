@@ -29,6 +29,10 @@
 # printed and written into docs/performance.md (between the run.sh
 # markers) with the machine it ran on, unless --no-write.
 #
+#   base      the chain on another build of the gateway (BASELINE=path to
+#             its binary, BASELINE_NAME=what the report calls it): a change
+#             and the code before it in one run
+#
 #   make build && bash tests/load/run.sh [seconds-per-run] [--no-write]
 #   bash tests/load/run.sh --soak [minutes]     # memory: RSS every 10 s
 #
@@ -171,10 +175,23 @@ if psql -h 127.0.0.1 -U postgres -d test -qc "CREATE SCHEMA $SHARED" >/dev/null 
   fi
 fi
 
+declare -A GW_BIN
+if [ -n "${BASELINE:-}" ]; then
+  [ -x "$BASELINE" ] || { echo "BASELINE=$BASELINE is not an executable" >&2; exit 1; }
+  mkdir -p "$WORK/base"
+  plugins_dir "$WORK/base/plugins" default-router pii-redactor openai model-prices
+  cat > "$WORK/base/config.yaml" <<YAML
+$MODEL
+${CHAIN/CHAIN_DIR/base/plugins}
+YAML
+  GW_BIN[base]="$BASELINE"
+  GATEWAYS="${GATEWAYS/chain/chain base}"
+fi
+
 declare -A GW_PORT GW_PID
 for g in $GATEWAYS; do
   GW_PORT[$g]=$(free_port)
-  GW_PID[$g]=$(start_gateway "$WORK/$g/config.yaml" "${GW_PORT[$g]}")
+  GW_PID[$g]=$(start_gateway "$WORK/$g/config.yaml" "${GW_PORT[$g]}" "${GW_BIN[$g]:-}")
   keep_pid "${GW_PID[$g]}"
 done
 for g in $GATEWAYS; do wait_up "${GW_PORT[$g]}"; done
@@ -210,6 +227,7 @@ lua_for() { # target stream
 TARGETS="direct null bare chain all hit"
 [ "$HAVE_NGINX" = 1 ] && TARGETS="direct nginx null bare chain all hit"
 [ -n "${GW_PORT[shared]:-}" ] && TARGETS="$TARGETS shared"
+[ -n "${GW_PORT[base]:-}" ] && TARGETS="${TARGETS/chain/chain base}"
 for t in $TARGETS; do
   for s in false true; do
     wrk -t1 -c8 -d1s -s "$(lua_for "$t" "$s")" "${URL[$t]}" > /dev/null
@@ -245,7 +263,7 @@ fi
 # The runs: each target, chat then stream, concurrency 1 then 64.
 for t in $TARGETS; do
   sampler=""
-  case "$t" in bare|chain|all|shared)
+  case "$t" in bare|chain|base|all|shared)
     pid="${GW_PID[$t]}"
     ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kb "$pid"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak-$t"; sleep 0.2; done ) &
     sampler=$!
@@ -257,7 +275,7 @@ for t in $TARGETS; do
     done
   done
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
-  case "$t" in bare|chain|all|shared) PEAK_KB[$t]=$(cat "$WORK/peak-$t" 2>/dev/null || echo 0) ;; esac
+  case "$t" in bare|chain|base|all|shared) PEAK_KB[$t]=$(cat "$WORK/peak-$t" 2>/dev/null || echo 0) ;; esac
 done
 
 problems=""
@@ -272,6 +290,7 @@ label() {
     bare) echo "gateway, router + adapter only" ;; chain) echo "gateway, plugin chain" ;;
     all) echo "gateway, everything on" ;; hit) echo "gateway, everything on, cache hit" ;;
     shared) echo "gateway, everything on, PostgreSQL + Redis" ;;
+    base) echo "gateway, plugin chain, baseline build" ;;
   esac
 }
 table() { # stream
@@ -294,6 +313,7 @@ table() { # stream
 REPORT="$WORK/report.md"
 {
   echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) on $(machine); wrk, ${SECS} s a run, one thread per 32 connections. CPU/req is the proxy's own CPU time (user + system, every process of it) over the requests wrk made; for \"direct\" it is the mock's."
+  [ -n "${BASELINE:-}" ] && echo "The baseline build is ${BASELINE_NAME:-$BASELINE}."
   echo
   echo "Chat (a 757-byte completion):"
   echo

@@ -255,7 +255,11 @@ pub fn serve_reloading(config: Config, source: Source, addr: SocketAddr) -> anyh
         if reloader.source().file.is_some() {
             reload::watch::on_sighup(reloader.clone());
         }
-        let threads = crate::server::per_core::threads_from_env().map_err(|e| anyhow::anyhow!(e))?;
+        let threads = crate::server::per_core::threads_from_env().unwrap_or_else(|e| {
+            let threads = crate::server::per_core::default_threads();
+            tracing::warn!("{e}; serving on {threads} threads");
+            threads
+        });
         let listeners = crate::server::per_core::bind(addr, threads)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut serving = crate::server::per_core::start(listeners, reloader.router(), stopped)?;

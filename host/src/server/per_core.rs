@@ -22,11 +22,16 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// `SWITCHYARD_SERVE_THREADS`, when it is a positive number.
+/// `SWITCHYARD_SERVE_THREADS`, else one per core; an error names a value
+/// that is not a positive number.
 pub fn threads_from_env() -> Result<usize, String> {
-    match std::env::var("SWITCHYARD_SERVE_THREADS") {
-        Err(_) => Ok(default_threads()),
-        Ok(v) => match v.trim().parse::<usize>() {
+    threads_from(std::env::var("SWITCHYARD_SERVE_THREADS").ok().as_deref())
+}
+
+fn threads_from(value: Option<&str>) -> Result<usize, String> {
+    match value {
+        None => Ok(default_threads()),
+        Some(v) => match v.trim().parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
             _ => Err(format!(
                 "SWITCHYARD_SERVE_THREADS must be a positive number of threads, not {v:?}"
@@ -177,6 +182,17 @@ fn serve_thread(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_thread_count_is_a_positive_number_or_one_per_core() {
+        assert_eq!(threads_from(None), Ok(default_threads()));
+        assert_eq!(threads_from(Some(" 3 ")), Ok(3));
+        for bad in ["0", "-1", "two", ""] {
+            let e = threads_from(Some(bad)).unwrap_err();
+            assert!(e.contains("SWITCHYARD_SERVE_THREADS"), "{e}");
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+    }
 
     #[tokio::test]
     async fn listeners_share_the_port_the_first_one_got() {

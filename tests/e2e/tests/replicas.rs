@@ -165,7 +165,14 @@ fn two_replicas_sharing_redis_let_exactly_the_rpm_limit_through() {
         if logs.json().as_array().unwrap().len() == 30 {
             break;
         }
-        assert!(Instant::now() < deadline, "{}", logs.body);
+        // The replicas' logs say whether a writer met the database's errors.
+        assert!(
+            Instant::now() < deadline,
+            "{}\nreplica a:\n{}\nreplica b:\n{}",
+            logs.body,
+            a.log(),
+            b.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

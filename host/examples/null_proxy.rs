@@ -1,11 +1,12 @@
 //! The floor of the load benchmark: the gateway's HTTP stack (axum server,
-//! the same pool of reqwest clients, the same tokio runtime) forwarding each
+//! the same reqwest clients, the same thread per core) forwarding each
 //! POST to the upstream unchanged (a stream as it arrives), with no
-//! plugins, parsing or state.
+//! plugins, parsing or state. `--shared-runtime` serves on one
+//! multi-thread runtime instead, as the gateway did before.
 //! `tests/load/run.sh` runs it beside the gateway, so what the gateway adds
 //! can be told apart from what any proxy on this machine costs.
 //!
-//! `cargo run --release --example null_proxy -- --port P --upstream URL`
+//! `cargo run --release --example null_proxy -- --port P --upstream URL [--shared-runtime]`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use switchyard::plugins::bindings::provider_api::{Framing, Header, HttpRequest};
+use switchyard::server::per_core;
 use switchyard::upstream::Upstream;
 
 #[derive(Clone)]
@@ -78,53 +80,35 @@ fn main() {
     };
     let port: u16 = arg("--port").parse().unwrap();
     let upstream = format!("{}/chat/completions", arg("--upstream"));
-    // `--per-core`: a current-thread runtime per core, each with its own
-    // SO_REUSEPORT listener and its own clients (no thread hand-offs).
-    if args.iter().any(|a| a == "--per-core") {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads: Vec<_> = (0..cores)
-            .map(|_| {
-                let upstream = upstream.clone();
-                std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(serve(port, upstream, true));
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        return;
-    }
+    let shared_runtime = args.iter().any(|a| a == "--shared-runtime");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(serve(port, upstream, false));
-}
-
-async fn serve(port: u16, url: String, reuse_port: bool) {
-    let proxy = Proxy {
-        upstream: Upstream::new().unwrap(),
-        url,
-    };
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", post(forward))
-        .with_state(proxy);
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_reuseaddr(true).unwrap();
-    if reuse_port {
-        socket.set_reuseport(true).unwrap();
-    }
-    socket
-        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
-        .unwrap();
-    // As the gateway's: no Nagle delay on a stream's last write.
-    let listener = socket.listen(1024).unwrap().tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    rt.block_on(async move {
+        let proxy = Proxy {
+            upstream: Upstream::new().unwrap(),
+            url: upstream,
+        };
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", post(forward))
+            .with_state(proxy);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if shared_runtime {
+            // As the gateway served before it had a thread per core.
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .unwrap()
+                .tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+            axum::serve(listener, app).await.unwrap();
+            return;
+        }
+        // As the gateway serves: a thread per core (its own module).
+        let listeners = per_core::bind(addr, per_core::default_threads()).unwrap();
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let mut serving = per_core::start(listeners, app, stopped).unwrap();
+        serving.stopped_early().await.unwrap();
     });
-    axum::serve(listener, app).await.unwrap();
 }

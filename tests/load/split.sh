@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Load benchmark (not a test): what each part of the "everything on"
+# gateway of run.sh costs on top of the plugin chain, in one run. Each row
+# is the chain plus one part:
+#
+#   chain      default-router, pii-redactor, openai, model-prices, spend
+#              records in SQLite (the default)
+#   no-spend   the chain with general_settings.disable_spend_logs: true
+#   keys       a master key, and requests with a virtual key that has a
+#              budget and an rpm limit (never refusing)
+#   cache      the memory cache, every request a miss (unique bodies)
+#   observe    Prometheus (callbacks: [prometheus]) and a webhook for alerts
+#   all        all of them, as run.sh's "everything on"
+#
+# Chat at concurrency 64; CPU per request (user + system over wrk's
+# requests). Rounds alternate the targets, so a slow moment of the machine
+# does not fall on one of them.
+#
+#   make build && bash tests/load/split.sh [seconds-per-run] [rounds]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+SECS="${1:-5}"
+ROUNDS="${2:-2}"
+need wrk wrk
+build_tools
+start_mock
+
+HOOK_PORT=$(free_port)
+python3 - "$HOOK_PORT" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+keep_pid $!
+
+config() { # name general-settings litellm-settings extra
+  mkdir -p "$WORK/$1"
+  plugins_dir "$WORK/$1/plugins" default-router pii-redactor openai model-prices
+  cat > "$WORK/$1/config.yaml" <<YAML
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_base: "$MOCK_URL", api_key: sk-load}
+    model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
+router_settings:
+  num_retries: 0
+general_settings:
+  $2
+litellm_settings:
+  $3
+$4
+plugins:
+  dir: $WORK/$1/plugins
+  router: default-router
+  sanitizers: [pii-redactor]
+  cost_rules: [model-prices]
+YAML
+}
+HOOK="webhooks:
+  alerts:
+    url: http://127.0.0.1:$HOOK_PORT/hook
+    secret: whsec-load
+    events: [request_error, model_fallback, rate_limit_hit, budget_exceeded, deployment_cooldown, plugin_failed]"
+config chain "{}" "{}" ""
+config no-spend "disable_spend_logs: true" "{}" ""
+config keys "master_key: sk-master" "{}" ""
+config cache "{}" "{cache: true, cache_params: {type: local}}" ""
+config observe "{}" "{callbacks: [prometheus, alerts]}" "$HOOK"
+config all "master_key: sk-master" "{cache: true, cache_params: {type: local}, callbacks: [prometheus, alerts]}" "$HOOK"
+TARGETS="chain no-spend keys cache observe all"
+
+declare -A PORT PID
+for t in $TARGETS; do
+  PORT[$t]=$(free_port)
+  PID[$t]=$(start_gateway "$WORK/$t/config.yaml" "${PORT[$t]}")
+  keep_pid "${PID[$t]}"
+done
+for t in $TARGETS; do wait_up "${PORT[$t]}"; done
+SPEC='{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}'
+for t in keys all; do
+  chat_lua "$WORK/$t.lua" false "$(new_key "${PORT[$t]}" "$SPEC")" 1
+done
+for t in chain no-spend cache observe; do chat_lua "$WORK/$t.lua" false sk-load 1; done
+for t in $TARGETS; do
+  wrk -t1 -c8 -d1s -s "$WORK/$t.lua" "http://127.0.0.1:${PORT[$t]}/v1/chat/completions" > /dev/null
+done
+
+for r in $(seq "$ROUNDS"); do
+  for t in $TARGETS; do
+    wrk_run "$t-$r" "http://127.0.0.1:${PORT[$t]}/v1/chat/completions" 64 "$WORK/$t.lua" "$SECS" "${PID[$t]}"
+  done
+done
+
+echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) on $(machine); chat, concurrency 64, $SECS s a run, $ROUNDS rounds."
+echo
+echo "| gateway | CPU/req, each round | req/s, each round | CPU/req over the chain |"
+echo "| --- | ---: | ---: | ---: |"
+mean() { # target
+  local sum=0 r
+  for r in $(seq "$ROUNDS"); do sum=$(( sum + $(cpu_per_req "$1-$r") )); done
+  echo $(( sum / ROUNDS ))
+}
+CHAIN=$(mean chain)
+for t in $TARGETS; do
+  cpus="" rpss=""
+  for r in $(seq "$ROUNDS"); do
+    cpus="$cpus $(cpu_per_req "$t-$r") µs"; rpss="$rpss $(rps "$WORK/$t-$r.txt")"
+    e=$(errors "$WORK/$t-$r.txt"); [ -n "$e" ] && echo "$t round $r: $e" >&2
+  done
+  m=$(mean "$t")
+  echo "| $t | $cpus | $rpss | $(( m - CHAIN )) µs |"
+done

@@ -82,7 +82,7 @@ pub struct Served {
 /// thread's PRNG; `new_v4` asks the kernel for entropy on every request).
 /// Time order matters to the spend table, whose unique index on the
 /// request id then grows at its end: with random (v4) ids each insert
-/// landed on a random page, and a record cost the writer three times as
+/// landed on a random page, and a record cost the writer 2.5 times as
 /// much (`host/store/benches/spend_insert.rs`).
 pub fn new_id() -> String {
     let ms = std::time::SystemTime::now()

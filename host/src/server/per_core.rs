@@ -4,9 +4,9 @@
 //! handled, sent upstream on that thread's pooled connections and answered
 //! without leaving its thread. On one shared multi-thread runtime the
 //! connection's task, the handler and the upstream connection's task were
-//! woken across threads, and the kernel's scheduler took a quarter of a
-//! loaded gateway's CPU. Background work (the spend writer, webhooks,
-//! limit syncs, reloads) stays on the main runtime.
+//! woken across threads, and the kernel's scheduler and futex work took a
+//! quarter of a loaded gateway's CPU. Background work (the spend writer,
+//! webhooks, limit syncs, reloads) stays on the main runtime.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,9 +17,14 @@ use axum::serve::ListenerExt as _;
 use tokio::sync::{oneshot, watch};
 
 /// Threads that serve when `SWITCHYARD_SERVE_THREADS` does not say: one per
-/// core.
+/// core on Linux, whose `SO_REUSEPORT` spreads connections over the
+/// listeners; one elsewhere (macOS gives every connection to one of them).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    if cfg!(target_os = "linux") {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    }
 }
 
 /// `SWITCHYARD_SERVE_THREADS`, else one per core; an error names a value
@@ -46,8 +51,10 @@ fn threads_from(value: Option<&str>) -> Result<usize, String> {
 pub fn bind(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
     // A plain bind first: with SO_REUSEPORT alone, a second gateway started
     // on the same port would join this one's listeners and split its
-    // traffic instead of failing with "address in use". (Either order: a
-    // plain bind fails while any socket holds the port.)
+    // traffic instead of failing with "address in use" (a plain bind fails
+    // while any socket holds the port). Two gateways starting in the same
+    // instant can still both pass it: the probe is closed before the
+    // listeners bind.
     let addr = std::net::TcpListener::bind(addr)?.local_addr()?;
     let mut listeners = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
@@ -157,6 +164,8 @@ fn serve_thread(
         }
     };
     let result = rt.block_on(async move {
+        // The thread's HTTP clients before its first request, not during it.
+        crate::upstream::warm_thread_clients();
         // Nagle's algorithm on accepted sockets holds a stream's last small
         // write until the client's delayed ACK (40 ms on Linux), so every
         // streamed answer on a kept-alive connection would end 40 ms late.
@@ -213,27 +222,66 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
     }
 
-    #[tokio::test]
+    /// `GET /` answers the serving thread's name; `GET /slow` after 300 ms.
+    #[cfg(target_os = "linux")]
+    fn probe_router() -> Router {
+        Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    std::thread::current().name().unwrap_or("?").to_owned()
+                }),
+            )
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                    "slow"
+                }),
+            )
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answer
+    }
+
+    // Linux's SO_REUSEPORT spreads connections; macOS's does not.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_thread_serves_and_stops_when_told() {
         let listeners = bind(SocketAddr::from(([127, 0, 0, 1], 0)), 2).unwrap();
         let addr = listeners[0].local_addr().unwrap();
-        let router = Router::new().route("/", axum::routing::get(|| async { "ok" }));
         let (stop, stopped) = watch::channel(false);
-        let mut serving = start(listeners, router, stopped).unwrap();
-        // Fresh connections land on either listener; each answers.
-        for _ in 0..8 {
-            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-            s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-                .await
-                .unwrap();
-            let mut answer = String::new();
-            s.read_to_string(&mut answer).await.unwrap();
-            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-            assert!(answer.ends_with("ok"), "{answer}");
+        let mut serving = start(listeners, probe_router(), stopped).unwrap();
+        // 64 fresh connections: the kernel spreads them over both listeners
+        // (all on one would have odds of 2^-63).
+        let mut answered_by = std::collections::BTreeSet::new();
+        for _ in 0..64 {
+            let answer = get(addr, "/").await;
+            let name = answer.rsplit("\r\n").next().unwrap().to_owned();
+            answered_by.insert(name);
         }
+        assert_eq!(
+            answered_by.into_iter().collect::<Vec<_>>(),
+            ["serve-0", "serve-1"]
+        );
+        // A request in flight when the stop comes is answered.
+        let slow = tokio::spawn(get(addr, "/slow"));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         stop.send_replace(true);
         serving.finished().await.unwrap();
+        assert!(slow.await.unwrap().ends_with("slow"));
         serving.end();
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }

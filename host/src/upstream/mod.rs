@@ -76,7 +76,10 @@ thread_local! {
     /// clients per thread, a serving thread ([`crate::server::per_core`])
     /// reuses only connections its own runtime drives, and no request
     /// waits on another thread. `None` if they could not be built (the
-    /// shared ones serve then).
+    /// shared ones serve then). This assumes one runtime per thread for
+    /// the thread's life, as the gateway's threads have: a thread that ran
+    /// runtimes one after another would find pooled connections whose
+    /// runtime is gone (hyper notices and opens new ones).
     static THREAD_CLIENTS: OnceCell<Option<Vec<reqwest::Client>>> = const { OnceCell::new() };
     static NEXT: Cell<usize> = const { Cell::new(0) };
 }
@@ -93,6 +96,24 @@ fn build_clients() -> Result<Vec<reqwest::Client>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect()
+}
+
+/// This thread's clients, or `None` (logged) if they cannot be built.
+fn thread_clients() -> Option<Vec<reqwest::Client>> {
+    build_clients()
+        .inspect_err(|error| {
+            tracing::warn!(%error, "cannot build this thread's HTTP clients; the shared ones serve it");
+        })
+        .ok()
+}
+
+/// Builds this thread's HTTP clients now (TLS set-up included), so its
+/// first request does not pay for them. A serving thread calls it before
+/// it accepts.
+pub fn warm_thread_clients() {
+    THREAD_CLIENTS.with(|own| {
+        own.get_or_init(thread_clients);
+    });
 }
 
 /// The HTTP clients and the parsed URLs.
@@ -119,7 +140,7 @@ impl Upstream {
             next.set(n.wrapping_add(1));
             n
         });
-        THREAD_CLIENTS.with(|own| match own.get_or_init(|| build_clients().ok()) {
+        THREAD_CLIENTS.with(|own| match own.get_or_init(thread_clients) {
             Some(own) => own[n % own.len()].clone(),
             None => self.clients[n % self.clients.len()].clone(),
         })

@@ -109,6 +109,6 @@ fn main() {
         let listeners = per_core::bind(addr, per_core::default_threads()).unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let mut serving = per_core::start(listeners, app, stopped).unwrap();
-        serving.stopped_early().await.unwrap();
+        panic!("{}", serving.stopped_early().await);
     });
 }

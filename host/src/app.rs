@@ -272,8 +272,8 @@ pub fn serve_reloading(config: Config, source: Source, addr: SocketAddr) -> anyh
         let finished = serving.finished().await;
         // A thread that failed is reported after the flush below.
         let served = match early {
-            Some(Err(e)) => Err(e),
-            _ => finished,
+            Some(e) => Err(e),
+            None => finished,
         };
         if let Err(e) = &served {
             tracing::error!(error = %e, "serving stopped; flushing before exit");

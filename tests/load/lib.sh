@@ -67,6 +67,22 @@ start_null() {
   wait_port "$NULL_PORT"
 }
 
+# A webhook receiver answering 200 to every POST; sets HOOK_PORT.
+start_hook_sink() {
+  HOOK_PORT=$(free_port)
+  python3 - "$HOOK_PORT" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+  keep_pid $!
+}
+
 # Waits until something accepts connections on a port (up to 10 s).
 wait_port() {
   for _ in $(seq 200); do

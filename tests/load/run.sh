@@ -94,19 +94,7 @@ CONF
   on_exit "kill \$(cat '$WORK/nginx/nginx.pid') 2>/dev/null"
 fi
 
-# The webhook's receiver: answers 200 to every POST.
-HOOK_PORT=$(free_port)
-python3 - "$HOOK_PORT" <<'PY' &
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-keep_pid $!
+start_hook_sink
 
 MODEL="model_list:
   - model_name: gpt-4o

@@ -26,18 +26,7 @@ need wrk wrk
 build_tools
 start_mock
 
-HOOK_PORT=$(free_port)
-python3 - "$HOOK_PORT" <<'PY' &
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-keep_pid $!
+start_hook_sink
 
 config() { # name general-settings litellm-settings extra
   mkdir -p "$WORK/$1"

@@ -110,15 +110,16 @@ pub fn start(
 impl Serving {
     /// Resolves if a thread stops serving before it is told to (its
     /// runtime or listener failed), with what it stopped on.
-    pub async fn stopped_early(&mut self) -> io::Result<()> {
+    pub async fn stopped_early(&mut self) -> io::Error {
         if self.finished.is_empty() {
             return std::future::pending().await;
         }
         let (result, i, _) = futures::future::select_all(self.finished.iter_mut()).await;
         drop(self.finished.swap_remove(i));
-        let result =
-            result.unwrap_or_else(|_| Err(io::Error::other("a serving thread stopped early")));
-        result.and(Err(io::Error::other("a serving thread stopped early")))
+        match result {
+            Ok(Err(e)) => e,
+            _ => io::Error::other("a serving thread stopped early"),
+        }
     }
 
     /// Waits until every thread has stopped serving (each request in

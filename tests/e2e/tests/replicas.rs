@@ -156,25 +156,43 @@ fn two_replicas_sharing_redis_let_exactly_the_rpm_limit_through() {
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!((ok, refused), (10, 20), "{statuses:?}");
     assert_eq!(openai.count(), 10);
-    // Both replicas' records reach the one database.
-    // Generous: on a loaded machine a writer may back off (up to 5 s) before a retry.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Both replicas' records reach the one database, none twice and none
+    // set aside. Generous: on a loaded machine a writer may back off (up
+    // to 5 s) before a retry, and a write may take up to 15 s to time out.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let logs = b.get("/spend/logs?page_size=100", Some(KEY));
         assert_eq!(logs.status, 200, "{}", logs.body);
-        if logs.json().as_array().unwrap().len() == 30 {
+        let found = logs.json().as_array().unwrap().len();
+        let writers = [writer_stats(&a), writer_stats(&b)];
+        let written: u64 = writers.iter().filter_map(|w| w["written"].as_u64()).sum();
+        // A writer counts a batch just after the database commits it.
+        if (found, written) == (30, 30) {
+            for w in &writers {
+                assert_eq!(
+                    (&w["duplicates"], &w["dropped"]),
+                    (&json!(0), &json!(0)),
+                    "{w}"
+                );
+            }
             break;
         }
-        // The replicas' logs say whether a writer met the database's errors.
+        // The writers' counters first (CI shows the start of a long
+        // message), then the replicas' logs.
         assert!(
             Instant::now() < deadline,
-            "{}\nreplica a:\n{}\nreplica b:\n{}",
-            logs.body,
+            "{found} of 30 records after 60 s; spend writers: {writers:?}\nreplica a:\n{}\nreplica b:\n{}",
             a.log(),
             b.log()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The replica's spend writer's counters (written, duplicates, dropped,
+/// queued, last error), from its readiness answer.
+fn writer_stats(gw: &Gateway) -> Value {
+    gw.get("/health/readiness", None).json()["spend_writer"].clone()
 }
 
 #[test]

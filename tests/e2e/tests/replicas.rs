@@ -159,7 +159,8 @@ fn two_replicas_sharing_redis_let_exactly_the_rpm_limit_through() {
     // Both replicas' records reach the one database, none twice and none
     // set aside. Generous: on a loaded machine a writer may back off (up
     // to 5 s) before a retry, and a write may take up to 15 s to time out.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let wait = Duration::from_secs(60);
+    let deadline = Instant::now() + wait;
     loop {
         let logs = b.get("/spend/logs?page_size=100", Some(KEY));
         assert_eq!(logs.status, 200, "{}", logs.body);
@@ -181,7 +182,7 @@ fn two_replicas_sharing_redis_let_exactly_the_rpm_limit_through() {
         // message), then the replicas' logs.
         assert!(
             Instant::now() < deadline,
-            "{found} of 30 records after 60 s; spend writers: {writers:?}\nreplica a:\n{}\nreplica b:\n{}",
+            "{found} of 30 records after {wait:?}; spend writers: {writers:?}\nreplica a:\n{}\nreplica b:\n{}",
             a.log(),
             b.log()
         );

@@ -89,10 +89,33 @@ pub fn new_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let mut random = [0u8; 10];
-    random.copy_from_slice(&fastrand::u128(..).to_le_bytes()[..10]);
+    let bits = ID_RNG.with(|rng| rng.borrow_mut().u128(..));
+    random.copy_from_slice(&bits.to_le_bytes()[..10]);
     uuid::Builder::from_unix_timestamp_millis(ms, &random)
         .into_uuid()
         .to_string()
+}
+
+thread_local! {
+    /// The PRNG behind request ids, seeded once per thread by the kernel.
+    /// Ids are unique keys across replicas sharing one database, and
+    /// `fastrand`'s own seed is a hash, with fixed keys, of the clock and
+    /// the thread id: the same thread ids in two replicas would leave
+    /// only the clock between their sequences.
+    static ID_RNG: std::cell::RefCell<fastrand::Rng> = std::cell::RefCell::new(os_seeded_rng());
+}
+
+/// A PRNG seeded from the kernel's entropy (`fastrand`'s own seed when
+/// the kernel has none to give).
+fn os_seeded_rng() -> fastrand::Rng {
+    let mut seed = [0u8; 8];
+    match getrandom::fill(&mut seed) {
+        Ok(()) => fastrand::Rng::with_seed(u64::from_le_bytes(seed)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no entropy from the kernel; request ids use a clock-seeded PRNG");
+            fastrand::Rng::new()
+        }
+    }
 }
 
 pub enum ServedBody {
@@ -120,5 +143,14 @@ mod tests {
         assert!(ids[..100].iter().all(|a| a < &ids[100]), "{ids:?}");
         let unique: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), 200);
+    }
+
+    #[test]
+    fn id_generators_on_threads_with_the_same_id_start_apart() {
+        // Two replicas' `serve-0` threads: what sets their sequences apart
+        // must be the kernel's seed, not the thread id or the clock.
+        let firsts: std::collections::HashSet<u64> =
+            (0..64).map(|_| super::os_seeded_rng().u64(..)).collect();
+        assert_eq!(firsts.len(), 64);
     }
 }

@@ -97,25 +97,16 @@ pub fn new_id() -> String {
 }
 
 thread_local! {
-    /// The PRNG behind request ids, seeded once per thread by the kernel.
+    /// The PRNG behind request ids, seeded once per thread by the OS.
     /// Ids are unique keys across replicas sharing one database, and
     /// `fastrand`'s own seed is a hash, with fixed keys, of the clock and
     /// the thread id: the same thread ids in two replicas would leave
     /// only the clock between their sequences.
-    static ID_RNG: std::cell::RefCell<fastrand::Rng> = std::cell::RefCell::new(os_seeded_rng());
-}
-
-/// A PRNG seeded from the kernel's entropy (`fastrand`'s own seed when
-/// the kernel has none to give).
-fn os_seeded_rng() -> fastrand::Rng {
-    let mut seed = [0u8; 8];
-    match getrandom::fill(&mut seed) {
-        Ok(()) => fastrand::Rng::with_seed(u64::from_le_bytes(seed)),
-        Err(e) => {
-            tracing::warn!(error = %e, "no entropy from the kernel; request ids use a clock-seeded PRNG");
-            fastrand::Rng::new()
-        }
-    }
+    static ID_RNG: std::cell::RefCell<fastrand::Rng> = std::cell::RefCell::new({
+        let mut seed = [0u8; 8];
+        crate::identity::secret::fill_random(&mut seed, "request ids");
+        fastrand::Rng::with_seed(u64::from_le_bytes(seed))
+    });
 }
 
 pub enum ServedBody {
@@ -146,11 +137,20 @@ mod tests {
     }
 
     #[test]
-    fn id_generators_on_threads_with_the_same_id_start_apart() {
-        // Two replicas' `serve-0` threads: what sets their sequences apart
-        // must be the kernel's seed, not the thread id or the clock.
-        let firsts: std::collections::HashSet<u64> =
-            (0..64).map(|_| super::os_seeded_rng().u64(..)).collect();
-        assert_eq!(firsts.len(), 64);
+    fn an_ids_random_bits_come_from_its_threads_seed_alone() {
+        // Two replicas' `serve-0` threads: what sets their ids apart must
+        // be the seed (the OS's), not the thread id or the clock. Threads
+        // given the same seed draw the same bits; another seed, others.
+        let random_bits = |seed: u64| {
+            std::thread::spawn(move || {
+                super::ID_RNG.with(|rng| *rng.borrow_mut() = fastrand::Rng::with_seed(seed));
+                let id = uuid::Uuid::parse_str(&super::new_id()).unwrap();
+                id.as_bytes()[6..].to_vec()
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(random_bits(42), random_bits(42));
+        assert_ne!(random_bits(42), random_bits(43));
     }
 }

@@ -13,6 +13,18 @@ pub fn new_key() -> Result<String, getrandom::Error> {
     Ok(format!("sk-{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
+/// Fills `bytes` from the OS's randomness, or, when it has none to give,
+/// from `fastrand` (seeded by the clock) with a warning naming `purpose`.
+/// For values that must be unpredictable but may degrade rather than fail
+/// (a process's hash key, the seed of request ids); keys use [`new_key`],
+/// which fails instead.
+pub fn fill_random(bytes: &mut [u8], purpose: &str) {
+    if let Err(e) = getrandom::fill(bytes) {
+        tracing::warn!(error = %e, purpose, "no OS randomness; using a clock-seeded PRNG");
+        bytes.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    }
+}
+
 /// The id a key is stored and looked up by: its SHA-256, in hex.
 pub fn hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))

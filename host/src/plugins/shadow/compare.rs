@@ -130,10 +130,7 @@ pub fn is_secret_header(lower_name: &str) -> bool {
 /// number, a PIN) cannot be found by hashing every candidate offline.
 static HASH_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
     let mut key = [0u8; 32];
-    if let Err(e) = getrandom::fill(&mut key) {
-        tracing::warn!(error = %e, "no OS randomness for the shadow hash key; using a weaker one");
-        key.iter_mut().for_each(|b| *b = fastrand::u8(..));
-    }
+    crate::identity::secret::fill_random(&mut key, "the shadow hash key");
     key
 });
 

@@ -56,6 +56,20 @@ pub(crate) const COLUMNS: &[&str] = &[
 /// (a loaded gateway: 136 MiB instead of 47, 7.7k req/s instead of 11.9k).
 const CHUNK_ROWS: [usize; 3] = [64, 8, 1];
 
+/// The `cost` column's position in [`COLUMNS`].
+const COST: usize = 21;
+
+/// What an unknown cost is bound as. sqlx 0.8's `Any` driver hands
+/// PostgreSQL a NULL `f64` as a NULL `f32`, so the first statement a
+/// connection prepares with an unknown cost declares that parameter
+/// `float4`, and every later known cost bound to that cached statement is
+/// refused ("incorrect binary data format in bind parameter 22"): spend
+/// records were set aside. Binding NaN instead keeps the parameter `float8`
+/// always; PostgreSQL turns it back into NULL with `NULLIF`, SQLite on
+/// its own (it stores a bound NaN as NULL). A real cost is never NaN
+/// (non-finite costs are unknown).
+const UNKNOWN_COST: f64 = f64::NAN;
+
 /// A multi-row INSERT. SQLite gets anonymous `?` placeholders: it looks
 /// numbered ones (`$n`) up by name in a list, which is quadratic in their
 /// number (500 rows took 0.5 s instead of 5 ms).
@@ -74,6 +88,9 @@ fn insert_sql(backend: Backend, rows: usize) -> String {
             }
             match backend {
                 Backend::Sqlite => sql.push('?'),
+                Backend::Postgres if c == COST => {
+                    sql.push_str(&format!("NULLIF(${n}, 'NaN'::float8)"));
+                }
                 Backend::Postgres => {
                     sql.push('$');
                     sql.push_str(&n.to_string());
@@ -159,7 +176,7 @@ async fn insert_rows(
             .bind(int(r.cache_read_tokens))
             .bind(int(r.cache_write_tokens))
             .bind(int(r.reasoning_tokens))
-            .bind(r.cost.filter(|c| c.is_finite()))
+            .bind(r.cost.filter(|c| c.is_finite()).unwrap_or(UNKNOWN_COST))
             .bind(i64::from(r.estimated))
             .bind(i64::from(r.cache_hit))
             .bind(i64::from(r.attempts))
@@ -262,6 +279,7 @@ mod tests {
     fn inserts_fit_the_parameter_limits_and_end_with_one_row() {
         use super::*;
         assert_eq!(COLUMNS.len(), 28);
+        assert_eq!(COLUMNS[COST], "cost");
         assert_eq!(CHUNK_ROWS.last(), Some(&1));
         assert!(CHUNK_ROWS.windows(2).all(|w| w[0] > w[1]));
         assert!(CHUNK_ROWS[0] * COLUMNS.len() <= 32_766);
@@ -271,6 +289,6 @@ mod tests {
             ["?"; 28].join(", ")
         )));
         let sql = insert_sql(Backend::Postgres, 2);
-        assert!(sql.ends_with("($29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54, $55, $56) ON CONFLICT DO NOTHING RETURNING request_id"));
+        assert!(sql.ends_with("($29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, NULLIF($50, 'NaN'::float8), $51, $52, $53, $54, $55, $56) ON CONFLICT DO NOTHING RETURNING request_id"));
     }
 }

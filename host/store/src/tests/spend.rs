@@ -76,6 +76,47 @@ async fn odd_batches_go_in_fixed_chunks_and_count_once(store: &Store) {
     assert_eq!(spend_of(store, Entity::Team, "team1").await, 37.0 * 0.25);
 }
 
+/// An unknown cost first, then known ones, through the same cached
+/// statements on one connection (one transaction): sqlx 0.8 typed the
+/// first NULL as `float4`, and PostgreSQL then refused every known cost.
+async fn a_known_cost_may_follow_an_unknown_one(store: &Store) {
+    entities(store).await;
+    // 10 records: one 8-row INSERT, then two 1-row INSERTs, unknown first.
+    let mut records: Vec<SpendRecord> = (0..10).map(record).collect();
+    records[0].cost = None;
+    records[8].cost = None;
+    records[9].cost = Some(1.5);
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 10);
+    // And again in another batch, known cost where the unknown one was.
+    let mut next: Vec<SpendRecord> = (10..20).map(record).collect();
+    next[0].cost = Some(2.0);
+    next[8].cost = Some(3.0);
+    next[9].cost = None;
+    assert_eq!(store.insert_spend(&next).await.unwrap(), 10);
+    assert_eq!(spend_rows(store).await, 20);
+    let costs: HashMap<String, Option<f64>> = store
+        .spend_logs(&SpendQuery {
+            page_size: 100,
+            ..SpendQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.request_id, r.cost))
+        .collect();
+    assert_eq!(costs.len(), 20);
+    assert_eq!(costs["req-00000000"], None);
+    assert_eq!(costs["req-00000001"], Some(0.25));
+    assert_eq!(costs["req-00000008"], None);
+    assert_eq!(costs["req-00000009"], Some(1.5));
+    assert_eq!(costs["req-00000010"], Some(2.0));
+    assert_eq!(costs["req-00000018"], Some(3.0));
+    assert_eq!(costs["req-00000019"], None);
+    assert_eq!(costs.values().filter(|c| c.is_none()).count(), 3);
+    // hash0 holds records 0, 4, 8, 12, 16: unknown, 0.25, unknown, 0.25, 0.25.
+    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 0.75);
+}
+
 async fn logs_round_trip_filter_and_page(store: &Store) {
     let mut full = record(1);
     full.error_kind = Some("rate_limited".to_owned());
@@ -479,6 +520,7 @@ both!(
     insert_is_idempotent_and_adds_spend_once,
     large_batches_are_chunked,
     odd_batches_go_in_fixed_chunks_and_count_once,
+    a_known_cost_may_follow_an_unknown_one,
     logs_round_trip_filter_and_page,
     metadata_is_truncated_to_4_kib,
     usage_groups_and_filters,

@@ -9,6 +9,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 const ENV: &str = "SWITCHYARD_BUILTIN_PLUGINS";
 
 fn main() {
@@ -30,15 +32,25 @@ fn main() {
         }
     }
     files.sort();
-    let mut code = String::from("/// Built-in plugins: (file stem, component bytes).\n");
-    code.push_str("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");
+    let mut code =
+        String::from("/// Built-in plugins: (file stem, SHA-256 in hex, component bytes).\n");
+    code.push_str("pub static EMBEDDED: &[(&str, &str, &[u8])] = &[\n");
     for f in &files {
         let Some(stem) = f.file_stem().and_then(|s| s.to_str()) else {
             continue;
         };
+        // Hashed here, so the gateway need not read a plugin's bytes (and
+        // keep them resident) when its compile cache already holds it.
+        let sha256 = match std::fs::read(f) {
+            Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+            Err(e) => {
+                println!("cargo:warning={}: {e}; not embedded", f.display());
+                continue;
+            }
+        };
         let _ = writeln!(
             code,
-            "    ({stem:?}, include_bytes!({:?})),",
+            "    ({stem:?}, {sha256:?}, include_bytes!({:?})),",
             absolute(f).display().to_string()
         );
     }

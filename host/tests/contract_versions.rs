@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use switchyard::plugins::bindings::sanitizer_api::{SanitizeInput, Stage, StreamWindow, Verdict};
 use switchyard::plugins::bindings::types::{Caller, ChatRequest, ContentPart, Message, Role};
 use switchyard::plugins::contract::{BOUND, CURRENT};
+use switchyard::plugins::runtime::sha256_hex;
 use switchyard::plugins::{Kind, Limits, LoadedPlugin, Settings};
 
 // ---------------------------------------------------------------- fixture
@@ -574,9 +575,13 @@ fn empty_router(version: &str) -> Vec<u8> {
 }
 
 fn load_bytes(bytes: &[u8]) -> String {
-    LoadedPlugin::load_bytes(&runtime(), Path::new("other.wasm"), bytes, |_| {
-        Settings::default()
-    })
+    LoadedPlugin::load_bytes(
+        &runtime(),
+        Path::new("other.wasm"),
+        bytes,
+        &sha256_hex(bytes),
+        |_| Settings::default(),
+    )
     .err()
     .expect("an empty instance cannot load")
     .to_string()

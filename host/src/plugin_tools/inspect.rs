@@ -9,7 +9,7 @@ use wasmtime::component::types::ComponentItem;
 use crate::plugins::builtin;
 use crate::plugins::contract::{self, Contract};
 use crate::plugins::loaded::{LoadedPlugin, Settings};
-use crate::plugins::runtime::Runtime;
+use crate::plugins::runtime::{Runtime, sha256_hex};
 
 /// Renders the report for one file. Loading needs a config the plugin
 /// accepts; `{}` is tried, and a plugin that requires more still shows its
@@ -48,7 +48,7 @@ pub fn inspect(runtime: &Runtime, target: &Path) -> anyhow::Result<String> {
             "file",
         ),
     };
-    let compiled = runtime.compile(&file, &bytes)?;
+    let compiled = runtime.compile(&file, &bytes, &sha256_hex(&bytes))?;
     let mut out = String::new();
     let _ = writeln!(out, "file:     {}", file.display());
     let _ = writeln!(out, "origin:   {origin}");

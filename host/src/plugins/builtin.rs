@@ -21,6 +21,10 @@ pub const FOLDER: &str = "builtin-plugins";
 pub struct Builtin {
     /// The file it was built as (`openai.wasm`), for the admin API.
     pub file: String,
+    /// The bytes' SHA-256 in hex: for embedded plugins computed when the
+    /// binary was built, so a compile-cache hit never reads (and keeps
+    /// resident) the megabytes of wasm in the binary.
+    pub sha256: Cow<'static, str>,
     pub bytes: Cow<'static, [u8]>,
 }
 
@@ -53,8 +57,9 @@ pub fn builtins() -> (Vec<Builtin>, Source) {
     if !EMBEDDED.is_empty() {
         let list = EMBEDDED
             .iter()
-            .map(|(stem, bytes)| Builtin {
+            .map(|(stem, sha256, bytes)| Builtin {
                 file: format!("{stem}.wasm"),
+                sha256: Cow::Borrowed(*sha256),
                 bytes: Cow::Borrowed(*bytes),
             })
             .collect();
@@ -91,9 +96,28 @@ fn read_folder(dir: &Path) -> Option<Vec<Builtin>> {
                 .ok()?;
             Some(Builtin {
                 file: p.file_name()?.to_string_lossy().into_owned(),
+                sha256: Cow::Owned(super::runtime::sha256_hex(&bytes)),
                 bytes: Cow::Owned(bytes),
             })
         })
         .collect();
     (!list.is_empty()).then_some(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EMBEDDED;
+    use crate::plugins::runtime::sha256_hex;
+
+    /// The hash build.rs wrote is the compile cache's key: a wrong one
+    /// would load another plugin's compiled code.
+    #[test]
+    fn each_embedded_plugins_hash_is_its_bytes_hash() {
+        if option_env!("SWITCHYARD_BUILTIN_PLUGINS").is_some_and(|d| !d.is_empty()) {
+            assert!(EMBEDDED.len() >= 10, "{} plugins embedded", EMBEDDED.len());
+        }
+        for (stem, sha256, bytes) in EMBEDDED {
+            assert_eq!(*sha256, sha256_hex(bytes), "{stem}");
+        }
+    }
 }

@@ -154,17 +154,20 @@ impl LoadedPlugin {
             file: file.to_path_buf(),
             source,
         })?;
-        Self::load_bytes(runtime, file, &bytes, settings)
+        let sha256 = super::runtime::sha256_hex(&bytes);
+        Self::load_bytes(runtime, file, &bytes, &sha256, settings)
     }
 
-    /// Loads a plugin from its bytes; `file` names it in errors.
+    /// Loads a plugin from its bytes, whose SHA-256 is `sha256` (hex);
+    /// `file` names it in errors.
     pub fn load_bytes(
         runtime: &Runtime,
         file: &Path,
         bytes: &[u8],
+        sha256: &str,
         settings: impl Fn(&str) -> Settings,
     ) -> Result<LoadedPlugin, LoadError> {
-        let compiled = runtime.compile(file, bytes)?;
+        let compiled = runtime.compile(file, bytes, sha256)?;
         Self::from_compiled(runtime, file, compiled, settings)
     }
 

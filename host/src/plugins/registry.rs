@@ -236,9 +236,13 @@ impl Registry {
             .map(|b| {
                 let file = PathBuf::from(format!("builtin:{}", b.file));
                 let settings = self.settings.clone();
-                let change = match LoadedPlugin::load_bytes(&self.runtime, &file, &b.bytes, |n| {
-                    settings(n)
-                }) {
+                let change = match LoadedPlugin::load_bytes(
+                    &self.runtime,
+                    &file,
+                    &b.bytes,
+                    &b.sha256,
+                    |n| settings(n),
+                ) {
                     Ok(mut plugin) => {
                         plugin.origin = Origin::Builtin;
                         let plugin = Arc::new(plugin);
@@ -333,7 +337,7 @@ impl Registry {
             return Change::Unchanged;
         }
         let settings = self.settings.clone();
-        let result = LoadedPlugin::load_bytes(&self.runtime, file, &bytes, |n| settings(n))
+        let result = LoadedPlugin::load_bytes(&self.runtime, file, &bytes, &sha, |n| settings(n))
             .and_then(|plugin| {
                 let current = self.snapshot();
                 let promoted = lock(&self.promoted).get(plugin.name()).is_some_and(|p| {

@@ -127,10 +127,11 @@ impl Runtime {
     }
 
     /// Compiles a component from its bytes, through the cache: a file whose
-    /// SHA-256 was compiled before by an engine of the same build is loaded
-    /// from disk instead of recompiled.
-    pub fn compile(&self, file: &Path, bytes: &[u8]) -> Result<Compiled, LoadError> {
-        let sha256 = sha256_hex(bytes);
+    /// SHA-256 (`sha256`, of `bytes`) was compiled before by an engine of
+    /// the same build is loaded from disk instead of recompiled, and
+    /// `bytes` is read no further than its preamble.
+    pub fn compile(&self, file: &Path, bytes: &[u8], sha256: &str) -> Result<Compiled, LoadError> {
+        let sha256 = sha256.to_owned();
         if !looks_like_component(bytes) {
             return Err(LoadError::NotAComponent {
                 file: file.to_path_buf(),

@@ -17,7 +17,7 @@ use crate::plugins::bindings::provider_api::{
 use crate::plugins::bindings::sanitizer_api::Verdict;
 use crate::plugins::bindings::types::Usage;
 use crate::plugins::loaded::{Kind, LoadedPlugin, Settings};
-use crate::plugins::runtime::{Compiled, Runtime};
+use crate::plugins::runtime::{Compiled, Runtime, sha256_hex};
 
 use super::format::{Case, CaseFile, CaseResult, CostCase, ProviderCase, RouteCase, SanitizeCase};
 use super::matching::matches;
@@ -30,7 +30,7 @@ pub fn run_file(runtime: &Runtime, wasm: &Path, cases: &Path) -> anyhow::Result<
         serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", cases.display()))?;
     let bytes =
         std::fs::read(wasm).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", wasm.display()))?;
-    let compiled = runtime.compile(wasm, &bytes)?;
+    let compiled = runtime.compile(wasm, &bytes, &sha256_hex(&bytes))?;
     let mut runner = Runner {
         runtime,
         wasm,

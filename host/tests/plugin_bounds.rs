@@ -76,6 +76,23 @@ fn trap_fails_the_call_and_the_broken_instance_is_not_reused() {
     assert_eq!(pool.idle_count(), 0);
 }
 
+/// Streams hold an instance each: 70 at once leave 64 idle (the default
+/// bound) when they end, and the 6 beyond it are dropped.
+#[test]
+fn seventy_concurrent_sessions_leave_the_default_64_idle_instances() {
+    let plugin = misbehave("ok", Limits::default());
+    let switchyard::plugins::loaded::Instances::Router(pool) = &plugin.instances else {
+        panic!("misbehave is a router");
+    };
+    let held: Vec<_> = (0..70).map(|_| pool.checkout().unwrap()).collect();
+    assert_eq!(pool.idle_count(), 0);
+    for slot in held {
+        pool.checkin(slot);
+    }
+    assert_eq!(pool.idle_count(), 64);
+    assert_eq!(Limits::default().max_idle_instances, 64);
+}
+
 #[test]
 fn a_plugin_that_sleeps_traps_clearly_and_the_host_goes_on() {
     let check = || {

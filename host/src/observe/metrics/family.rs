@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -16,8 +17,43 @@ pub const OVERFLOW: &str = "other";
 
 /// One series: its label values and its cells.
 pub struct Entry<const N: usize, S> {
-    pub values: [Box<str>; N],
-    pub series: S,
+    pub values: [Label; N],
+    pub series: Lined<S>,
+}
+
+/// A label value in cache lines of its own. Every request reads the
+/// values of the series it counts to; a short string allocated beside
+/// memory another core writes (a request's own small allocations, in the
+/// same allocator slab) would miss the cache on each of those reads.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub struct Label(String);
+
+impl Label {
+    fn new(v: &str) -> Label {
+        let mut s = String::with_capacity(v.len().max(1).next_multiple_of(64));
+        s.push_str(v);
+        Label(s)
+    }
+}
+
+impl Deref for Label {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A series' cells on cache lines apart from its label values: both cores
+/// write the cells on every request, and a lookup that read values sharing
+/// a line with them would wait for that line each time.
+#[repr(align(64))]
+pub struct Lined<S>(S);
+
+impl<S> Deref for Lined<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.0
+    }
 }
 
 type Map<const N: usize, S> = HashMap<u64, Vec<Arc<Entry<N, S>>>>;
@@ -75,8 +111,8 @@ impl<const N: usize, S> Family<N, S> {
             (hash, values)
         };
         let entry = Arc::new(Entry {
-            values: values.map(Box::from),
-            series: (self.make)(),
+            values: values.map(Label::new),
+            series: Lined((self.make)()),
         });
         let mut next: Map<N, S> = (*map).clone();
         next.entry(hash).or_default().push(entry.clone());
@@ -110,6 +146,21 @@ fn find<'m, const N: usize, S>(
 mod tests {
     use super::*;
     use crate::observe::metrics::cells::Count;
+
+    #[test]
+    fn label_values_and_cells_sit_on_cache_lines_of_their_own() {
+        let f: Family<2, Count> = Family::new(Count::default, 4);
+        f.with(["gpt-4o", ""], Count::inc);
+        let entries = f.entries();
+        let e = &entries[0];
+        assert_eq!(std::ptr::from_ref(&e.series).addr() % 64, 0);
+        assert_eq!(std::mem::align_of_val(&e.series), 64);
+        for v in &e.values {
+            assert_eq!(v.0.capacity(), 64);
+        }
+        assert_eq!((&*e.values[0], &*e.values[1]), ("gpt-4o", ""));
+        assert_eq!(e.series.get(), 1);
+    }
 
     #[test]
     fn one_series_per_label_set_and_the_overflow_past_the_cap() {

@@ -12,6 +12,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
 use super::Metrics;
+use super::family::Label;
 use super::render::{Labels, counter, family, gauge, level, money, team_aliases, timing};
 use super::scrape::Scraped;
 use super::series::{CallerSeries, DeploymentSeries, attempt_outcomes};
@@ -23,7 +24,7 @@ pub fn encode(enc: &mut DescriptorEncoder, metrics: &Metrics, scraped: &Scraped)
     budgets(enc, scraped)
 }
 
-fn caller_labels<'a>(v: &'a [Box<str>; 6], aliases: &HashMap<&str, &'a str>) -> Labels<'a> {
+fn caller_labels<'a>(v: &'a [Label; 6], aliases: &HashMap<&str, &'a str>) -> Labels<'a> {
     vec![
         ("end_user", &*v[5]),
         ("api_key_alias", &*v[2]),
@@ -35,7 +36,7 @@ fn caller_labels<'a>(v: &'a [Box<str>; 6], aliases: &HashMap<&str, &'a str>) -> 
     ]
 }
 
-fn proxy_labels<'a>(v: &'a [Box<str>; 7], aliases: &HashMap<&str, &'a str>) -> Labels<'a> {
+fn proxy_labels<'a>(v: &'a [Label; 7], aliases: &HashMap<&str, &'a str>) -> Labels<'a> {
     vec![
         ("end_user", &*v[4]),
         ("api_key_alias", &*v[1]),

@@ -12,6 +12,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::cells::Timing;
+use super::family::Label;
 use super::scrape::Scraped;
 use super::series::{PLUGIN_ERRORS, attempt_outcomes};
 use super::{Metrics, litellm};
@@ -181,7 +182,7 @@ fn core(enc: &mut DescriptorEncoder, metrics: &Metrics) -> fmt::Result {
     )
 }
 
-fn request_labels(v: &[Box<str>; 5]) -> Labels<'_> {
+fn request_labels(v: &[Label; 5]) -> Labels<'_> {
     let mut l = vec![
         ("model_group", &*v[0]),
         ("deployment", &*v[1]),

@@ -11,14 +11,18 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
 
 /// Label values of a series past the cap.
 pub const OVERFLOW: &str = "other";
 
-/// One series: its label values and its cells.
+/// One series: its label values and its cells. The cells are padded onto
+/// cache lines apart from the values: both cores write the cells on every
+/// request, and a lookup that read values sharing a line with them would
+/// wait for that line each time.
 pub struct Entry<const N: usize, S> {
     pub values: [Label; N],
-    pub series: Lined<S>,
+    pub series: CachePadded<S>,
 }
 
 /// A label value in cache lines of its own. Every request reads the
@@ -39,19 +43,6 @@ impl Label {
 impl Deref for Label {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A series' cells on cache lines apart from its label values: both cores
-/// write the cells on every request, and a lookup that read values sharing
-/// a line with them would wait for that line each time.
-#[repr(align(64))]
-pub struct Lined<S>(S);
-
-impl<S> Deref for Lined<S> {
-    type Target = S;
-    fn deref(&self) -> &S {
         &self.0
     }
 }
@@ -112,7 +103,7 @@ impl<const N: usize, S> Family<N, S> {
         };
         let entry = Arc::new(Entry {
             values: values.map(Label::new),
-            series: Lined((self.make)()),
+            series: CachePadded::new((self.make)()),
         });
         let mut next: Map<N, S> = (*map).clone();
         next.entry(hash).or_default().push(entry.clone());
@@ -154,7 +145,7 @@ mod tests {
         let entries = f.entries();
         let e = &entries[0];
         assert_eq!(std::ptr::from_ref(&e.series).addr() % 64, 0);
-        assert_eq!(std::mem::align_of_val(&e.series), 64);
+        assert_eq!(std::mem::align_of_val(&e.series) % 64, 0);
         for v in &e.values {
             assert_eq!(v.0.capacity(), 64);
         }

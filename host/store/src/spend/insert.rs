@@ -1,6 +1,9 @@
 //! Writing a batch of spend records: multi-row INSERTs that skip request
 //! ids already stored, and in the same transaction each new record's cost
-//! added to its key, team, user and end user. NULs are stripped first
+//! added to its key, team, user and end user. A batch is first written
+//! with INSERTs that report only how many rows they stored; only a batch
+//! some of whose ids were stored already (a replay) is written again with
+//! `RETURNING`, to learn which records were new. NULs are stripped first
 //! (see `nul`); a failure says whether a record's data may be the cause,
 //! so the writer can find that record instead of retrying the batch.
 
@@ -50,11 +53,13 @@ pub(crate) const COLUMNS: &[&str] = &[
 ];
 
 /// Rows per INSERT, largest first: a batch goes in chunks of these sizes,
-/// so each connection prepares and caches at most this many INSERTs. A
-/// statement per batch size (up to 500 rows of 28 placeholders) filled the
-/// statement cache with huge prepared statements, each prepared at a cost
-/// (a loaded gateway: 136 MiB instead of 47, 7.7k req/s instead of 11.9k).
-const CHUNK_ROWS: [usize; 3] = [64, 8, 1];
+/// so each connection prepares and caches at most this many INSERTs (two
+/// of each: with and without `RETURNING`). A statement per batch size (up
+/// to 500 rows of 28 placeholders) filled the statement cache with huge
+/// prepared statements, each prepared at a cost (a loaded gateway: 136 MiB
+/// instead of 47, 7.7k req/s instead of 11.9k). Powers of two: any batch
+/// goes in at most six statements past its 64-row chunks.
+const CHUNK_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 /// The `cost` column's position in [`COLUMNS`].
 const COST: usize = 21;
@@ -70,10 +75,11 @@ const COST: usize = 21;
 /// (non-finite costs are unknown).
 const UNKNOWN_COST: f64 = f64::NAN;
 
-/// A multi-row INSERT. SQLite gets anonymous `?` placeholders: it looks
-/// numbered ones (`$n`) up by name in a list, which is quadratic in their
-/// number (500 rows took 0.5 s instead of 5 ms).
-fn insert_sql(backend: Backend, rows: usize) -> String {
+/// A multi-row INSERT, returning the ids it stored if `returning`. SQLite
+/// gets anonymous `?` placeholders: it looks numbered ones (`$n`) up by
+/// name in a list, which is quadratic in their number (500 rows took 0.5 s
+/// instead of 5 ms).
+fn insert_sql(backend: Backend, rows: usize, returning: bool) -> String {
     let mut sql = format!("INSERT INTO spend ({}) VALUES ", COLUMNS.join(", "));
     let mut n = 0;
     for r in 0..rows {
@@ -99,7 +105,10 @@ fn insert_sql(backend: Backend, rows: usize) -> String {
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT DO NOTHING RETURNING request_id");
+    sql.push_str(" ON CONFLICT DO NOTHING");
+    if returning {
+        sql.push_str(" RETURNING request_id");
+    }
     sql
 }
 
@@ -143,14 +152,15 @@ pub(crate) fn is_bad_data(backend: Backend, e: &sqlx::Error) -> bool {
     }
 }
 
-/// One INSERT of `chunk` (its size one of [`CHUNK_ROWS`]); the request ids
-/// it stored go to `inserted`.
+/// One INSERT of `chunk` (its size one of [`CHUNK_ROWS`]); returns how
+/// many rows it stored. With `inserted`, the statement returns the ids it
+/// stored (`sql` must say `RETURNING`) and they go there.
 async fn insert_rows(
     conn: &mut AnyConnection,
     sql: &str,
     chunk: &[Cow<'_, SpendRecord>],
-    inserted: &mut HashSet<String>,
-) -> Result<(), sqlx::Error> {
+    inserted: Option<&mut HashSet<String>>,
+) -> Result<usize, sqlx::Error> {
     let mut q = sqlx::query(sql);
     for r in chunk {
         let r: &SpendRecord = r;
@@ -184,8 +194,78 @@ async fn insert_rows(
             .bind(finite(r.overhead_ms))
             .bind(finite(r.latency_ms));
     }
-    for row in q.fetch_all(&mut *conn).await? {
+    let Some(inserted) = inserted else {
+        let done = q.execute(&mut *conn).await?;
+        return Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX));
+    };
+    let rows = q.fetch_all(&mut *conn).await?;
+    for row in &rows {
         inserted.insert(row.try_get::<String, _>(0)?);
+    }
+    Ok(rows.len())
+}
+
+/// Every record in INSERTs of [`CHUNK_ROWS`] rows, largest first (the
+/// sizes end with 1, so every record goes); returns how many were stored.
+async fn insert_all(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    records: &[Cow<'_, SpendRecord>],
+    mut inserted: Option<&mut HashSet<String>>,
+) -> Result<usize, sqlx::Error> {
+    let mut stored = 0;
+    let mut rest = records;
+    for rows in CHUNK_ROWS {
+        if rest.len() < rows {
+            continue;
+        }
+        let sql = insert_sql(backend, rows, inserted.is_some());
+        while rest.len() >= rows {
+            let (chunk, next) = rest.split_at(rows);
+            rest = next;
+            stored += insert_rows(conn, &sql, chunk, inserted.as_deref_mut()).await?;
+        }
+    }
+    Ok(stored)
+}
+
+/// Adds each record's cost to its key, team, user and end user.
+async fn add_costs<'r>(
+    conn: &mut AnyConnection,
+    stored: impl Iterator<Item = &'r SpendRecord>,
+) -> Result<(), sqlx::Error> {
+    // Sum each record's cost once per id; BTreeMaps give every writer the
+    // same lock order, so replicas never deadlock.
+    let mut sums: [BTreeMap<&str, f64>; 4] = Default::default();
+    for r in stored {
+        let Some(cost) = r.cost.filter(|c| c.is_finite() && *c != 0.0) else {
+            continue;
+        };
+        let ids = [&r.key_hash, &r.team_id, &r.user_id, &r.end_user];
+        for (sum, id) in sums.iter_mut().zip(ids) {
+            if let Some(id) = id {
+                *sum.entry(id.as_str()).or_default() += cost;
+            }
+        }
+    }
+    let tables = [
+        ("keys", "token_hash"),
+        ("teams", "team_id"),
+        ("users", "user_id"),
+        ("end_users", "user_id"),
+    ];
+    for ((table, column), sum) in tables.into_iter().zip(&sums) {
+        if sum.is_empty() {
+            continue;
+        }
+        let sql = format!("UPDATE {table} SET spend = spend + $1 WHERE {column} = $2");
+        for (id, cost) in sum {
+            sqlx::query(&sql)
+                .bind(*cost)
+                .bind(*id)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -215,59 +295,30 @@ impl Store {
             return Ok(0);
         }
         let records: Vec<Cow<'_, SpendRecord>> = records.iter().map(without_nul).collect();
+        // Plain INSERTs first: with `RETURNING`, every row came back as a
+        // message of its own from sqlx's SQLite thread, a thread hand-off
+        // per record. If every record was stored, every one is new.
+        let mut tx = self.pool.begin().await?;
+        let stored = insert_all(&mut tx, self.backend, &records, None).await?;
+        if stored == records.len() {
+            add_costs(&mut tx, records.iter().map(|r| &**r)).await?;
+            tx.commit().await?;
+            return Ok(stored as u64);
+        }
+        // Some request ids were stored already (a replayed batch, or one
+        // id twice in it): again, learning which records are new, so no
+        // cost is added twice.
+        tx.rollback().await?;
         let mut tx = self.pool.begin().await?;
         let mut inserted: HashSet<String> = HashSet::with_capacity(records.len());
-        // Largest chunks first; the sizes end with 1, so every record goes.
-        let mut rest: &[Cow<'_, SpendRecord>] = &records;
-        for rows in CHUNK_ROWS {
-            if rest.len() < rows {
-                continue;
-            }
-            let sql = insert_sql(self.backend, rows);
-            while rest.len() >= rows {
-                let (chunk, next) = rest.split_at(rows);
-                rest = next;
-                insert_rows(&mut tx, &sql, chunk, &mut inserted).await?;
-            }
-        }
+        insert_all(&mut tx, self.backend, &records, Some(&mut inserted)).await?;
         let new = inserted.len() as u64;
-        // Sum each new record's cost once per id; BTreeMaps give every
-        // writer the same lock order, so replicas never deadlock.
-        let mut sums: [BTreeMap<&str, f64>; 4] = Default::default();
-        for r in &records {
-            // `remove`: the first record of a request id is the one stored.
-            if !inserted.remove(&r.request_id) {
-                continue;
-            }
-            let Some(cost) = r.cost.filter(|c| c.is_finite() && *c != 0.0) else {
-                continue;
-            };
-            let ids = [&r.key_hash, &r.team_id, &r.user_id, &r.end_user];
-            for (sum, id) in sums.iter_mut().zip(ids) {
-                if let Some(id) = id {
-                    *sum.entry(id.as_str()).or_default() += cost;
-                }
-            }
-        }
-        let tables = [
-            ("keys", "token_hash"),
-            ("teams", "team_id"),
-            ("users", "user_id"),
-            ("end_users", "user_id"),
-        ];
-        for ((table, column), sum) in tables.into_iter().zip(&sums) {
-            if sum.is_empty() {
-                continue;
-            }
-            let sql = format!("UPDATE {table} SET spend = spend + $1 WHERE {column} = $2");
-            for (id, cost) in sum {
-                sqlx::query(&sql)
-                    .bind(*cost)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        // `remove`: the first record of a request id is the one stored.
+        let fresh = records
+            .iter()
+            .filter(|r| inserted.remove(&r.request_id))
+            .map(|r| &**r);
+        add_costs(&mut tx, fresh).await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -283,12 +334,17 @@ mod tests {
         assert_eq!(CHUNK_ROWS.last(), Some(&1));
         assert!(CHUNK_ROWS.windows(2).all(|w| w[0] > w[1]));
         assert!(CHUNK_ROWS[0] * COLUMNS.len() <= 32_766);
-        let sql = insert_sql(Backend::Sqlite, 1);
+        let sql = insert_sql(Backend::Sqlite, 1, false);
+        assert!(sql.ends_with(&format!(
+            "VALUES ({}) ON CONFLICT DO NOTHING",
+            ["?"; 28].join(", ")
+        )));
+        let sql = insert_sql(Backend::Sqlite, 1, true);
         assert!(sql.ends_with(&format!(
             "VALUES ({}) ON CONFLICT DO NOTHING RETURNING request_id",
             ["?"; 28].join(", ")
         )));
-        let sql = insert_sql(Backend::Postgres, 2);
+        let sql = insert_sql(Backend::Postgres, 2, true);
         assert!(sql.ends_with("($29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, NULLIF($50, 'NaN'::float8), $51, $52, $53, $54, $55, $56) ON CONFLICT DO NOTHING RETURNING request_id"));
     }
 }

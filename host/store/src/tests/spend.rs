@@ -52,13 +52,20 @@ async fn insert_is_idempotent_and_adds_spend_once(store: &Store) {
     assert_eq!(key.created_ms, key.updated_ms);
 }
 
-async fn large_batches_are_chunked(store: &Store) {
+/// 3000 new records (chunks of 64, 8 and 1) go in the first pass, which
+/// learns only how many rows were stored, and each cost is charged once.
+async fn large_batches_are_chunked_and_charged_once(store: &Store) {
+    entities(store).await;
     let records: Vec<SpendRecord> = (0..3000).map(record).collect();
     assert_eq!(store.insert_spend(&records).await.unwrap(), 3000);
     assert_eq!(spend_rows(store).await, 3000);
+    // hash0: every fourth record, 750 of them at 0.25.
+    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 750.0 * 0.25);
+    // team0: the 1500 even records.
+    assert_eq!(spend_of(store, Entity::Team, "team0").await, 1500.0 * 0.25);
 }
 
-/// 77 records go as 64 + 8 + 1 x 5 rows; a request id repeated across
+/// 77 records go as 64 + 8 + 4 + 1 rows; a request id repeated across
 /// chunks, or already stored, is counted and charged once.
 async fn odd_batches_go_in_fixed_chunks_and_count_once(store: &Store) {
     entities(store).await;
@@ -518,7 +525,7 @@ async fn nul_characters_are_stripped_before_binding(store: &Store) {
 both!(
     nul_characters_are_stripped_before_binding,
     insert_is_idempotent_and_adds_spend_once,
-    large_batches_are_chunked,
+    large_batches_are_chunked_and_charged_once,
     odd_batches_go_in_fixed_chunks_and_count_once,
     a_known_cost_may_follow_an_unknown_one,
     logs_round_trip_filter_and_page,

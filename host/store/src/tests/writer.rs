@@ -56,6 +56,30 @@ async fn writes_10000_records_exactly(store: &Store) {
     }
 }
 
+/// Full batches go at once; the rest waits for the interval (here longer
+/// than the test), so a loaded writer is not kept writing a few records
+/// per transaction. Shutdown writes the rest.
+async fn full_batches_go_at_once_and_the_rest_waits_for_the_interval(store: &Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = WriterOptions {
+        interval: Duration::from_secs(600),
+        batch: 10,
+        ..options(dir.path())
+    };
+    let writer = SpendWriter::start(store.clone(), opts);
+    for n in 0..25 {
+        writer.record(record(n));
+    }
+    eventually(10, "two full batches", || writer.stats().written == 20).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.queued), (20, 5));
+    assert_eq!(spend_rows(store).await, 20);
+    let report = writer.shutdown().await;
+    assert_eq!((report.written, report.timed_out), (5, false));
+    assert_eq!(spend_rows(store).await, 25);
+}
+
 async fn replay_is_idempotent(store: &Store) {
     add_keys(store).await;
     let dir = tempfile::tempdir().unwrap();
@@ -180,6 +204,7 @@ both!(
     records_the_database_refuses_are_set_aside_and_the_rest_written,
     a_spilled_record_the_database_refuses_is_set_aside_once,
     writes_10000_records_exactly,
+    full_batches_go_at_once_and_the_rest_waits_for_the_interval,
     replay_is_idempotent,
     records_after_shutdown_are_dropped,
 );

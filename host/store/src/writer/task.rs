@@ -32,6 +32,9 @@ struct Worker {
     /// One batch taken from the queue and not yet written.
     pending: Vec<SpendRecord>,
     interval: Duration,
+    /// When the queue was last emptied: a batch short of full waits until
+    /// an interval after it.
+    drained: Instant,
     backoff: Duration,
 }
 
@@ -53,6 +56,7 @@ pub(super) async fn run(store: Store, shared: Arc<Shared>, opts: WriterOptions) 
         spill,
         pending: Vec::new(),
         interval: opts.interval,
+        drained: Instant::now(),
         backoff: BACKOFF_FIRST,
     };
     worker.serve().await;
@@ -73,7 +77,7 @@ impl Worker {
                     break;
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(self.interval) => {}
+                    () = tokio::time::sleep_until(self.drained + self.interval) => {}
                     () = self.shared.wake.notified() => {}
                     () = self.shared.stop.notified() => {}
                 }
@@ -93,7 +97,8 @@ impl Worker {
     }
 
     /// Writes what is held, then the spill file, then the queue, until all
-    /// three are empty. False if the database failed (or the deadline
+    /// three are empty, or the queue holds less than a batch that may wait
+    /// (see [`Worker::due`]). False if the database failed (or the deadline
     /// passed) on the way.
     async fn flush(&mut self, deadline: Option<Instant>) -> bool {
         loop {
@@ -113,7 +118,14 @@ impl Worker {
             }
             let records: Vec<SpendRecord> = {
                 let mut queue = self.shared.queue();
-                let n = queue.records.len().min(self.shared.batch);
+                let len = queue.records.len();
+                if len < self.shared.batch && !self.due(deadline) {
+                    return true;
+                }
+                if len <= self.shared.batch {
+                    self.drained = Instant::now();
+                }
+                let n = len.min(self.shared.batch);
                 queue.records.drain(..n).collect()
             };
             if records.is_empty() {
@@ -128,6 +140,15 @@ impl Worker {
                 return true;
             }
         }
+    }
+
+    /// Whether a batch short of full is written now: an interval after the
+    /// queue was last emptied, or on shutdown. Under load, a write takes
+    /// what arrived during the one before; written at once, those were a
+    /// few records each, each batch a transaction and a statement per
+    /// chunk (a cache hit's record cost twice what it does in full batches).
+    fn due(&self, deadline: Option<Instant>) -> bool {
+        deadline.is_some() || self.stopping() || self.drained.elapsed() >= self.interval
     }
 
     /// Writes one batch of the spill file. False if the database failed.

@@ -15,6 +15,7 @@ use std::fmt;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Number, Value, json};
 
 /// The text fields of a message that are concatenated across chunks, in
@@ -364,12 +365,23 @@ fn one(index: &Value, delta: Value, logprobs: Value, finish_reason: Value) -> Va
 }
 
 /// The stored completion with a new `id` and `created`, everything else as
-/// it was; `None` when the entry is not a JSON object.
+/// it was; `None` when the entry is not a JSON object. Every cache hit
+/// runs this: the top-level members are borrowed as raw JSON and copied,
+/// not parsed into values and printed again (that was 5 % of a hit's CPU).
+/// A key with an escape cannot be borrowed: such an entry takes the slow
+/// way. Members come out sorted by key either way.
 pub fn renamed(whole: &[u8], id: &str, created: u64) -> Option<Bytes> {
-    let mut whole: Map<String, Value> = serde_json::from_slice(whole).ok()?;
-    whole.insert("id".into(), id.into());
-    whole.insert("created".into(), created.into());
-    serde_json::to_vec(&whole).ok().map(Bytes::from)
+    let Ok(mut members) = serde_json::from_slice::<BTreeMap<&str, &RawValue>>(whole) else {
+        let mut whole: Map<String, Value> = serde_json::from_slice(whole).ok()?;
+        whole.insert("id".into(), id.into());
+        whole.insert("created".into(), created.into());
+        return serde_json::to_vec(&whole).ok().map(Bytes::from);
+    };
+    let id = to_raw_value(id).ok()?;
+    let created = to_raw_value(&created).ok()?;
+    members.insert("id", &id);
+    members.insert("created", &created);
+    serde_json::to_vec(&members).ok().map(Bytes::from)
 }
 
 /// What the assembler reads of a chunk. `null` reads as absent throughout,
@@ -779,6 +791,20 @@ mod tests {
         expected["id"] = json!("chatcmpl-new");
         expected["created"] = json!(1700000999);
         assert_eq!(renamed, expected);
+        // A key with an escape (not borrowable) takes the slow way.
+        let escaped = super::renamed(br#"{"a\u0062":1,"id":"old","created":1}"#, "new", 2).unwrap();
+        assert_eq!(&escaped[..], br#"{"ab":1,"created":2,"id":"new"}"#);
+        // Members are copied as stored, sorted by key.
+        let raw = super::renamed(
+            br#"{"z": [1, 2.50], "id": "old", "a": {"b": null}}"#,
+            "new",
+            7,
+        )
+        .unwrap();
+        assert_eq!(
+            &raw[..],
+            br#"{"a":{"b": null},"created":7,"id":"new","z":[1, 2.50]}"#
+        );
         assert_eq!(super::renamed(b"[1,2]", "x", 1), None);
         assert_eq!(super::renamed(b"{\"id\":", "x", 1), None);
         assert_eq!(super::renamed(b"", "x", 1), None);

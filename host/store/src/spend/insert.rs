@@ -307,7 +307,9 @@ impl Store {
         }
         // Some request ids were stored already (a replayed batch, or one
         // id twice in it): again, learning which records are new, so no
-        // cost is added twice.
+        // cost is added twice. Such a batch pays for both passes (and on
+        // PostgreSQL the first leaves dead rows), but replays are rare: a
+        // write that timed out after committing, or a spill file.
         tx.rollback().await?;
         let mut tx = self.pool.begin().await?;
         let mut inserted: HashSet<String> = HashSet::with_capacity(records.len());

@@ -52,7 +52,7 @@ async fn insert_is_idempotent_and_adds_spend_once(store: &Store) {
     assert_eq!(key.created_ms, key.updated_ms);
 }
 
-/// 3000 new records (chunks of 64, 8 and 1) go in the first pass, which
+/// 3000 new records (chunks of 64, 32, 16 and 8) go in the first pass, which
 /// learns only how many rows were stored, and each cost is charged once.
 async fn large_batches_are_chunked_and_charged_once(store: &Store) {
     entities(store).await;
@@ -63,6 +63,16 @@ async fn large_batches_are_chunked_and_charged_once(store: &Store) {
     assert_eq!(spend_of(store, Entity::Key, "hash0").await, 750.0 * 0.25);
     // team0: the 1500 even records.
     assert_eq!(spend_of(store, Entity::Team, "team0").await, 1500.0 * 0.25);
+}
+
+/// One request id twice in one 2-row INSERT: stored once, charged once.
+async fn an_id_twice_in_one_statement_counts_once(store: &Store) {
+    entities(store).await;
+    let records = [record(0), record(0)];
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 1);
+    assert_eq!(spend_rows(store).await, 1);
+    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 0.25);
+    assert_eq!(spend_of(store, Entity::Team, "team0").await, 0.25);
 }
 
 /// 77 records go as 64 + 8 + 4 + 1 rows; a request id repeated across
@@ -88,22 +98,23 @@ async fn odd_batches_go_in_fixed_chunks_and_count_once(store: &Store) {
 /// first NULL as `float4`, and PostgreSQL then refused every known cost.
 async fn a_known_cost_may_follow_an_unknown_one(store: &Store) {
     entities(store).await;
-    // 10 records: one 8-row INSERT, then two 1-row INSERTs, unknown first.
-    let mut records: Vec<SpendRecord> = (0..10).map(record).collect();
+    // 128 records: the same 64-row INSERT twice, an unknown cost first
+    // and a known one in its place the second time.
+    let mut records: Vec<SpendRecord> = (0..128).map(record).collect();
     records[0].cost = None;
     records[8].cost = None;
-    records[9].cost = Some(1.5);
-    assert_eq!(store.insert_spend(&records).await.unwrap(), 10);
+    records[64].cost = Some(1.5);
+    assert_eq!(store.insert_spend(&records).await.unwrap(), 128);
     // And again in another batch, known cost where the unknown one was.
-    let mut next: Vec<SpendRecord> = (10..20).map(record).collect();
+    let mut next: Vec<SpendRecord> = (128..138).map(record).collect();
     next[0].cost = Some(2.0);
     next[8].cost = Some(3.0);
     next[9].cost = None;
     assert_eq!(store.insert_spend(&next).await.unwrap(), 10);
-    assert_eq!(spend_rows(store).await, 20);
+    assert_eq!(spend_rows(store).await, 138);
     let costs: HashMap<String, Option<f64>> = store
         .spend_logs(&SpendQuery {
-            page_size: 100,
+            page_size: 200,
             ..SpendQuery::default()
         })
         .await
@@ -111,17 +122,18 @@ async fn a_known_cost_may_follow_an_unknown_one(store: &Store) {
         .into_iter()
         .map(|r| (r.request_id, r.cost))
         .collect();
-    assert_eq!(costs.len(), 20);
+    assert_eq!(costs.len(), 138);
     assert_eq!(costs["req-00000000"], None);
     assert_eq!(costs["req-00000001"], Some(0.25));
     assert_eq!(costs["req-00000008"], None);
-    assert_eq!(costs["req-00000009"], Some(1.5));
-    assert_eq!(costs["req-00000010"], Some(2.0));
-    assert_eq!(costs["req-00000018"], Some(3.0));
-    assert_eq!(costs["req-00000019"], None);
+    assert_eq!(costs["req-00000064"], Some(1.5));
+    assert_eq!(costs["req-00000128"], Some(2.0));
+    assert_eq!(costs["req-00000136"], Some(3.0));
+    assert_eq!(costs["req-00000137"], None);
     assert_eq!(costs.values().filter(|c| c.is_none()).count(), 3);
-    // hash0 holds records 0, 4, 8, 12, 16: unknown, 0.25, unknown, 0.25, 0.25.
-    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 0.75);
+    // hash0 holds every fourth record, 35 of them: 0 and 8 unknown, 64 at
+    // 1.5, 128 at 2.0, 136 at 3.0, the other 30 at 0.25.
+    assert_eq!(spend_of(store, Entity::Key, "hash0").await, 14.0);
 }
 
 async fn logs_round_trip_filter_and_page(store: &Store) {
@@ -527,6 +539,7 @@ both!(
     insert_is_idempotent_and_adds_spend_once,
     large_batches_are_chunked_and_charged_once,
     odd_batches_go_in_fixed_chunks_and_count_once,
+    an_id_twice_in_one_statement_counts_once,
     a_known_cost_may_follow_an_unknown_one,
     logs_round_trip_filter_and_page,
     metadata_is_truncated_to_4_kib,

@@ -77,7 +77,7 @@ impl Worker {
                     break;
                 }
                 tokio::select! {
-                    () = tokio::time::sleep_until(self.drained + self.interval) => {}
+                    () = tokio::time::sleep(self.interval.saturating_sub(self.drained.elapsed())) => {}
                     () = self.shared.wake.notified() => {}
                     () = self.shared.stop.notified() => {}
                 }
@@ -119,7 +119,7 @@ impl Worker {
             let records: Vec<SpendRecord> = {
                 let mut queue = self.shared.queue();
                 let len = queue.records.len();
-                if len < self.shared.batch && !self.due(deadline) {
+                if len < self.shared.batch && len < self.shared.spill_at && !self.due(deadline) {
                     return true;
                 }
                 if len <= self.shared.batch {
@@ -143,7 +143,8 @@ impl Worker {
     }
 
     /// Whether a batch short of full is written now: an interval after the
-    /// queue was last emptied, or on shutdown. Under load, a write takes
+    /// queue was last emptied, or on shutdown (a queue half full is
+    /// written at once too, for a batch larger than that). Under load, a write takes
     /// what arrived during the one before; written at once, those were a
     /// few records each, each batch a transaction and a statement per
     /// chunk (a cache hit's record cost twice what it does in full batches).

@@ -328,6 +328,41 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use super::insert_all;
+    use crate::store::Store;
+    use crate::tests::record;
+
+    /// The first pass trusts the count the database gives for INSERTs
+    /// without `RETURNING`: a count too low would send every batch the
+    /// slow way, a count too high would charge a replay twice.
+    async fn the_first_pass_counts_only_the_rows_it_stored(store: &Store) {
+        let mut conn = store.pool.acquire().await.unwrap();
+        let backend = store.backend;
+        let first: Vec<_> = (0..77).map(|n| Cow::Owned(record(n))).collect();
+        let stored = insert_all(&mut conn, backend, &first, None).await.unwrap();
+        assert_eq!(stored, 77);
+        let again = insert_all(&mut conn, backend, &first, None).await.unwrap();
+        assert_eq!(again, 0);
+        let mut mixed = first[..10].to_vec();
+        mixed.extend((100..105).map(|n| Cow::Owned(record(n))));
+        let new = insert_all(&mut conn, backend, &mixed, None).await.unwrap();
+        assert_eq!(new, 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_first_pass_counts_only_the_rows_it_stored_sqlite() {
+        let db = crate::tests::sqlite().await;
+        the_first_pass_counts_only_the_rows_it_stored(&db.store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_first_pass_counts_only_the_rows_it_stored_postgres() {
+        let db = crate::tests::postgres().await;
+        the_first_pass_counts_only_the_rows_it_stored(&db.store).await;
+    }
+
     #[test]
     fn inserts_fit_the_parameter_limits_and_end_with_one_row() {
         use super::*;

@@ -366,6 +366,57 @@ async fn shutdown_spills_what_the_database_refuses_and_the_next_start_replays_it
     next.shutdown().await;
 }
 
+/// A replay under way when shutdown begins stops at the shutdown's deadline:
+/// the writes after the first are not left without one. What is left stays
+/// in the spill file, and the next start writes exactly the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_a_long_replay_at_its_deadline() {
+    const N: u64 = 20_000;
+    let db = super::sqlite().await;
+    let store = &db.store;
+    add_keys(store).await;
+    let opts = WriterOptions {
+        batch: 2,
+        ..options(db.dir.path())
+    };
+    std::fs::create_dir_all(opts.spill_path.parent().unwrap()).unwrap();
+    let lines: Vec<u8> = (0..N).flat_map(|n| spill::line(&record(n))).collect();
+    std::fs::write(&opts.spill_path, lines).unwrap();
+
+    let writer = SpendWriter::start(store.clone(), opts.clone());
+    eventually(5, "the replay to begin", || writer.stats().written > 0).await;
+    let started = Instant::now();
+    let report = writer.shutdown_within(Duration::from_millis(100)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(report.timed_out, "{report:?}");
+    assert_eq!(report.dropped, 0, "{report:?}");
+    assert!(
+        spend_rows(store).await < N as i64,
+        "the replay ran to the end: {report:?}"
+    );
+
+    let next = SpendWriter::start(
+        store.clone(),
+        WriterOptions {
+            batch: 500,
+            ..opts.clone()
+        },
+    );
+    // `spilled` counts down from the file's records once the task read it.
+    eventually(30, "the rest replayed", || {
+        let s = next.stats();
+        s.written > 0 && s.spilled == 0 && s.queued == 0
+    })
+    .await;
+    next.shutdown().await;
+    // Exactly once, each charged once: a write cut off at the deadline may
+    // still have committed, and its records come back from the file.
+    assert_eq!(spend_rows(store).await, N as i64);
+    assert_eq!(key_spend(store, "hash0").await, (N / 4) as f64 * 0.25);
+    assert_eq!(std::fs::metadata(&opts.spill_path).unwrap().len(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_loses_and_double_counts_nothing() {
     let target = "127.0.0.1:5432".parse().unwrap();

@@ -102,6 +102,11 @@ impl Worker {
     /// passed) on the way.
     async fn flush(&mut self, deadline: Option<Instant>) -> bool {
         loop {
+            // Leave the rest to the shutdown flush, which keeps a deadline
+            // (a write here is cut off only once, by the stop it saw).
+            if deadline.is_none() && self.stopping() {
+                return true;
+            }
             if !self.pending.is_empty() {
                 let records = std::mem::take(&mut self.pending);
                 if let Err(records) = self.write(records, deadline).await {
@@ -135,10 +140,6 @@ impl Worker {
                 .holding
                 .store(records.len() as u64, Ordering::Relaxed);
             self.pending = records;
-            // Leave the rest to the shutdown flush, which keeps a deadline.
-            if deadline.is_none() && self.stopping() {
-                return true;
-            }
         }
     }
 

@@ -236,6 +236,10 @@ impl Store {
             }
             (Backend::Redis(redis), Some(runtime)) => {
                 let redis = redis.clone();
+                // On the request's own thread when it has a runtime: its
+                // Redis connection, no hop to another thread (a serving
+                // thread runs its tasks until the process has flushed).
+                let runtime = Handle::try_current().unwrap_or_else(|_| runtime.clone());
                 runtime.spawn(async move {
                     if redis.write(&key, &entry).await {
                         Stats::add(&stats.writes);

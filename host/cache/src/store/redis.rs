@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError};
+use switchyard_redis::{PerThread, scrub, url_password};
 use tokio::runtime::Handle;
 
 use super::faults::Cause;
@@ -37,7 +38,8 @@ pub(crate) struct Redis {
 
 struct State {
     /// `None` when the URL could not be used (every call is a fault).
-    conn: Option<ConnectionManager>,
+    /// A connection per thread: a lookup runs on the request's thread.
+    conn: Option<PerThread>,
     /// Why there is no connection.
     unusable: Option<String>,
     /// `{prefix}cache:`
@@ -66,8 +68,8 @@ impl Redis {
         secrets.retain(|s| !s.is_empty());
         let redis = Redis {
             state: Arc::new(State {
-                conn: conn.as_ref().ok().cloned(),
                 unusable: conn.as_ref().err().cloned(),
+                conn: conn.ok(),
                 key_prefix: format!("{prefix}cache:"),
                 addr,
                 secrets,
@@ -95,7 +97,14 @@ impl Redis {
     fn usable(&self) -> Option<ConnectionManager> {
         let state = &self.state;
         match &state.conn {
-            Some(conn) if !state.health.is_down() => Some(conn.clone()),
+            Some(conns) if !state.health.is_down() => match conns.get() {
+                Ok(conn) => Some(conn),
+                Err(e) => {
+                    let message = scrub(&e, &state.secrets);
+                    state.stats.faults.record(classify(&e), &message);
+                    None
+                }
+            },
             _ => {
                 state
                     .stats
@@ -150,6 +159,11 @@ impl Redis {
 
     /// Redis did not answer: skip it until the probe hears from it.
     fn lost(&self, message: &str) {
+        // Every thread reconnects at its next use, rather than each failing
+        // once more on a connection that broke.
+        if let Some(conns) = &self.state.conn {
+            conns.reset();
+        }
         if self.state.health.down(message) {
             self.start_probe();
         }
@@ -216,9 +230,14 @@ impl Redis {
     /// The connection for an admin call, tried even while Redis is thought
     /// down (the caller wants the real answer).
     fn admin_conn(&self) -> Result<ConnectionManager, StoreError> {
-        self.state.conn.clone().ok_or_else(|| StoreError::Redis {
-            addr: self.state.addr.clone(),
-            message: self.state.unusable.clone().unwrap_or_default(),
+        let state = &self.state;
+        let conns = state.conn.as_ref().ok_or_else(|| StoreError::Redis {
+            addr: state.addr.clone(),
+            message: state.unusable.clone().unwrap_or_default(),
+        })?;
+        conns.get().map_err(|e| StoreError::Redis {
+            addr: state.addr.clone(),
+            message: scrub(&e, &state.secrets),
         })
     }
 
@@ -319,7 +338,7 @@ async fn probe(state: Weak<State>) {
             return;
         };
         let redis = Redis { state: strong };
-        if let Some(mut conn) = redis.state.conn.clone() {
+        if let Some(mut conn) = redis.state.conn.as_ref().and_then(|c| c.get().ok()) {
             let ping = redis::cmd("PING");
             // Not counted as a fault: the probe loses no lookup or write.
             let answered = redis
@@ -340,19 +359,20 @@ fn connect(
     client: redis::RedisResult<Client>,
     secrets: &mut Vec<String>,
     runtime: Option<&Handle>,
-) -> Result<ConnectionManager, String> {
+) -> Result<PerThread, String> {
     let client = client.map_err(|e| format!("bad redis url: {}", scrub(&e, secrets)))?;
     if let Some(password) = client.get_connection_info().redis_settings().password() {
         secrets.push(password.to_string());
     }
-    let runtime = runtime.ok_or_else(|| "no tokio runtime to run it on".to_string())?;
+    if runtime.is_none() {
+        return Err("no tokio runtime to run it on".to_string());
+    }
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(PROBE_TIMEOUT))
         .set_response_timeout(Some(ADMIN_TIMEOUT))
         // The probe retries; a lookup should not wait on a backoff.
         .set_number_of_retries(0);
-    let _entered = runtime.enter();
-    ConnectionManager::new_lazy_with_config(client, config).map_err(|e| scrub(&e, secrets))
+    Ok(PerThread::new(client, config))
 }
 
 /// Connection-level failures take Redis down; an error reply does not.
@@ -382,23 +402,6 @@ fn escape_glob(prefix: &str) -> String {
     out
 }
 
-/// The password in `redis://user:password@host/`, if any.
-fn url_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    userinfo.split_once(':').map(|(_, password)| password)
-}
-
-/// An error's text with the URL and password taken out.
-fn scrub(error: &dyn std::fmt::Display, secrets: &[String]) -> String {
-    let mut text = error.to_string();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(secret.as_str(), "***");
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,14 +410,5 @@ mod tests {
     fn glob_characters_are_escaped() {
         assert_eq!(escape_glob("ns:team:a"), "ns:team:a");
         assert_eq!(escape_glob("a*b?c[d]e\\f"), "a\\*b\\?c\\[d\\]e\\\\f");
-    }
-
-    #[test]
-    fn finds_and_scrubs_the_password() {
-        assert_eq!(url_password("redis://:s3cret@host:6379/0"), Some("s3cret"));
-        assert_eq!(url_password("rediss://user:p@ss@host/"), Some("p@ss"));
-        assert_eq!(url_password("redis://host:6379"), None);
-        let secrets = vec!["s3cret".to_string(), String::new()];
-        assert_eq!(scrub(&"auth failed: s3cret", &secrets), "auth failed: ***");
     }
 }

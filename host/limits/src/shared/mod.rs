@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
+use switchyard_redis::{PerThread, scrub, url_password};
 use tokio::runtime::Handle;
 
 use crate::error::LimitError;
@@ -70,7 +71,8 @@ const SETTLE_LUA: &str = include_str!("settle.lua");
 pub(crate) type Holds = Vec<(Scope, Hold)>;
 
 pub(crate) struct Redis {
-    conn: ConnectionManager,
+    /// A connection per thread: admission runs on the request's thread.
+    conns: PerThread,
     prefix: String,
     admit_script: Script,
     settle_script: Script,
@@ -115,10 +117,13 @@ impl Redis {
             .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conns = PerThread::new(client, config);
+        // This thread's connection now: a URL it cannot use fails the start.
+        conns
+            .get()
             .map_err(|e| LimitError::Connect(scrub(&e, &secrets)))?;
         let redis = Arc::new(Redis {
-            conn,
+            conns,
             prefix: prefix.to_string(),
             admit_script: Script::new(ADMIT_LUA),
             settle_script: Script::new(SETTLE_LUA),
@@ -153,6 +158,22 @@ impl Redis {
         keys::base(&self.prefix, scope)
     }
 
+    /// Notes that Redis failed; every thread reconnects at its next try, so
+    /// none fails once more on a connection that broke.
+    fn failed(&self, why: String) {
+        self.conns.reset();
+        self.health.failed(why);
+    }
+
+    /// This thread's connection; `None` (noted as a failure) outside a
+    /// runtime, which the async callers never are.
+    pub(crate) fn conn(&self) -> Option<ConnectionManager> {
+        self.conns
+            .get()
+            .inspect_err(|e| self.failed(scrub(e, &self.secrets)))
+            .ok()
+    }
+
     /// Runs one round trip with the timeout, noting whether Redis answered.
     async fn run<T>(&self, round_trip: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
         match tokio::time::timeout(TIMEOUT, round_trip).await {
@@ -161,12 +182,11 @@ impl Redis {
                 Some(value)
             }
             Ok(Err(e)) => {
-                self.health.failed(scrub(&e, &self.secrets));
+                self.failed(scrub(&e, &self.secrets));
                 None
             }
             Err(_) => {
-                self.health
-                    .failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
+                self.failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
                 None
             }
         }
@@ -228,7 +248,9 @@ impl Redis {
                 }
             }
         }
-        let mut conn = self.conn.clone();
+        let Some(mut conn) = self.conn() else {
+            return Admitted::Unreachable;
+        };
         let reply =
             tokio::time::timeout(TIMEOUT, call.invoke_async::<Vec<String>>(&mut conn)).await;
         let holds: Holds = checks
@@ -247,15 +269,14 @@ impl Redis {
                     Admitted::Refused(refused)
                 }
                 None => {
-                    self.health
-                        .failed(format!("unexpected reply from the limit script: {reply:?}"));
+                    self.failed(format!("unexpected reply from the limit script: {reply:?}"));
                     // It ran and may have taken everything: give it back.
                     self.queue_release(member, holds);
                     Admitted::Unreachable
                 }
             },
             Ok(Err(e)) => {
-                self.health.failed(scrub(&e, &self.secrets));
+                self.failed(scrub(&e, &self.secrets));
                 // Redis does not roll back a script that fails part-way;
                 // the script checks every counter before it writes, but a
                 // failure it did not foresee (or a connection lost after
@@ -265,8 +286,7 @@ impl Redis {
                 Admitted::Unreachable
             }
             Err(_) => {
-                self.health
-                    .failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
+                self.failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
                 // The script may still have run: give back what it took.
                 self.queue_release(member, holds);
                 Admitted::Unreachable
@@ -286,7 +306,13 @@ impl Redis {
         }
         let this = self.clone();
         let running = self.tasks.start();
-        self.runtime.spawn(async move {
+        // On the request's own thread when it has a runtime: the settle's
+        // round trip then uses that thread's connection, with no hop to
+        // another thread. A serving thread keeps running its tasks while
+        // the process flushes (`server::per_core`), so `flush` still waits
+        // for them.
+        let runtime = Handle::try_current().unwrap_or_else(|_| self.runtime.clone());
+        runtime.spawn(async move {
             let _running = running;
             if !this.health.may_try() || !this.run_settle(&member, &holds, usage).await {
                 this.queue_release(member, holds.clone());
@@ -339,7 +365,9 @@ impl Redis {
                 }
             }
         }
-        let mut conn = self.conn.clone();
+        let Some(mut conn) = self.conn() else {
+            return false;
+        };
         match self.run(call.invoke_async::<i64>(&mut conn)).await {
             Some(skipped) => {
                 if skipped > 0 {
@@ -383,11 +411,11 @@ impl Redis {
             let mut pipe = redis::pipe();
             seed.add_to(&mut pipe);
             pipe.cmd("PING");
-            let mut conn = self.conn.clone();
-            if self
-                .run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
-                .await
-                .is_some()
+            if let Some(mut conn) = self.conn()
+                && self
+                    .run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
+                    .await
+                    .is_some()
             {
                 return;
             }
@@ -417,7 +445,7 @@ impl Redis {
                 .get(keys::reserved_sum(&base, &budget.period));
         }
         pipe.cmd("PING");
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let values = self
             .run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
             .await?;
@@ -460,41 +488,5 @@ fn read_reply(
             Some(Err(check.refuse(number(current)?, number(reserved)?, now)))
         }
         _ => None,
-    }
-}
-
-/// The password in `redis://user:password@host/`, if any.
-fn url_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    userinfo.split_once(':').map(|(_, password)| password)
-}
-
-/// An error's text with the URL and password taken out.
-fn scrub(error: &dyn std::fmt::Display, secrets: &[String]) -> String {
-    let mut text = error.to_string();
-    for secret in secrets {
-        if !secret.is_empty() {
-            text = text.replace(secret.as_str(), "***");
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_and_scrubs_the_password() {
-        assert_eq!(url_password("redis://:s3cret@host:6379/0"), Some("s3cret"));
-        assert_eq!(url_password("rediss://user:p@ss@host/"), Some("p@ss"));
-        assert_eq!(url_password("redis://host:6379"), None);
-        let secrets = vec!["s3cret".to_string()];
-        assert_eq!(
-            scrub(&"auth failed for s3cret", &secrets),
-            "auth failed for ***"
-        );
     }
 }

@@ -277,10 +277,13 @@ impl Redis {
             pipe.get(keys::spent(&self.base(scope), period, now));
         }
         pipe.cmd("PING");
-        let mut conn = self.conn.clone();
-        let answer = self
-            .run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
-            .await;
+        let answer = match self.conn() {
+            Some(mut conn) => {
+                self.run(pipe.query_async::<Vec<Option<String>>>(&mut conn))
+                    .await
+            }
+            None => None,
+        };
 
         let mut state = self.sync_state();
         match answer {

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
+use switchyard_redis::{scrub, url_password};
 
 use super::{Cooldown, State, now_ms};
 use crate::config::{FailureClass, RedisSettings};
@@ -68,6 +69,8 @@ pub struct Shared {
     cooldown_keys: Vec<String>,
     /// `None` until the first sync; then whether it reached Redis, and why not.
     status: Mutex<Option<Result<(), String>>>,
+    /// The URL and its password, taken out of every error text.
+    secrets: Vec<String>,
 }
 
 impl Shared {
@@ -77,15 +80,20 @@ impl Shared {
         settings: &RedisSettings,
         ids: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<Arc<Shared>, String> {
-        let client =
-            redis::Client::open(settings.url.as_str()).map_err(|e| format!("redis url: {e}"))?;
+        let mut secrets = vec![settings.url.clone()];
+        secrets.extend(url_password(&settings.url).map(str::to_string));
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| format!("redis url: {}", scrub(&e, &secrets)))?;
+        if let Some(password) = client.get_connection_info().redis_settings().password() {
+            secrets.push(password.to_string());
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| format!("redis: {e}"))?;
+            .map_err(|e| format!("redis: {}", scrub(&e, &secrets)))?;
         let cooldown_keys = ids
             .clone()
             .map(|id| format!("{}:cooldown:{id}", settings.prefix))
@@ -99,6 +107,7 @@ impl Shared {
             usage_fields,
             cooldown_keys,
             status: Mutex::new(None),
+            secrets,
         }))
     }
 
@@ -137,7 +146,10 @@ impl Shared {
             set.arg(&key).arg(&value).arg("PX").arg(ttl);
             match tokio::time::timeout(REDIS_TIMEOUT, set.query_async::<()>(&mut conn)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => this.note(Err(format!("writing a cooldown: {e}"))),
+                Ok(Err(e)) => this.note(Err(format!(
+                    "writing a cooldown: {}",
+                    scrub(&e, &this.secrets)
+                ))),
                 Err(_) => this.note(Err("writing a cooldown: timed out".into())),
             }
         });
@@ -204,7 +216,7 @@ impl Shared {
             Ok(Ok(a)) => a,
             failed => {
                 let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
+                    Ok(Err(e)) => scrub(&e, &self.secrets),
                     _ => "timed out".to_string(),
                 };
                 for (i, m) in taken {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError};
-use switchyard_redis::{PerThread, scrub, url_password};
+use switchyard_redis::{PerThread, connection_lost, scrub, url_password};
 use tokio::runtime::Handle;
 
 use super::faults::Cause;
@@ -54,8 +54,9 @@ struct State {
 }
 
 impl Redis {
-    /// Prepares a connection made on first use, and starts a probe so that
-    /// the first request finds it made (or Redis known to be down).
+    /// Prepares connections (one per thread, each made on its thread's
+    /// first use), and starts a probe so that the first request finds Redis
+    /// known to be up or down.
     pub fn open(url: &str, prefix: &str, stats: Arc<Stats>, runtime: Option<Handle>) -> Redis {
         let mut secrets = vec![url.to_string()];
         secrets.extend(url_password(url).map(str::to_string));
@@ -152,16 +153,19 @@ impl Redis {
             ),
         };
         if cause != Cause::RedisError {
-            self.lost(&format!("redis at {}: {detail}", state.addr));
+            self.lost(cause, &format!("redis at {}: {detail}", state.addr));
         }
         Err((cause, detail))
     }
 
     /// Redis did not answer: skip it until the probe hears from it.
-    fn lost(&self, message: &str) {
-        // Every thread reconnects at its next use, rather than each failing
-        // once more on a connection that broke.
-        if let Some(conns) = &self.state.conn {
+    fn lost(&self, cause: Cause, message: &str) {
+        // A connection that broke is replaced on every thread at its next
+        // use, rather than each failing once more on it (a timeout keeps
+        // them: new connections do not make Redis faster).
+        if cause == Cause::RedisUnreachable
+            && let Some(conns) = &self.state.conn
+        {
             conns.reset();
         }
         if self.state.health.down(message) {
@@ -379,11 +383,7 @@ fn connect(
 fn classify(error: &RedisError) -> Cause {
     if error.is_timeout() {
         Cause::RedisTimeout
-    } else if error.is_io_error()
-        || error.is_connection_refusal()
-        || error.is_connection_dropped()
-        || error.is_unrecoverable_error()
-    {
+    } else if connection_lost(error) {
         Cause::RedisUnreachable
     } else {
         Cause::RedisError

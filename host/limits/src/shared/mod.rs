@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
-use switchyard_redis::{PerThread, scrub, url_password};
+use switchyard_redis::{PerThread, connection_lost, scrub, url_password};
 use tokio::runtime::Handle;
 
 use crate::error::LimitError;
@@ -118,7 +118,8 @@ impl Redis {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conns = PerThread::new(client, config);
-        // This thread's connection now: a URL it cannot use fails the start.
+        // This thread's connection, started now (the last flush at exit
+        // runs here); a manager that cannot be set up fails the start.
         conns
             .get()
             .map_err(|e| LimitError::Connect(scrub(&e, &secrets)))?;
@@ -158,20 +159,20 @@ impl Redis {
         keys::base(&self.prefix, scope)
     }
 
-    /// Notes that Redis failed; every thread reconnects at its next try, so
-    /// none fails once more on a connection that broke.
-    fn failed(&self, why: String) {
-        self.conns.reset();
-        self.health.failed(why);
+    /// Notes that a round trip failed. A lost connection is replaced on
+    /// every thread at its next try, so none fails once more on a
+    /// connection that broke.
+    fn failed(&self, error: &redis::RedisError) {
+        if connection_lost(error) {
+            self.conns.reset();
+        }
+        self.health.failed(scrub(error, &self.secrets));
     }
 
     /// This thread's connection; `None` (noted as a failure) outside a
     /// runtime, which the async callers never are.
     pub(crate) fn conn(&self) -> Option<ConnectionManager> {
-        self.conns
-            .get()
-            .inspect_err(|e| self.failed(scrub(e, &self.secrets)))
-            .ok()
+        self.conns.get().inspect_err(|e| self.failed(e)).ok()
     }
 
     /// Runs one round trip with the timeout, noting whether Redis answered.
@@ -182,11 +183,12 @@ impl Redis {
                 Some(value)
             }
             Ok(Err(e)) => {
-                self.failed(scrub(&e, &self.secrets));
+                self.failed(&e);
                 None
             }
             Err(_) => {
-                self.failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
+                self.health
+                    .failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
                 None
             }
         }
@@ -269,14 +271,15 @@ impl Redis {
                     Admitted::Refused(refused)
                 }
                 None => {
-                    self.failed(format!("unexpected reply from the limit script: {reply:?}"));
+                    self.health
+                        .failed(format!("unexpected reply from the limit script: {reply:?}"));
                     // It ran and may have taken everything: give it back.
                     self.queue_release(member, holds);
                     Admitted::Unreachable
                 }
             },
             Ok(Err(e)) => {
-                self.failed(scrub(&e, &self.secrets));
+                self.failed(&e);
                 // Redis does not roll back a script that fails part-way;
                 // the script checks every counter before it writes, but a
                 // failure it did not foresee (or a connection lost after
@@ -286,7 +289,8 @@ impl Redis {
                 Admitted::Unreachable
             }
             Err(_) => {
-                self.failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
+                self.health
+                    .failed(format!("no answer within {} ms", TIMEOUT.as_millis()));
                 // The script may still have run: give back what it took.
                 self.queue_release(member, holds);
                 Admitted::Unreachable

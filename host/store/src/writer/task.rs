@@ -98,8 +98,9 @@ impl Worker {
 
     /// Writes what is held, then the spill file, then the queue, until all
     /// three are empty, or the queue holds less than a batch that may wait
-    /// (see [`Worker::due`]). False if the database failed (or the deadline
-    /// passed) on the way.
+    /// (see [`Worker::due`]), or shutdown began and `deadline` is `None`
+    /// (the shutdown flush takes over). False if the database failed (or
+    /// the deadline passed) on the way.
     async fn flush(&mut self, deadline: Option<Instant>) -> bool {
         loop {
             // Leave the rest to the shutdown flush, which keeps a deadline

@@ -65,14 +65,13 @@ impl PerThread {
         };
         let generation = self.generation.load(Ordering::Acquire);
         let runtime = handle.id();
-        let cell = self.conns.get_or(|| RefCell::new(None)).borrow();
-        if let Some(slot) = cell.as_ref()
+        let cell = self.conns.get_or(|| RefCell::new(None));
+        if let Some(slot) = cell.borrow().as_ref()
             && slot.generation == generation
             && slot.runtime == runtime
         {
             return Ok(slot.conn.clone());
         }
-        drop(cell);
         let conn =
             ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())?;
         // Connects now, whatever becomes of the caller's wait.
@@ -86,7 +85,7 @@ impl PerThread {
             conn: conn.clone(),
         };
         // The old manager is dropped after the borrow ends.
-        let _old = self.conns.get_or(|| RefCell::new(None)).replace(Some(new));
+        let _old = cell.replace(Some(new));
         Ok(conn)
     }
 
@@ -108,8 +107,25 @@ pub fn connection_lost(error: &RedisError) -> bool {
             || error.is_unrecoverable_error())
 }
 
+/// A client for `url`, with the secrets to take out of any message about
+/// it: the URL, the password in it and the one the client parsed. An
+/// unusable URL's error is already free of them.
+pub fn open(url: &str) -> (Vec<String>, Result<Client, String>) {
+    let mut secrets = vec![url.to_string()];
+    secrets.extend(url_password(url).map(str::to_string));
+    let client = Client::open(url).map_err(|e| scrub(&e, &secrets));
+    if let Ok(client) = &client
+        && let Some(password) = client.get_connection_info().redis_settings().password()
+        && !secrets.iter().any(|s| s == password)
+    {
+        secrets.push(password.to_string());
+    }
+    secrets.retain(|s| !s.is_empty());
+    (secrets, client)
+}
+
 /// The password in `redis://user:password@host/`, if any.
-pub fn url_password(url: &str) -> Option<&str> {
+fn url_password(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split('/').next()?;
     let userinfo = authority.rsplit_once('@')?.0;
@@ -136,6 +152,9 @@ mod tests {
         assert_eq!(url_password("redis://host:6379"), None);
         let secrets = vec!["s3cret".to_string(), String::new()];
         assert_eq!(scrub(&"auth failed: s3cret", &secrets), "auth failed: ***");
+        let (secrets, client) = open("redis://:s3cret@127.0.0.1:6379/0");
+        assert!(client.is_ok());
+        assert_eq!(secrets, ["redis://:s3cret@127.0.0.1:6379/0", "s3cret"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
-use switchyard_redis::{scrub, url_password};
+use switchyard_redis::scrub;
 
 use super::{Cooldown, State, now_ms};
 use crate::config::{FailureClass, RedisSettings};
@@ -80,13 +80,8 @@ impl Shared {
         settings: &RedisSettings,
         ids: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<Arc<Shared>, String> {
-        let mut secrets = vec![settings.url.clone()];
-        secrets.extend(url_password(&settings.url).map(str::to_string));
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| format!("redis url: {}", scrub(&e, &secrets)))?;
-        if let Some(password) = client.get_connection_info().redis_settings().password() {
-            secrets.push(password.to_string());
-        }
+        let (secrets, client) = switchyard_redis::open(&settings.url);
+        let client = client.map_err(|e| format!("redis url: {e}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))

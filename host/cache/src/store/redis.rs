@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError};
-use switchyard_redis::{PerThread, connection_lost, scrub, url_password};
+use switchyard_redis::{PerThread, connection_lost, scrub};
 use tokio::runtime::Handle;
 
 use super::faults::Cause;
@@ -58,15 +58,12 @@ impl Redis {
     /// first use), and starts a probe so that the first request finds Redis
     /// known to be up or down.
     pub fn open(url: &str, prefix: &str, stats: Arc<Stats>, runtime: Option<Handle>) -> Redis {
-        let mut secrets = vec![url.to_string()];
-        secrets.extend(url_password(url).map(str::to_string));
-        let client = Client::open(url);
+        let (secrets, client) = switchyard_redis::open(url);
         let addr = match &client {
             Ok(client) => client.get_connection_info().addr().to_string(),
             Err(_) => "(unusable url)".to_string(),
         };
-        let conn = connect(client, &mut secrets, runtime.as_ref());
-        secrets.retain(|s| !s.is_empty());
+        let conn = connect(client, runtime.as_ref());
         let redis = Redis {
             state: Arc::new(State {
                 unusable: conn.as_ref().err().cloned(),
@@ -359,15 +356,8 @@ async fn probe(state: Weak<State>) {
 }
 
 /// A connection made on first use, or why there is none (free of secrets).
-fn connect(
-    client: redis::RedisResult<Client>,
-    secrets: &mut Vec<String>,
-    runtime: Option<&Handle>,
-) -> Result<PerThread, String> {
-    let client = client.map_err(|e| format!("bad redis url: {}", scrub(&e, secrets)))?;
-    if let Some(password) = client.get_connection_info().redis_settings().password() {
-        secrets.push(password.to_string());
-    }
+fn connect(client: Result<Client, String>, runtime: Option<&Handle>) -> Result<PerThread, String> {
+    let client = client.map_err(|e| format!("bad redis url: {e}"))?;
     if runtime.is_none() {
         return Err("no tokio runtime to run it on".to_string());
     }

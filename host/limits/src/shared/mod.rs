@@ -39,9 +39,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script};
-use switchyard_redis::{PerThread, connection_lost, scrub, url_password};
+use switchyard_redis::{PerThread, connection_lost, scrub};
 use tokio::runtime::Handle;
 
 use crate::error::LimitError;
@@ -105,13 +105,8 @@ pub(crate) enum Admitted {
 impl Redis {
     pub fn connect(url: &str, prefix: &str, memory: Arc<Memory>) -> Result<Arc<Redis>, LimitError> {
         let runtime = Handle::try_current().map_err(|_| LimitError::NoRuntime)?;
-        let mut secrets = vec![url.to_string()];
-        secrets.extend(url_password(url).map(str::to_string));
-        let client = Client::open(url).map_err(|e| LimitError::Url(scrub(&e, &secrets)))?;
-        if let Some(password) = client.get_connection_info().redis_settings().password() {
-            secrets.push(password.to_string());
-        }
-        secrets.retain(|s| !s.is_empty());
+        let (secrets, client) = switchyard_redis::open(url);
+        let client = client.map_err(LimitError::Url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))

@@ -146,10 +146,7 @@ impl Runtime {
         if let Some(path) = &cached
             && path.exists()
         {
-            // SAFETY: the file was written by `Component::serialize` of an
-            // engine with the same compatibility hash (it is in the name),
-            // into a directory only this gateway writes.
-            match unsafe { Component::deserialize_file(&self.inner.engine, path) } {
+            match read_cache(&self.inner.engine, path) {
                 Ok(component) => {
                     return Ok(Compiled {
                         component,
@@ -168,11 +165,22 @@ impl Runtime {
                 file: file.to_path_buf(),
                 reason: format!("{e:#}"),
             })?;
-        if let Some(path) = &cached
-            && let Err(e) = write_cache(path, &component)
-        {
-            tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
-        }
+        let component = match &cached {
+            Some(path) => match write_cache(path, &component) {
+                // Mapped from its file, the code is the page cache's, shared
+                // and reclaimable, as on every later start. The component
+                // compiled in memory keeps it in anonymous memory, with the
+                // compiler's leftovers around it.
+                Ok(()) => read_cache(&self.inner.engine, path)
+                    .map_err(|e| tracing::warn!(cache = %path.display(), error = %e, "could not map the compile cache entry just written"))
+                    .unwrap_or(component),
+                Err(e) => {
+                    tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
+                    component
+                }
+            },
+            None => component,
+        };
         Ok(Compiled {
             component,
             sha256,
@@ -201,6 +209,14 @@ fn not_a_component_reason(bytes: &[u8]) -> String {
     } else {
         "the file does not start with the WebAssembly magic bytes".into()
     }
+}
+
+/// A compiled component from the cache, mapped from its file.
+fn read_cache(engine: &wasmtime::Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: cache files are written by `write_cache` (`Component::serialize`)
+    // of an engine with the same compatibility hash (it is in the name), into
+    // a directory only this gateway writes.
+    unsafe { Component::deserialize_file(engine, path) }
 }
 
 fn write_cache(path: &Path, component: &Component) -> Result<(), String> {

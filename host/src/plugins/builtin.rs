@@ -12,7 +12,36 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use super::error::LoadError;
+use super::loaded::{LoadedPlugin, Settings};
+use super::runtime::Runtime;
+
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+impl Builtin {
+    /// Loads it: dormant until its first call when it is embedded (see
+    /// [`LoadedPlugin::load_embedded`]), at once when read from a folder.
+    pub fn load(
+        &self,
+        runtime: &Runtime,
+        settings: impl Fn(&str) -> Settings,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let file = self.path();
+        match &self.bytes {
+            Cow::Borrowed(bytes) => {
+                LoadedPlugin::load_embedded(runtime, &file, bytes, &self.sha256, settings)
+            }
+            Cow::Owned(bytes) => {
+                LoadedPlugin::load_bytes(runtime, &file, bytes, &self.sha256, settings)
+            }
+        }
+    }
+
+    /// `builtin:<file>`: how errors and the admin API name it.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("builtin:{}", self.file))
+    }
+}
 
 /// The folder a binary without embedded plugins looks for.
 pub const FOLDER: &str = "builtin-plugins";
@@ -106,8 +135,56 @@ fn read_folder(dir: &Path) -> Option<Vec<Builtin>> {
 
 #[cfg(test)]
 mod tests {
-    use super::EMBEDDED;
-    use crate::plugins::runtime::sha256_hex;
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use std::borrow::Cow;
+
+    use super::{Builtin, EMBEDDED};
+    use crate::plugins::loaded::{Instances, Settings};
+    use crate::plugins::runtime::{Runtime, RuntimeOptions, sha256_hex};
+
+    /// An embedded plugin is checked at load and then unmapped; its first
+    /// instance maps it again. Without a compile cache to map it from, it
+    /// stays mapped (mapping it would mean compiling on a request).
+    #[test]
+    fn an_embedded_plugin_is_unmapped_until_its_first_instance() {
+        let Some((_, sha256, bytes)) = EMBEDDED.iter().find(|(s, _, _)| *s == "default-router")
+        else {
+            return; // built without SWITCHYARD_BUILTIN_PLUGINS
+        };
+        let builtin = Builtin {
+            file: "default-router.wasm".into(),
+            sha256: Cow::Borrowed(*sha256),
+            bytes: Cow::Borrowed(*bytes),
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let cached = Runtime::new(RuntimeOptions {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
+        let uncached = Runtime::new(RuntimeOptions {
+            cache_dir: None,
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
+
+        let plugin = builtin.load(&cached, |_| Settings::default()).unwrap();
+        let Instances::Router(pool) = &plugin.instances else {
+            panic!("default-router is a router");
+        };
+        assert!(!pool.is_mapped());
+        let slot = pool.checkout().unwrap();
+        assert!(pool.is_mapped());
+        pool.checkin(slot);
+        assert_eq!(pool.idle_count(), 1);
+
+        let plugin = builtin.load(&uncached, |_| Settings::default()).unwrap();
+        let Instances::Router(pool) = &plugin.instances else {
+            panic!("default-router is a router");
+        };
+        assert!(pool.is_mapped());
+    }
 
     /// The hash build.rs wrote is the compile cache's key: a wrong one
     /// would load another plugin's compiled code.

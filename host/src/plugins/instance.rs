@@ -2,7 +2,8 @@
 //! initialised with the plugin's config once, kept for bounded reuse, and
 //! dropped after any failure so a broken instance never serves again.
 
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap};
@@ -46,6 +47,32 @@ pub trait World: Sized + Send + 'static {
     }
 }
 
+/// How a dormant pool maps its component again: compiled from `bytes`
+/// (which lie in the binary), found in the compile cache by their hash.
+pub struct Remap {
+    pub runtime: super::runtime::Runtime,
+    /// Names the plugin in errors (`builtin:openai.wasm`).
+    pub file: PathBuf,
+    pub bytes: &'static [u8],
+    pub sha256: String,
+    pub contract: Contract,
+}
+
+impl Remap {
+    fn pre<W: World>(&self) -> Result<W::Pre, String> {
+        let compiled = self
+            .runtime
+            .compile(&self.file, self.bytes, &self.sha256)
+            .map_err(|e| e.to_string())?;
+        let pre = self
+            .runtime
+            .linker()
+            .instantiate_pre(&compiled.component)
+            .map_err(|e| format!("{e}"))?;
+        W::pre(pre, self.contract).map_err(|e| format!("{e}"))
+    }
+}
+
 /// A started, initialised instance and the store it lives in.
 pub struct Slot<W> {
     pub store: Store<HostState>,
@@ -57,7 +84,13 @@ pub struct Slot<W> {
 pub struct Pool<W: World> {
     name: Arc<str>,
     engine: wasmtime::Engine,
-    pre: W::Pre,
+    /// The pre-instantiated component; empty in a dormant pool until its
+    /// first instance (see [`Pool::dormant`]).
+    pre: OnceLock<W::Pre>,
+    /// How a dormant pool maps its component again.
+    remap: Option<Remap>,
+    /// Held while mapping, so concurrent first calls map it once.
+    mapping: Mutex<()>,
     config: String,
     limits: Limits,
     table: RoutingTable,
@@ -67,21 +100,18 @@ pub struct Pool<W: World> {
 }
 
 impl<W: World> Pool<W> {
-    pub fn new(
-        name: Arc<str>,
-        engine: wasmtime::Engine,
-        pre: W::Pre,
-        config: String,
-        limits: Limits,
-        table: RoutingTable,
-    ) -> Pool<W> {
+    /// A pool of a component not yet described: an empty config, default
+    /// limits and no routing table, until [`Pool::configure`].
+    pub fn new(name: Arc<str>, engine: wasmtime::Engine, pre: W::Pre) -> Pool<W> {
         Pool {
             name,
             engine,
-            pre,
-            config,
-            limits,
-            table,
+            pre: OnceLock::from(pre),
+            remap: None,
+            mapping: Mutex::new(()),
+            config: "{}".into(),
+            limits: Limits::default(),
+            table: RoutingTable::default(),
             idle: Mutex::new(Vec::new()),
             output: OutputLog::default(),
         }
@@ -95,8 +125,68 @@ impl<W: World> Pool<W> {
         &self.name
     }
 
+    /// The same pool, configured for the plugin it turned out to be (a
+    /// bootstrap pool describes a component before its name is known).
+    pub fn configure(
+        self,
+        name: Arc<str>,
+        config: String,
+        limits: Limits,
+        table: RoutingTable,
+    ) -> Pool<W> {
+        Pool {
+            name,
+            config,
+            limits,
+            table,
+            idle: Mutex::new(Vec::new()),
+            ..self
+        }
+    }
+
+    /// The same pool without its compiled component, which it maps again
+    /// from `remap` for its first instance. A built-in plugin nothing calls
+    /// then holds none of its code in memory (a megabyte or so each).
+    pub fn dormant(self, remap: Remap) -> Pool<W> {
+        Pool {
+            pre: OnceLock::new(),
+            remap: Some(remap),
+            idle: Mutex::new(Vec::new()),
+            ..self
+        }
+    }
+
+    /// Whether the component is mapped (a dormant pool's is not until its
+    /// first instance).
+    pub fn is_mapped(&self) -> bool {
+        self.pre.get().is_some()
+    }
+
+    /// The pre-instantiated component, mapped again if the pool is dormant.
+    fn pre(&self) -> Result<&W::Pre, CallError> {
+        if let Some(pre) = self.pre.get() {
+            return Ok(pre);
+        }
+        let _mapping = self.mapping.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pre) = self.pre.get() {
+            return Ok(pre);
+        }
+        let failed = |reason: String| CallError::Instantiate {
+            plugin: self.name.to_string(),
+            reason,
+        };
+        let remap = self
+            .remap
+            .as_ref()
+            .ok_or_else(|| failed("the plugin's component is gone".into()))?;
+        let pre = remap.pre::<W>().map_err(failed)?;
+        tracing::debug!(plugin = %self.name, "built-in plugin mapped for its first call");
+        Ok(self.pre.get_or_init(|| pre))
+    }
+
     /// Starts an instance without initialising it (for `describe`).
     pub fn instantiate(&self) -> Result<Slot<W>, CallError> {
+        let pre = self.pre()?;
         let mut store = Store::new(
             &self.engine,
             HostState::new(self.name.clone(), self.limits.memory_bytes()),
@@ -104,7 +194,7 @@ impl<W: World> Pool<W> {
         store.limiter(|s| s);
         store.epoch_deadline_callback(super::deadline::on_deadline);
         self.arm(&mut store);
-        let instantiated = W::instantiate(&self.pre, &mut store);
+        let instantiated = W::instantiate(pre, &mut store);
         self.log_output(&store);
         let bindings = match instantiated {
             Ok(b) => b,
@@ -243,11 +333,6 @@ impl<W: World> Pool<W> {
     /// naming the cause.
     pub fn classify(&self, store: &Store<HostState>, e: wasmtime::Error) -> CallError {
         classify(&self.name, &self.limits, store.data().memory_exceeded, e)
-    }
-
-    /// Gives up the pool, keeping its pre-instantiated component.
-    pub fn into_pre(self) -> W::Pre {
-        self.pre
     }
 
     /// Idle instances right now (for tests and the admin API).

@@ -11,7 +11,7 @@ use wasmtime::component::types::ComponentItem;
 use super::bindings::{router_api, types};
 use super::contract::{self, Contract};
 use super::error::{CallError, LoadError};
-use super::instance::{Pool, World};
+use super::instance::{Pool, Remap, World};
 use super::limits::Limits;
 use super::runtime::{Compiled, Runtime};
 use super::worlds::{CostWorld, ProviderWorld, RouterWorld, SanitizerWorld};
@@ -115,6 +115,12 @@ pub struct LoadedPlugin {
     pub instances: Instances,
 }
 
+/// What a dormant built-in plugin needs to map its code again.
+struct Unmapped {
+    runtime: Runtime,
+    bytes: &'static [u8],
+}
+
 /// The gateway's deployments as routers see them, in config order; a
 /// router's candidates and answers index into it.
 pub type RoutingTable = Arc<[router_api::Deployment]>;
@@ -171,12 +177,44 @@ impl LoadedPlugin {
         Self::from_compiled(runtime, file, compiled, settings)
     }
 
+    /// Loads a built-in plugin embedded in the binary: checked like any
+    /// other (described, its config given to `init`), then left dormant,
+    /// its compiled code unmapped until its first instance. A built-in
+    /// plugin nothing uses (another provider's adapter, the router not
+    /// chosen, one a file overrides) then costs no memory for its code.
+    /// Unless the compile cache holds it, mapping it again would mean
+    /// compiling it on a request, so it stays mapped.
+    pub fn load_embedded(
+        runtime: &Runtime,
+        file: &Path,
+        bytes: &'static [u8],
+        sha256: &str,
+        settings: impl Fn(&str) -> Settings,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let compiled = runtime.compile(file, bytes, sha256)?;
+        let remap = runtime.is_cached(sha256).then(|| Unmapped {
+            runtime: runtime.clone(),
+            bytes,
+        });
+        Self::build(runtime, file, compiled, settings, remap)
+    }
+
     /// Describes, configures and starts an already compiled component.
     pub fn from_compiled(
         runtime: &Runtime,
         file: &Path,
         compiled: Compiled,
         settings: impl Fn(&str) -> Settings,
+    ) -> Result<LoadedPlugin, LoadError> {
+        Self::build(runtime, file, compiled, settings, None)
+    }
+
+    fn build(
+        runtime: &Runtime,
+        file: &Path,
+        compiled: Compiled,
+        settings: impl Fn(&str) -> Settings,
+        unmapped: Option<Unmapped>,
     ) -> Result<LoadedPlugin, LoadError> {
         let (kind, version) = exported_kind(runtime, file, &compiled)?;
         let Some(contract) = Contract::of_version(&version) else {
@@ -198,21 +236,28 @@ impl LoadedPlugin {
                 kind: kind.as_str(),
                 reason: format!("{e}"),
             })?;
+        let remap = unmapped.map(|u| Remap {
+            runtime: u.runtime,
+            file: file.to_path_buf(),
+            bytes: u.bytes,
+            sha256: compiled.sha256.clone(),
+            contract,
+        });
         let (info, instances) = match kind {
             Kind::Router => {
-                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings, remap)?;
                 (info, Instances::Router(pool))
             }
             Kind::Provider => {
-                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings, remap)?;
                 (info, Instances::Provider(pool))
             }
             Kind::Sanitizer => {
-                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings, remap)?;
                 (info, Instances::Sanitizer(pool))
             }
             Kind::Cost => {
-                let (info, pool) = build_pool(runtime, file, pre, target, &settings)?;
+                let (info, pool) = build_pool(runtime, file, pre, target, &settings, remap)?;
                 (info, Instances::Cost(pool))
             }
         };
@@ -290,6 +335,7 @@ fn build_pool<W: World>(
     pre: wasmtime::component::InstancePre<super::store::HostState>,
     target: Target<'_>,
     settings: &impl Fn(&str) -> Settings,
+    remap: Option<Remap>,
 ) -> Result<(Info, Pool<W>), LoadError> {
     let pre = W::pre(pre, target.contract).map_err(|e| LoadError::Incompatible {
         file: file.to_path_buf(),
@@ -302,9 +348,6 @@ fn build_pool<W: World>(
         Arc::from(file.display().to_string()),
         runtime.engine().clone(),
         pre,
-        "{}".into(),
-        Limits::default(),
-        RoutingTable::default(),
     );
     let describe_err = |reason: String| LoadError::Describe {
         file: file.to_path_buf(),
@@ -364,10 +407,8 @@ fn build_pool<W: World>(
         })?;
     check_config(&info, &config)?;
 
-    let pool: Pool<W> = Pool::new(
+    let pool = bootstrap.configure(
         Arc::from(info.name.as_str()),
-        runtime.engine().clone(),
-        bootstrap.into_pre(),
         config.to_string(),
         limits,
         deployments,
@@ -379,6 +420,10 @@ fn build_pool<W: World>(
         plugin: info.name.clone(),
         reason: e.to_string(),
     })?;
+    let pool = match remap {
+        Some(remap) => pool.dormant(remap),
+        None => pool,
+    };
     Ok((info, pool))
 }
 

@@ -234,15 +234,8 @@ impl Registry {
         let _guard = self.change.lock().unwrap_or_else(|e| e.into_inner());
         list.iter()
             .map(|b| {
-                let file = PathBuf::from(format!("builtin:{}", b.file));
                 let settings = self.settings.clone();
-                let change = match LoadedPlugin::load_bytes(
-                    &self.runtime,
-                    &file,
-                    &b.bytes,
-                    &b.sha256,
-                    |n| settings(n),
-                ) {
+                let change = match b.load(&self.runtime, |n| settings(n)) {
                     Ok(mut plugin) => {
                         plugin.origin = Origin::Builtin;
                         let plugin = Arc::new(plugin);

@@ -122,6 +122,20 @@ impl Runtime {
         &self.inner.engine
     }
 
+    /// Whether the compile cache holds the component of these bytes (so it
+    /// can be mapped again without compiling it).
+    pub fn is_cached(&self, sha256: &str) -> bool {
+        self.cache_path(sha256).is_some_and(|p| p.exists())
+    }
+
+    /// Where the compile cache keeps the component of these bytes.
+    fn cache_path(&self, sha256: &str) -> Option<PathBuf> {
+        self.inner
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.inner.engine_hash)))
+    }
+
     pub fn linker(&self) -> &Linker<HostState> {
         &self.inner.linker
     }
@@ -138,11 +152,7 @@ impl Runtime {
                 reason: not_a_component_reason(bytes),
             });
         }
-        let cached = self
-            .inner
-            .cache_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.inner.engine_hash)));
+        let cached = self.cache_path(&sha256);
         if let Some(path) = &cached
             && path.exists()
         {

@@ -72,13 +72,7 @@ impl Registry {
                     let Some(b) = bytes.get(&file) else {
                         return Err(format!("plugin {name}: built-in file {file} is gone"));
                     };
-                    LoadedPlugin::load_bytes(
-                        &self.runtime,
-                        &old.file,
-                        &b.bytes,
-                        &b.sha256,
-                        &settings,
-                    )
+                    b.load(&self.runtime, &settings)
                 }
                 Origin::File => LoadedPlugin::load_file(&self.runtime, &old.file, &settings),
             };

@@ -7,22 +7,6 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read before `main`. Without a background thread,
-/// jemalloc returns freed pages to the system only from inside later
-/// allocations: an idle gateway kept what start-up (compiling plugins on a
-/// cold cache: 20-40 MiB) or the last burst of traffic had freed, for as
-/// long as it stayed idle. `MALLOC_CONF`'s prefixed form,
-/// `_RJEM_MALLOC_CONF`, still overrides it.
-#[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: MallocConf = MallocConf(c"background_thread:true".as_ptr());
-
-/// A C string pointer jemalloc reads as `const char *malloc_conf`.
-#[repr(transparent)]
-struct MallocConf(*const std::ffi::c_char);
-
-// SAFETY: it points at a static string nobody writes.
-unsafe impl Sync for MallocConf {}
-
 use switchyard::cli::{Cli, Command};
 use switchyard::observe::request_log::writer::{self, Behind};
 use switchyard::observe::traces;

@@ -2,7 +2,7 @@
 //! it imports and exports.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wasmtime::component::types::ComponentItem;
 
@@ -28,7 +28,7 @@ pub fn inspect(runtime: &Runtime, target: &Path) -> anyhow::Result<String> {
         .flatten();
     let (file, bytes, origin) = match embedded {
         Some(b) => (
-            PathBuf::from(format!("builtin:{}", b.file)),
+            b.path(),
             b.bytes.to_vec(),
             "built in (ships with the gateway; a plugins.dir file of the same name overrides it)",
         ),

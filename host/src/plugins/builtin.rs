@@ -135,22 +135,26 @@ fn read_folder(dir: &Path) -> Option<Vec<Builtin>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
-
     use std::borrow::Cow;
 
     use super::{Builtin, EMBEDDED};
     use crate::plugins::loaded::{Instances, Settings};
     use crate::plugins::runtime::{Runtime, RuntimeOptions, sha256_hex};
 
-    /// An embedded plugin is checked at load and then unmapped; its first
-    /// instance maps it again. Without a compile cache to map it from, it
-    /// stays mapped (mapping it would mean compiling on a request).
+    /// An embedded plugin is checked at load and then unmapped (its cache
+    /// file leaves the process's mappings); its first instance maps it
+    /// again. Its cache entry gone by then, the first instance compiles it.
+    /// Without a compile cache to map it from, it stays mapped (mapping it
+    /// would mean compiling on a request).
     #[test]
     fn an_embedded_plugin_is_unmapped_until_its_first_instance() {
         let Some((_, sha256, bytes)) = EMBEDDED.iter().find(|(s, _, _)| *s == "default-router")
         else {
-            return; // built without SWITCHYARD_BUILTIN_PLUGINS
+            assert!(
+                option_env!("SWITCHYARD_BUILTIN_PLUGINS").is_none_or(str::is_empty),
+                "default-router is not embedded"
+            );
+            return;
         };
         let builtin = Builtin {
             file: "default-router.wasm".into(),
@@ -163,22 +167,42 @@ mod tests {
             ..RuntimeOptions::default()
         })
         .unwrap();
-        let uncached = Runtime::new(RuntimeOptions {
-            cache_dir: None,
-            ..RuntimeOptions::default()
-        })
-        .unwrap();
+        let mapped = || {
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            let dir = cache.path().to_string_lossy().into_owned();
+            maps.lines().filter(|l| l.contains(&dir)).count()
+        };
 
         let plugin = builtin.load(&cached, |_| Settings::default()).unwrap();
         let Instances::Router(pool) = &plugin.instances else {
             panic!("default-router is a router");
         };
         assert!(!pool.is_mapped());
+        assert_eq!(mapped(), 0, "the cache file is still mapped");
         let slot = pool.checkout().unwrap();
         assert!(pool.is_mapped());
+        assert!(mapped() > 0, "the cache file was not mapped again");
         pool.checkin(slot);
         assert_eq!(pool.idle_count(), 1);
+        drop(plugin);
 
+        // The cache entry deleted before the first instance: compiled then.
+        let plugin = builtin.load(&cached, |_| Settings::default()).unwrap();
+        let Instances::Router(pool) = &plugin.instances else {
+            panic!("default-router is a router");
+        };
+        for entry in std::fs::read_dir(cache.path()).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        assert!(!pool.is_mapped());
+        pool.checkout().unwrap();
+        assert!(pool.is_mapped());
+
+        let uncached = Runtime::new(RuntimeOptions {
+            cache_dir: None,
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
         let plugin = builtin.load(&uncached, |_| Settings::default()).unwrap();
         let Instances::Router(pool) = &plugin.instances else {
             panic!("default-router is a router");

@@ -47,15 +47,15 @@ pub trait World: Sized + Send + 'static {
     }
 }
 
-/// How a dormant pool maps its component again: compiled from `bytes`
-/// (which lie in the binary), found in the compile cache by their hash.
-pub struct Remap {
-    pub runtime: super::runtime::Runtime,
+/// How a dormant pool maps its component again: from the compile cache,
+/// by the hash of `bytes` (which lie in the binary).
+pub(crate) struct Remap {
+    pub(crate) runtime: super::runtime::Runtime,
     /// Names the plugin in errors (`builtin:openai.wasm`).
-    pub file: PathBuf,
-    pub bytes: &'static [u8],
-    pub sha256: String,
-    pub contract: Contract,
+    pub(crate) file: PathBuf,
+    pub(crate) bytes: &'static [u8],
+    pub(crate) sha256: String,
+    pub(crate) contract: Contract,
 }
 
 impl Remap {
@@ -64,12 +64,17 @@ impl Remap {
             .runtime
             .compile(&self.file, self.bytes, &self.sha256)
             .map_err(|e| e.to_string())?;
+        if !compiled.from_cache {
+            // Its cache entry went (deleted, or unreadable): compiling it
+            // here is slow, but the call is served.
+            tracing::warn!(file = %self.file.display(), "a built-in plugin was compiled on its first call: its compile cache entry was gone");
+        }
         let pre = self
             .runtime
             .linker()
             .instantiate_pre(&compiled.component)
-            .map_err(|e| format!("{e}"))?;
-        W::pre(pre, self.contract).map_err(|e| format!("{e}"))
+            .map_err(|e| e.to_string())?;
+        W::pre(pre, self.contract).map_err(|e| e.to_string())
     }
 }
 
@@ -147,7 +152,7 @@ impl<W: World> Pool<W> {
     /// The same pool without its compiled component, which it maps again
     /// from `remap` for its first instance. A built-in plugin nothing calls
     /// then holds none of its code in memory (a megabyte or so each).
-    pub fn dormant(self, remap: Remap) -> Pool<W> {
+    pub(crate) fn dormant(self, remap: Remap) -> Pool<W> {
         Pool {
             pre: OnceLock::new(),
             remap: Some(remap),
@@ -158,7 +163,8 @@ impl<W: World> Pool<W> {
 
     /// Whether the component is mapped (a dormant pool's is not until its
     /// first instance).
-    pub fn is_mapped(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self) -> bool {
         self.pre.get().is_some()
     }
 

@@ -115,12 +115,6 @@ pub struct LoadedPlugin {
     pub instances: Instances,
 }
 
-/// What a dormant built-in plugin needs to map its code again.
-struct Unmapped {
-    runtime: Runtime,
-    bytes: &'static [u8],
-}
-
 /// The gateway's deployments as routers see them, in config order; a
 /// router's candidates and answers index into it.
 pub type RoutingTable = Arc<[router_api::Deployment]>;
@@ -182,7 +176,8 @@ impl LoadedPlugin {
     /// its compiled code unmapped until its first instance. A built-in
     /// plugin nothing uses (another provider's adapter, the router not
     /// chosen, one a file overrides) then costs no memory for its code.
-    /// Unless the compile cache holds it, mapping it again would mean
+    /// Unless it was mapped from the compile cache (no cache folder, or one
+    /// that cannot be written or mapped), mapping it again would mean
     /// compiling it on a request, so it stays mapped.
     pub fn load_embedded(
         runtime: &Runtime,
@@ -192,11 +187,8 @@ impl LoadedPlugin {
         settings: impl Fn(&str) -> Settings,
     ) -> Result<LoadedPlugin, LoadError> {
         let compiled = runtime.compile(file, bytes, sha256)?;
-        let remap = runtime.is_cached(sha256).then(|| Unmapped {
-            runtime: runtime.clone(),
-            bytes,
-        });
-        Self::build(runtime, file, compiled, settings, remap)
+        let unmapped = compiled.mapped.then_some(bytes);
+        Self::build(runtime, file, compiled, settings, unmapped)
     }
 
     /// Describes, configures and starts an already compiled component.
@@ -214,7 +206,7 @@ impl LoadedPlugin {
         file: &Path,
         compiled: Compiled,
         settings: impl Fn(&str) -> Settings,
-        unmapped: Option<Unmapped>,
+        unmapped: Option<&'static [u8]>,
     ) -> Result<LoadedPlugin, LoadError> {
         let (kind, version) = exported_kind(runtime, file, &compiled)?;
         let Some(contract) = Contract::of_version(&version) else {
@@ -236,10 +228,10 @@ impl LoadedPlugin {
                 kind: kind.as_str(),
                 reason: format!("{e}"),
             })?;
-        let remap = unmapped.map(|u| Remap {
-            runtime: u.runtime,
+        let remap = unmapped.map(|bytes| Remap {
+            runtime: runtime.clone(),
             file: file.to_path_buf(),
-            bytes: u.bytes,
+            bytes,
             sha256: compiled.sha256.clone(),
             contract,
         });

@@ -12,9 +12,8 @@
 //! are the captured stdout and stderr, which are always ready. So these
 //! bindings drive each operation's future on the spot, and trap with a
 //! clear message if it would have to wait (a plugin sleeping, say). A sleep
-//! whose deadline has passed by the time it is polled (the thread was
-//! descheduled after the plugin read the clock) waits for nothing, and
-//! passes.
+//! already due when it is polled (the thread was descheduled in between)
+//! waits for nothing, and passes.
 
 use std::future::Future;
 use std::sync::OnceLock;

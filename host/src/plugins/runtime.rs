@@ -62,7 +62,11 @@ struct Inner {
 pub struct Compiled {
     pub component: Component,
     pub sha256: String,
+    /// Found in the compile cache, not compiled now.
     pub from_cache: bool,
+    /// Mapped from its cache file (found there, or written and read back),
+    /// so it can be mapped again later without compiling.
+    pub mapped: bool,
 }
 
 impl Runtime {
@@ -122,12 +126,6 @@ impl Runtime {
         &self.inner.engine
     }
 
-    /// Whether the compile cache holds the component of these bytes (so it
-    /// can be mapped again without compiling it).
-    pub fn is_cached(&self, sha256: &str) -> bool {
-        self.cache_path(sha256).is_some_and(|p| p.exists())
-    }
-
     /// Where the compile cache keeps the component of these bytes.
     fn cache_path(&self, sha256: &str) -> Option<PathBuf> {
         self.inner
@@ -162,6 +160,7 @@ impl Runtime {
                         component,
                         sha256,
                         from_cache: true,
+                        mapped: true,
                     });
                 }
                 Err(e) => {
@@ -175,26 +174,30 @@ impl Runtime {
                 file: file.to_path_buf(),
                 reason: format!("{e:#}"),
             })?;
-        let component = match &cached {
-            Some(path) => match write_cache(path, &component) {
-                // Mapped from its file, the code is the page cache's, shared
-                // and reclaimable, as on every later start. The component
-                // compiled in memory keeps it in anonymous memory, with the
-                // compiler's leftovers around it.
-                Ok(()) => read_cache(&self.inner.engine, path)
-                    .map_err(|e| tracing::warn!(cache = %path.display(), error = %e, "could not map the compile cache entry just written"))
-                    .unwrap_or(component),
-                Err(e) => {
-                    tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
-                    component
+        let (component, mapped) = match &cached {
+            // Mapped from its file, the code is the page cache's, shared
+            // and reclaimable, as on every later start; compiled in memory,
+            // it would stay in anonymous memory.
+            Some(path) => {
+                match write_cache(path, &component).map(|()| read_cache(&self.inner.engine, path)) {
+                    Ok(Ok(mapped)) => (mapped, true),
+                    Ok(Err(e)) => {
+                        tracing::warn!(cache = %path.display(), error = %e, "could not map the compile cache entry just written");
+                        (component, false)
+                    }
+                    Err(e) => {
+                        tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
+                        (component, false)
+                    }
                 }
-            },
-            None => component,
+            }
+            None => (component, false),
         };
         Ok(Compiled {
             component,
             sha256,
             from_cache: false,
+            mapped,
         })
     }
 }
@@ -225,7 +228,9 @@ fn not_a_component_reason(bytes: &[u8]) -> String {
 fn read_cache(engine: &wasmtime::Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: cache files are written by `write_cache` (`Component::serialize`)
     // of an engine with the same compatibility hash (it is in the name), into
-    // a directory only this gateway writes.
+    // a directory only this gateway writes, and never changed in place: a
+    // new one is written beside and renamed over (a mapping keeps the old
+    // file's pages), a bad one only removed.
     unsafe { Component::deserialize_file(engine, path) }
 }
 
@@ -233,8 +238,14 @@ fn write_cache(path: &Path, component: &Component) -> Result<(), String> {
     let dir = path.parent().ok_or("cache path has no parent")?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let bytes = component.serialize().map_err(|e| e.to_string())?;
-    // Write then rename, so a concurrent reader never sees half a file.
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Write then rename, so a concurrent reader never sees half a file. A
+    // random part as well as the pid: containers sharing a cache volume are
+    // each pid 1.
+    let tmp = path.with_extension(format!(
+        "tmp{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
     std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }

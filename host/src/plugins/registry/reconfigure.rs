@@ -48,7 +48,7 @@ impl Registry {
         }
         let bytes: BTreeMap<String, &Builtin> = builtins
             .iter()
-            .map(|b| (format!("builtin:{}", b.file), b))
+            .map(|b| (b.path().display().to_string(), b))
             .collect();
         let promoted = lock(&self.promoted).clone();
         let own_configs = lock(&self.promoted_config).clone();

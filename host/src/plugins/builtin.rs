@@ -13,28 +13,31 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::error::LoadError;
-use super::loaded::{LoadedPlugin, Settings};
+use super::loaded::{LoadedPlugin, Origin, Settings};
 use super::runtime::Runtime;
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
 impl Builtin {
-    /// Loads it: dormant until its first call when it is embedded (see
-    /// [`LoadedPlugin::load_embedded`]), at once when read from a folder.
+    /// Loads it, as a built-in plugin: dormant until its first call when
+    /// it is embedded (see [`LoadedPlugin::load_embedded`]), at once when
+    /// read from a folder.
     pub fn load(
         &self,
         runtime: &Runtime,
         settings: impl Fn(&str) -> Settings,
     ) -> Result<LoadedPlugin, LoadError> {
         let file = self.path();
-        match &self.bytes {
+        let mut plugin = match &self.bytes {
             Cow::Borrowed(bytes) => {
                 LoadedPlugin::load_embedded(runtime, &file, bytes, &self.sha256, settings)
             }
             Cow::Owned(bytes) => {
                 LoadedPlugin::load_bytes(runtime, &file, bytes, &self.sha256, settings)
             }
-        }
+        }?;
+        plugin.origin = Origin::Builtin;
+        Ok(plugin)
     }
 
     /// `builtin:<file>`: how errors and the admin API name it.

@@ -78,6 +78,20 @@ impl Remap {
     }
 }
 
+/// A pool's pre-instantiated component.
+enum Code<W: World> {
+    /// Mapped since it was loaded.
+    Mapped(W::Pre),
+    /// Unmapped until its first instance maps it again (see
+    /// [`Pool::dormant`]).
+    Dormant {
+        remap: Remap,
+        mapped: OnceLock<W::Pre>,
+        /// Held while mapping, so concurrent first calls map it once.
+        mapping: Mutex<()>,
+    },
+}
+
 /// A started, initialised instance and the store it lives in.
 pub struct Slot<W> {
     pub store: Store<HostState>,
@@ -89,13 +103,7 @@ pub struct Slot<W> {
 pub struct Pool<W: World> {
     name: Arc<str>,
     engine: wasmtime::Engine,
-    /// The pre-instantiated component; empty in a dormant pool until its
-    /// first instance (see [`Pool::dormant`]).
-    pre: OnceLock<W::Pre>,
-    /// How a dormant pool maps its component again.
-    remap: Option<Remap>,
-    /// Held while mapping, so concurrent first calls map it once.
-    mapping: Mutex<()>,
+    code: Code<W>,
     config: String,
     limits: Limits,
     table: RoutingTable,
@@ -111,9 +119,7 @@ impl<W: World> Pool<W> {
         Pool {
             name,
             engine,
-            pre: OnceLock::from(pre),
-            remap: None,
-            mapping: Mutex::new(()),
+            code: Code::Mapped(pre),
             config: "{}".into(),
             limits: Limits::default(),
             table: RoutingTable::default(),
@@ -154,8 +160,11 @@ impl<W: World> Pool<W> {
     /// then holds none of its code in memory (a megabyte or so each).
     pub(crate) fn dormant(self, remap: Remap) -> Pool<W> {
         Pool {
-            pre: OnceLock::new(),
-            remap: Some(remap),
+            code: Code::Dormant {
+                remap,
+                mapped: OnceLock::new(),
+                mapping: Mutex::new(()),
+            },
             idle: Mutex::new(Vec::new()),
             ..self
         }
@@ -165,29 +174,35 @@ impl<W: World> Pool<W> {
     /// first instance).
     #[cfg(test)]
     pub(crate) fn is_mapped(&self) -> bool {
-        self.pre.get().is_some()
+        match &self.code {
+            Code::Mapped(_) => true,
+            Code::Dormant { mapped, .. } => mapped.get().is_some(),
+        }
     }
 
     /// The pre-instantiated component, mapped again if the pool is dormant.
     fn pre(&self) -> Result<&W::Pre, CallError> {
-        if let Some(pre) = self.pre.get() {
+        let (remap, mapped, mapping) = match &self.code {
+            Code::Mapped(pre) => return Ok(pre),
+            Code::Dormant {
+                remap,
+                mapped,
+                mapping,
+            } => (remap, mapped, mapping),
+        };
+        if let Some(pre) = mapped.get() {
             return Ok(pre);
         }
-        let _mapping = self.mapping.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pre) = self.pre.get() {
+        let _mapping = mapping.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pre) = mapped.get() {
             return Ok(pre);
         }
-        let failed = |reason: String| CallError::Instantiate {
+        let pre = remap.pre::<W>().map_err(|reason| CallError::Instantiate {
             plugin: self.name.to_string(),
             reason,
-        };
-        let remap = self
-            .remap
-            .as_ref()
-            .ok_or_else(|| failed("the plugin's component is gone".into()))?;
-        let pre = remap.pre::<W>().map_err(failed)?;
+        })?;
         tracing::debug!(plugin = %self.name, "built-in plugin mapped for its first call");
-        Ok(self.pre.get_or_init(|| pre))
+        Ok(mapped.get_or_init(|| pre))
     }
 
     /// Starts an instance without initialising it (for `describe`).

@@ -236,8 +236,7 @@ impl Registry {
             .map(|b| {
                 let settings = self.settings.clone();
                 let change = match b.load(&self.runtime, |n| settings(n)) {
-                    Ok(mut plugin) => {
-                        plugin.origin = Origin::Builtin;
+                    Ok(plugin) => {
                         let plugin = Arc::new(plugin);
                         let name = plugin.name().to_string();
                         let version = plugin.info.version.clone();

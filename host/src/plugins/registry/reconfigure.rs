@@ -4,6 +4,7 @@
 //! plugin config the plugin rejects leaves every plugin as it was.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::super::builtin::Builtin;
@@ -46,10 +47,7 @@ impl Registry {
                 candidates.push(b.clone());
             }
         }
-        let bytes: BTreeMap<String, &Builtin> = builtins
-            .iter()
-            .map(|b| (b.path().display().to_string(), b))
-            .collect();
+        let bytes: BTreeMap<PathBuf, &Builtin> = builtins.iter().map(|b| (b.path(), b)).collect();
         let promoted = lock(&self.promoted).clone();
         let own_configs = lock(&self.promoted_config).clone();
         let mut plugins = Vec::new();
@@ -68,16 +66,17 @@ impl Registry {
             }
             let loaded = match old.origin {
                 Origin::Builtin => {
-                    let file = old.file.display().to_string();
-                    let Some(b) = bytes.get(&file) else {
-                        return Err(format!("plugin {name}: built-in file {file} is gone"));
+                    let Some(b) = bytes.get(&old.file) else {
+                        return Err(format!(
+                            "plugin {name}: built-in file {} is gone",
+                            old.file.display()
+                        ));
                     };
                     b.load(&self.runtime, &settings)
                 }
                 Origin::File => LoadedPlugin::load_file(&self.runtime, &old.file, &settings),
             };
-            let mut plugin = loaded.map_err(|e| format!("plugin {name}: {e}"))?;
-            plugin.origin = old.origin;
+            let plugin = loaded.map_err(|e| format!("plugin {name}: {e}"))?;
             if plugin.name() != name {
                 return Err(format!(
                     "plugin {name}: its file now describes itself as {:?}; it reloads through the plugins directory",

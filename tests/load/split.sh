@@ -8,9 +8,15 @@
 #   no-spend   the chain with general_settings.disable_spend_logs: true
 #   keys       a master key, and requests with a virtual key that has a
 #              budget and an rpm limit (never refusing)
+#   keys-rpm   the same with a key that has only the rpm limit: no budget,
+#              so no reservation priced by a cost-rule call
 #   cache      the memory cache, every request a miss (unique bodies)
 #   observe    Prometheus (callbacks: [prometheus]) and a webhook for alerts
 #   all        all of them, as run.sh's "everything on"
+#   hit        the cache gateway answering from its cache (the same body
+#              every request)
+#   hit-no-spend  the same with disable_spend_logs: true
+#   null       the null proxy, for what a hit should undercut (issue 13)
 #
 # Chat at concurrency 64; CPU per request (user + system over wrk's
 # requests). Rounds alternate the targets, so a slow moment of the machine
@@ -25,7 +31,7 @@ ROUNDS="${2:-2}"
 need wrk wrk
 build_tools
 start_mock
-
+start_null
 start_hook_sink
 
 config() { # name general-settings litellm-settings extra
@@ -58,23 +64,32 @@ HOOK="webhooks:
 config chain "{}" "{}" ""
 config no-spend "disable_spend_logs: true" "{}" ""
 config keys "master_key: sk-master" "{}" ""
+config keys-rpm "master_key: sk-master" "{}" ""
 config cache "{}" "{cache: true, cache_params: {type: local}}" ""
 config observe "{}" "{callbacks: [prometheus, alerts]}" "$HOOK"
 config all "master_key: sk-master" "{cache: true, cache_params: {type: local}, callbacks: [prometheus, alerts]}" "$HOOK"
-TARGETS="chain no-spend keys cache observe all"
+config hit "{}" "{cache: true, cache_params: {type: local}}" ""
+config hit-no-spend "disable_spend_logs: true" "{cache: true, cache_params: {type: local}}" ""
+GATEWAYS="chain no-spend keys keys-rpm cache observe all hit hit-no-spend"
+TARGETS="$GATEWAYS null"
 
 declare -A PORT PID
-for t in $TARGETS; do
+for t in $GATEWAYS; do
   PORT[$t]=$(free_port)
   PID[$t]=$(start_gateway "$WORK/$t/config.yaml" "${PORT[$t]}")
   keep_pid "${PID[$t]}"
 done
-for t in $TARGETS; do wait_up "${PORT[$t]}"; done
+for t in $GATEWAYS; do wait_up "${PORT[$t]}"; done
+PORT[null]=$NULL_PORT
+PID[null]=$NULL_PID
 SPEC='{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}'
 for t in keys all; do
   chat_lua "$WORK/$t.lua" false "$(new_key "${PORT[$t]}" "$SPEC")" 1
 done
-for t in chain no-spend cache observe; do chat_lua "$WORK/$t.lua" false sk-load 1; done
+chat_lua "$WORK/keys-rpm.lua" false "$(new_key "${PORT[keys-rpm]}" '{"key_alias":"load","rpm_limit":100000000}')" 1
+for t in chain no-spend cache observe null; do chat_lua "$WORK/$t.lua" false sk-load 1; done
+# The same body every request: after the warm-up, every one a hit.
+for t in hit hit-no-spend; do chat_lua "$WORK/$t.lua" false sk-load 0; done
 for t in $TARGETS; do
   wrk -t1 -c8 -d1s -s "$WORK/$t.lua" "http://127.0.0.1:${PORT[$t]}/v1/chat/completions" > /dev/null
 done

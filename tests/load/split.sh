@@ -102,14 +102,15 @@ done
 
 echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) on $(machine); chat, concurrency 64, $SECS s a run, $ROUNDS rounds."
 echo
-echo "| gateway | CPU/req, each round | req/s, each round | CPU/req over the chain |"
-echo "| --- | ---: | ---: | ---: |"
+echo "| gateway | CPU/req, each round | req/s, each round | CPU/req over the chain | CPU/req ÷ null |"
+echo "| --- | ---: | ---: | ---: | ---: |"
 mean() { # target
   local sum=0 r
   for r in $(seq "$ROUNDS"); do sum=$(( sum + $(cpu_per_req "$1-$r") )); done
   echo $(( sum / ROUNDS ))
 }
 CHAIN=$(mean chain)
+NULL=$(mean null)
 for t in $TARGETS; do
   cpus="" rpss=""
   for r in $(seq "$ROUNDS"); do
@@ -117,5 +118,9 @@ for t in $TARGETS; do
     e=$(errors "$WORK/$t-$r.txt"); [ -n "$e" ] && echo "$t round $r: $e" >&2
   done
   m=$(mean "$t")
-  echo "| $t | $cpus | $rpss | $(( m - CHAIN )) µs |"
+  # Hits and the null proxy are no "chain plus one part".
+  over="$(( m - CHAIN )) µs"
+  case "$t" in hit*|null) over="" ;; esac
+  ratio=$(awk -v a="$m" -v b="$NULL" 'BEGIN {if (b > 0) printf "%.2f×", a / b}')
+  echo "| $t | $cpus | $rpss | $over | $ratio |"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark (not a test): what each part of the "everything on"
-# gateway of run.sh costs on top of the plugin chain, in one run. Each row
-# is the chain plus one part:
+# gateway of run.sh costs on top of the plugin chain, and what a cache hit
+# costs beside the null proxy, in one run. Each row is the chain plus one
+# part, or a cache hit, or the null proxy:
 #
 #   chain      default-router, pii-redactor, openai, model-prices, spend
 #              records in SQLite (the default)

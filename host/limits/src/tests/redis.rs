@@ -290,6 +290,109 @@ async fn redis_going_down_falls_back_to_memory_and_catches_up_when_it_returns() 
     assert_eq!(keys_under(&url, "sytest-limits-down").len(), 3);
 }
 
+/// A thread with a runtime of its own that admits a request when asked:
+/// its Redis connection (one per thread) lives across a test's phases, as
+/// a serving thread's does.
+struct Worker {
+    jobs: Option<std::sync::mpsc::Sender<std::sync::mpsc::Sender<bool>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    fn start(l: Limiter, limits: Vec<crate::Limit>) -> Worker {
+        let (jobs, asked) = std::sync::mpsc::channel::<std::sync::mpsc::Sender<bool>>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            for reply in asked {
+                let admitted = rt.block_on(async {
+                    match l.admit(&limits, &Ask::default()).await {
+                        Ok(a) => {
+                            a.settle(0, None);
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                });
+                let _ = reply.send(admitted);
+            }
+        });
+        Worker {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        }
+    }
+
+    /// Admits one request on this worker's thread; whether it was admitted.
+    fn admit(&self) -> bool {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.jobs.as_ref().unwrap().send(reply).unwrap();
+        answer.recv().unwrap()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn after_redis_returns_no_thread_fails_once_more_on_its_old_connection() {
+    let port = closed_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let server = Server::start(port);
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock = ManualClock::new(T0);
+    let l = {
+        let _in = main.enter();
+        Limiter::redis_with_clock(&url, "sytest-limits-threads", clock).unwrap()
+    };
+    let limits = vec![rpm("key", "k1", 100)];
+    let requests = |l: &Limiter| main.block_on(l.current(&limits[0])).requests;
+    // Three serving threads, each with its own connection.
+    let workers: Vec<Worker> = (0..3)
+        .map(|_| Worker::start(l.clone(), limits.clone()))
+        .collect();
+    for w in &workers {
+        assert!(w.admit());
+        assert!(l.status().connected, "{:?}", l.status());
+    }
+    assert_eq!(requests(&l), 3);
+
+    // One thread finds the connection lost; it is counted here meanwhile.
+    drop(server);
+    assert!(workers[0].admit());
+    assert!(!l.status().connected);
+
+    // A new, empty Redis on the same port, found again by the limiter.
+    let _server = Server::start(port);
+    for _ in 0..50 {
+        if l.status().connected {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(l.status().connected, "{:?}", l.status());
+    // Each thread's next call goes through Redis on a fresh connection:
+    // none fails once more on the connection that broke (which would mark
+    // Redis down again and count the request on this replica only).
+    for (i, w) in workers.iter().enumerate() {
+        assert!(w.admit());
+        assert!(l.status().connected, "thread {i}: {:?}", l.status());
+    }
+    assert_eq!(requests(&l), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fallback_starts_from_what_this_replica_counted_through_redis() {
     let port = closed_port();

@@ -64,7 +64,7 @@ impl Remap {
             .runtime
             .compile(&self.file, self.bytes, &self.sha256)
             .map_err(|e| e.to_string())?;
-        if !compiled.from_cache {
+        if !compiled.from_cache() {
             // Its cache entry went (deleted, or unreadable): compiling it
             // here is slow, but the call is served.
             tracing::warn!(file = %self.file.display(), "a built-in plugin was compiled on its first call: its compile cache entry was gone");

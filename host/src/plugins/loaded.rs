@@ -111,7 +111,6 @@ pub struct LoadedPlugin {
     pub origin: Origin,
     pub sha256: String,
     pub loaded_at: SystemTime,
-    pub from_cache: bool,
     pub instances: Instances,
 }
 
@@ -187,7 +186,7 @@ impl LoadedPlugin {
         settings: impl Fn(&str) -> Settings,
     ) -> Result<LoadedPlugin, LoadError> {
         let compiled = runtime.compile(file, bytes, sha256)?;
-        let unmapped = compiled.mapped.then_some(bytes);
+        let unmapped = compiled.mapped().then_some(bytes);
         Self::build(runtime, file, compiled, settings, unmapped)
     }
 
@@ -259,7 +258,6 @@ impl LoadedPlugin {
             origin: Origin::File,
             sha256: compiled.sha256,
             loaded_at: SystemTime::now(),
-            from_cache: compiled.from_cache,
             instances,
         })
     }

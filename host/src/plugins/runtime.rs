@@ -62,11 +62,32 @@ struct Inner {
 pub struct Compiled {
     pub component: Component,
     pub sha256: String,
+    pub source: Source,
+}
+
+/// Where a compiled component's code lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Found in the compile cache and mapped from its file.
+    Cache,
+    /// Compiled now, written to the cache and mapped back from its file.
+    CompiledAndCached,
+    /// Compiled now and kept in memory (no cache folder, or one that could
+    /// not be written or mapped).
+    CompiledInMemory,
+}
+
+impl Compiled {
     /// Found in the compile cache, not compiled now.
-    pub from_cache: bool,
-    /// Mapped from its cache file (found there, or written and read back),
-    /// so it can be mapped again later without compiling.
-    pub mapped: bool,
+    pub fn from_cache(&self) -> bool {
+        self.source == Source::Cache
+    }
+
+    /// Mapped from its cache file, so it can be mapped again later without
+    /// compiling.
+    pub fn mapped(&self) -> bool {
+        self.source != Source::CompiledInMemory
+    }
 }
 
 impl Runtime {
@@ -159,8 +180,7 @@ impl Runtime {
                     return Ok(Compiled {
                         component,
                         sha256,
-                        from_cache: true,
-                        mapped: true,
+                        source: Source::Cache,
                     });
                 }
                 Err(e) => {
@@ -174,30 +194,29 @@ impl Runtime {
                 file: file.to_path_buf(),
                 reason: format!("{e:#}"),
             })?;
-        let (component, mapped) = match &cached {
+        let (component, source) = match &cached {
             // Mapped from its file, the code is the page cache's, shared
             // and reclaimable, as on every later start; compiled in memory,
             // it would stay in anonymous memory.
             Some(path) => {
                 match write_cache(path, &component).map(|()| read_cache(&self.inner.engine, path)) {
-                    Ok(Ok(mapped)) => (mapped, true),
+                    Ok(Ok(mapped)) => (mapped, Source::CompiledAndCached),
                     Ok(Err(e)) => {
                         tracing::warn!(cache = %path.display(), error = %e, "could not map the compile cache entry just written");
-                        (component, false)
+                        (component, Source::CompiledInMemory)
                     }
                     Err(e) => {
                         tracing::warn!(cache = %path.display(), error = %e, "could not write compile cache");
-                        (component, false)
+                        (component, Source::CompiledInMemory)
                     }
                 }
             }
-            None => (component, false),
+            None => (component, Source::CompiledInMemory),
         };
         Ok(Compiled {
             component,
             sha256,
-            from_cache: false,
-            mapped,
+            source,
         })
     }
 }

@@ -3,7 +3,8 @@
 //! instance per call, so the choice is made by numbers; and the gateway's
 //! whole routing decision (live state of ten deployments read, the router
 //! plugin called, its answer checked and mapped) for each LiteLLM strategy;
-//! and the same router and sanitiser written in Rust, Python and JavaScript.
+//! and the same router and sanitiser written in Rust, Python and JavaScript;
+//! and what a budget reserves, priced by a cost rule or remembered.
 //!
 //! `cargo bench -p switchyard --bench plugin_calls` (after `make build`, and
 //! `make lang-bench-plugins` for the per-language figures).
@@ -170,6 +171,7 @@ fn gateway(
         switchyard::app::plugin_settings(&config),
     ));
     registry.reload(&file);
+    registry.reload(&root().join("target/plugins/model-prices.wasm"));
     let set = registry.snapshot();
     set.get("default-router")?;
     let state = std::sync::Arc::new(switchyard::state::State::new(&config));
@@ -179,6 +181,7 @@ fn gateway(
         upstream: switchyard::upstream::Upstream::new().unwrap(),
         state,
         cache: None,
+        reservations: Default::default(),
     };
     Some((gateway, set))
 }
@@ -320,6 +323,46 @@ fn main() {
             let _ = black_box(gateway.route(&set, group, &view, &caller, 12, true));
         });
         summary.push((id, p50, p99));
+    }
+
+    // What a budget reserves: the dearest outcome on the group's first 8
+    // deployments, one `model-prices` call each, or the answer kept from
+    // the same question before (gateway/reservation.rs).
+    let priced = gateway(&runtime, "simple-shuffle").filter(|(_, set)| {
+        let built = set.get("model-prices").is_some();
+        if !built {
+            eprintln!("skipping the budget reservation: model-prices is not built");
+        }
+        built
+    });
+    if let Some((gateway, set)) = priced {
+        use switchyard::gateway::reservation::{Question, Reservations};
+        let group = gateway.config.group("gpt-4o").unwrap();
+        let caller = caller();
+        let q = Question {
+            group,
+            input_tokens: 1200,
+            max_tokens: Some(200),
+            caller: &caller,
+        };
+        let rules = &gateway.config.plugins.cost_rules;
+        for (label, fresh) in [("priced", true), ("remembered", false)] {
+            let id = format!("budget reservation/10 deployments/{label}");
+            let kept = Reservations::default();
+            let ask = || {
+                if fresh {
+                    Reservations::default().max_cost(&set, rules, &q)
+                } else {
+                    kept.max_cost(&set, rules, &q)
+                }
+            };
+            assert!(ask().is_some_and(|usd| usd > 0.0));
+            criterion.bench_function(&id, |b| b.iter(|| black_box(ask())));
+            let (p50, p99) = percentiles(20_000, || {
+                let _ = black_box(ask());
+            });
+            summary.push((id, p50, p99));
+        }
     }
 
     criterion.final_summary();

@@ -215,6 +215,7 @@ pub fn serve_reloading(config: Config, source: Source, addr: SocketAddr) -> anyh
             upstream: upstream.clone(),
             state,
             cache,
+            reservations: Default::default(),
         });
         if let Some(every) = health_checks {
             crate::gateway::health::spawn(&gateway, every);

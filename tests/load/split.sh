@@ -23,8 +23,17 @@
 # requests). Rounds alternate the targets, so a slow moment of the machine
 # does not fall on one of them.
 #
+# BASELINE=path/to/another/switchyard adds each gateway row again on that
+# build (`name~base`), so a change and the code before it are measured in
+# one run. ROWS="keys keys-rpm hit" measures only those gateways (the chain
+# and the null proxy always run). A row's figure is the median of its
+# rounds: on a machine shared with noisy neighbours, a few rounds of a
+# few seconds each beat one long one.
+#
 #   make build && bash tests/load/split.sh [seconds-per-run] [rounds]
 set -euo pipefail
+# lib.sh moves to the repository's root: a relative BASELINE is from here.
+[ -n "${BASELINE:-}" ] && BASELINE="$(realpath "$BASELINE")"
 source "$(dirname "$0")/lib.sh"
 
 SECS="${1:-5}"
@@ -71,26 +80,44 @@ config observe "{}" "{callbacks: [prometheus, alerts]}" "$HOOK"
 config all "master_key: sk-master" "{cache: true, cache_params: {type: local}, callbacks: [prometheus, alerts]}" "$HOOK"
 config hit "{}" "{cache: true, cache_params: {type: local}}" ""
 config hit-no-spend "disable_spend_logs: true" "{cache: true, cache_params: {type: local}}" ""
-GATEWAYS="chain no-spend keys keys-rpm cache observe all hit hit-no-spend"
+ALL="chain no-spend keys keys-rpm cache observe all hit hit-no-spend"
+GATEWAYS=chain
+for t in ${ROWS:-$ALL}; do
+  case " $ALL " in *" $t "*) ;; *) echo "no row $t (rows: $ALL)" >&2; exit 1 ;; esac
+  [ "$t" = chain ] || GATEWAYS="$GATEWAYS $t"
+done
+if [ -n "${BASELINE:-}" ]; then
+  [ -x "$BASELINE" ] || { echo "BASELINE $BASELINE is not an executable" >&2; exit 1; }
+  for t in $GATEWAYS; do
+    # A folder of its own: the gateway keeps its SQLite file beside the config.
+    mkdir -p "$WORK/$t~base"
+    cp "$WORK/$t/config.yaml" "$WORK/$t~base/"
+    GATEWAYS="$GATEWAYS $t~base"
+  done
+fi
 TARGETS="$GATEWAYS null"
 
 declare -A PORT PID
 for t in $GATEWAYS; do
   PORT[$t]=$(free_port)
-  PID[$t]=$(start_gateway "$WORK/$t/config.yaml" "${PORT[$t]}")
+  bin=target/release/switchyard
+  case "$t" in *~base) bin="$BASELINE" ;; esac
+  PID[$t]=$(start_gateway "$WORK/$t/config.yaml" "${PORT[$t]}" "$bin")
   keep_pid "${PID[$t]}"
 done
 for t in $GATEWAYS; do wait_up "${PORT[$t]}"; done
 PORT[null]=$NULL_PORT
 PID[null]=$NULL_PID
 SPEC='{"key_alias":"load","max_budget":1000000,"budget_duration":"30d","rpm_limit":100000000}'
-for t in keys all; do
-  chat_lua "$WORK/$t.lua" false "$(new_key "${PORT[$t]}" "$SPEC")" 1
+for t in $TARGETS; do
+  case "${t%"~base"}" in
+    keys|all) chat_lua "$WORK/$t.lua" false "$(new_key "${PORT[$t]}" "$SPEC")" 1 ;;
+    keys-rpm) chat_lua "$WORK/$t.lua" false "$(new_key "${PORT[$t]}" '{"key_alias":"load","rpm_limit":100000000}')" 1 ;;
+    # The same body every request: after the warm-up, every one a hit.
+    hit|hit-no-spend) chat_lua "$WORK/$t.lua" false sk-load 0 ;;
+    *) chat_lua "$WORK/$t.lua" false sk-load 1 ;;
+  esac
 done
-chat_lua "$WORK/keys-rpm.lua" false "$(new_key "${PORT[keys-rpm]}" '{"key_alias":"load","rpm_limit":100000000}')" 1
-for t in chain no-spend cache observe null; do chat_lua "$WORK/$t.lua" false sk-load 1; done
-# The same body every request: after the warm-up, every one a hit.
-for t in hit hit-no-spend; do chat_lua "$WORK/$t.lua" false sk-load 0; done
 for t in $TARGETS; do
   wrk -t1 -c8 -d1s -s "$WORK/$t.lua" "http://127.0.0.1:${PORT[$t]}/v1/chat/completions" > /dev/null
 done
@@ -103,25 +130,29 @@ done
 
 echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) on $(machine); chat, concurrency 64, $SECS s a run, $ROUNDS rounds."
 echo
-echo "| gateway | CPU/req, each round | req/s, each round | CPU/req over the chain | CPU/req ÷ null |"
+echo "| gateway | CPU/req, each round | req/s, each round | CPU/req over the chain (medians) | CPU/req ÷ null |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-mean() { # target
-  local sum=0 r
-  for r in $(seq "$ROUNDS"); do sum=$(( sum + $(cpu_per_req "$1-$r") )); done
-  echo $(( sum / ROUNDS ))
+median() { # target
+  local r
+  for r in $(seq "$ROUNDS"); do cpu_per_req "$1-$r"; echo; done \
+    | sort -n | awk 'NF {v[n++] = $1} END {print (n % 2) ? v[int(n / 2)] : int((v[n / 2 - 1] + v[n / 2]) / 2)}'
 }
-CHAIN=$(mean chain)
-NULL=$(mean null)
+CHAIN=$(median chain)
+NULL=$(median null)
 for t in $TARGETS; do
   cpus="" rpss=""
   for r in $(seq "$ROUNDS"); do
     cpus="$cpus $(cpu_per_req "$t-$r") µs"; rpss="$rpss $(rps "$WORK/$t-$r.txt")"
     e=$(errors "$WORK/$t-$r.txt"); [ -n "$e" ] && echo "$t round $r: $e" >&2
   done
-  m=$(mean "$t")
-  # Hits and the null proxy are no "chain plus one part".
-  over="$(( m - CHAIN )) µs"
-  case "$t" in hit*|null) over="" ;; esac
+  m=$(median "$t")
+  # Hits and the null proxy are no "chain plus one part"; a baseline row
+  # is over the baseline's chain.
+  case "$t" in
+    hit*|null) over="" ;;
+    *~base) over="$(( m - $(median chain~base) )) µs" ;;
+    *) over="$(( m - CHAIN )) µs" ;;
+  esac
   ratio=$(awk -v a="$m" -v b="$NULL" 'BEGIN {if (b > 0) printf "%.2f×", a / b}')
   echo "| $t | $cpus | $rpss | $over | $ratio |"
 done

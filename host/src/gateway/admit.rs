@@ -3,8 +3,8 @@
 //! (401), and every limit that applies admits the request and reserves its
 //! share (429 naming the limit). A budget reserves the call's maximum cost,
 //! priced by the cost rules from the input's estimated tokens and the
-//! output limit, so a burst against a nearly spent budget overspends by at
-//! most one call.
+//! output limit ([`super::reservation`]), so a burst against a nearly spent
+//! budget overspends by at most one call.
 
 use std::sync::Arc;
 
@@ -13,16 +13,11 @@ use switchyard_limits::{Ask, RefusalKind};
 use crate::config::ModelGroup;
 use crate::ledger::{Ledger, refusal};
 use crate::plugins::ActiveSet;
-use crate::plugins::bindings::types::{Caller, Usage};
+use crate::plugins::bindings::types::Caller;
 
+use super::Gateway;
 use super::error::ApiError;
-use super::{Gateway, cost};
-
-/// The output a budget reserves for when neither the request nor the
-/// deployment's `model_info` limits it.
-const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
-/// Deployments priced for a reservation: the dearest of the first few.
-const PRICED_DEPLOYMENTS: usize = 8;
+use super::reservation::Question;
 
 /// What the checks read of a request.
 pub(super) struct Admit<'a> {
@@ -43,7 +38,7 @@ impl Gateway {
     pub(super) async fn admit(
         &self,
         ledger: &Arc<Ledger>,
-        set: &ActiveSet,
+        set: &Arc<ActiveSet>,
         ask: Admit<'_>,
     ) -> Result<(), ApiError> {
         let Admit {
@@ -81,7 +76,14 @@ impl Gateway {
             return Ok(());
         }
         let max_cost = if limits.iter().any(|l| l.budget.is_some()) {
-            self.max_cost(set, group, input_tokens, max_tokens, caller)
+            let q = Question {
+                group,
+                input_tokens,
+                max_tokens,
+                caller,
+            };
+            self.reservations
+                .max_cost(set, &self.config.plugins.cost_rules, &q)
         } else {
             None
         };
@@ -121,35 +123,5 @@ impl Gateway {
                 Err(refusal::to_api(&refused))
             }
         }
-    }
-
-    /// The most the call can cost on any of the group's (first few)
-    /// deployments; `None` when no rule prices any of them.
-    fn max_cost(
-        &self,
-        set: &ActiveSet,
-        group: &ModelGroup,
-        input_tokens: u64,
-        max_tokens: Option<u64>,
-        caller: &Caller,
-    ) -> Option<f64> {
-        group
-            .deployments
-            .iter()
-            .take(PRICED_DEPLOYMENTS)
-            .filter_map(|d| {
-                let usage = Usage {
-                    input_tokens,
-                    output_tokens: max_tokens
-                        .or(d.max_output_tokens)
-                        .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
-                    cache_read_tokens: 0,
-                    cache_write_tokens: 0,
-                    reasoning_tokens: 0,
-                    extra: Vec::new(),
-                };
-                cost::price(set, &self.config.plugins.cost_rules, d, &usage, caller)
-            })
-            .reduce(f64::max)
     }
 }

@@ -66,6 +66,7 @@ impl Books {
                 usage,
                 &self.caller,
             )
+            .usd
         });
         // A stream with no latency broke off or lost its client.
         let complete = latency.is_some() || ttft.is_none();

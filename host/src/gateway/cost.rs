@@ -5,20 +5,30 @@ use crate::plugins::ActiveSet;
 use crate::plugins::bindings::cost_api::{CostAnswer, CostInput};
 use crate::plugins::bindings::types::{Caller, Usage};
 
-/// The cost in USD, or `None` when no rule priced the call. A rule that
-/// fails is logged and skipped: pricing never fails a request that was
-/// answered.
+/// A price from the chain of rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Priced {
+    /// The cost in USD, or `None` when no rule priced the call.
+    pub usd: Option<f64>,
+    /// Every rule was loaded and answered (none failed or was skipped).
+    pub complete: bool,
+}
+
+/// The call's cost. A rule that fails is logged and skipped: pricing
+/// never fails a request that was answered.
 pub fn price(
     set: &ActiveSet,
     rules: &[String],
     d: &Deployment,
     usage: &Usage,
     caller: &Caller,
-) -> Option<f64> {
+) -> Priced {
     let mut cost = None;
+    let mut complete = true;
     for name in rules {
         let Some(rule) = set.get(name) else {
             tracing::warn!(rule = %name, "cost rule is configured but not loaded");
+            complete = false;
             continue;
         };
         let input = CostInput {
@@ -35,8 +45,14 @@ pub fn price(
         match rule.cost(&input) {
             Ok(CostAnswer::Usd(usd)) => cost = Some(usd),
             Ok(CostAnswer::NoOpinion) => {}
-            Err(e) => tracing::warn!(error = %e, "cost rule failed; skipped"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cost rule failed; skipped");
+                complete = false;
+            }
         }
     }
-    cost
+    Priced {
+        usd: cost,
+        complete,
+    }
 }

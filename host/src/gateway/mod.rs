@@ -2,6 +2,8 @@
 //! provider through its adapter (with retries, cooldowns and fallbacks),
 //! price, answer.
 //!
+//! - [`admit`]: the money checks before the call ([`reservation`] prices
+//!   what a budget reserves).
 //! - [`chat`], [`embeddings`]: the operations; [`request`] parses the body
 //!   and prepares it for a deployment, without the gateway's
 //!   [`own_fields`]; [`views`] are the typed views plugins read.
@@ -27,6 +29,7 @@ pub mod guard;
 pub mod health;
 pub mod own_fields;
 pub mod request;
+pub mod reservation;
 pub mod retry;
 pub mod route;
 pub mod stream;
@@ -56,6 +59,8 @@ pub struct Gateway {
     pub state: Arc<State>,
     /// The response cache, when the config turns it on.
     pub cache: Option<Arc<crate::cache::ResponseCache>>,
+    /// Budget reservations already priced.
+    pub reservations: reservation::Reservations,
 }
 
 /// An SSE body being relayed.

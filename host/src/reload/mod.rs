@@ -251,6 +251,7 @@ impl Reloader {
             upstream: self.parts.upstream.clone(),
             state,
             cache,
+            reservations: Default::default(),
         });
         let accounts = Arc::new(Accounts::new(
             &config,

@@ -207,3 +207,63 @@ fn a_key_is_refused_for_a_model_it_may_not_call_and_when_blocked() {
     assert!(!r.body.contains(&k), "the key is never echoed");
     assert_eq!(openai.count(), 0);
 }
+
+/// The `model-prices` calls a scrape of `/metrics` counts.
+fn cost_rule_calls(gw: &Gateway) -> u64 {
+    let r = gw.get("/metrics", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let prefix = "switchyard_plugin_calls_total{plugin=\"model-prices\",kind=\"cost\"} ";
+    r.body
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[test]
+fn a_budgeted_callers_reservation_is_priced_once_for_calls_of_the_same_size() {
+    let openai = MockProvider::start(Flavor::OpenAi);
+    let gw = Gateway::start(&format!(
+        "{}{ONE_CALL_EACH}litellm_settings:\n  callbacks: [prometheus]\n",
+        config_with(&[priced(&openai, "gpt", &["api_key: sk-up"])])
+    ));
+    let k = new_key(&gw, json!({"key_alias": "k-memo", "max_budget": 10.0}));
+    let before = cost_rule_calls(&gw);
+    for i in 0..4 {
+        let r = gw.post("/v1/chat/completions", Some(&k), &chat("gpt", None, &[]));
+        assert_eq!(r.status, 200, "call {i}: {}", r.body);
+    }
+    // Four answers priced, and one reservation: the same question each
+    // time (before, every call priced its reservation too: 8).
+    assert_eq!(cost_rule_calls(&gw) - before, 5);
+    // Another output limit is another question; so is another caller.
+    let mut longer = chat("gpt", None, &[]);
+    longer["max_tokens"] = json!(50);
+    let r = gw.post("/v1/chat/completions", Some(&k), &longer);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = gw.post(
+        "/v1/chat/completions",
+        Some(&k),
+        &chat("gpt", Some("u-2"), &[]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(cost_rule_calls(&gw) - before, 9);
+    assert_eq!(openai.count(), 6);
+    // What the key spent is what its six answers cost, reservations
+    // settled: $0.016 each (11 + 5 tokens at $0.001). Spend is written in
+    // batches: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let info = gw.get(&format!("/key/info?key={k}"), Some(KEY));
+        assert_eq!(info.status, 200, "{}", info.body);
+        let spend = info.json()["info"]["spend"].as_f64().unwrap_or(0.0);
+        if (spend - 6.0 * 0.016).abs() < 1e-9 {
+            break;
+        }
+        assert!(
+            spend < 6.0 * 0.016 && std::time::Instant::now() < deadline,
+            "spend {spend}: {}",
+            info.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -56,3 +56,53 @@ pub fn price(
         complete,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_rule_that_is_not_loaded_leaves_the_price_incomplete() {
+        let config = Config::parse(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/gpt-4o}\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let d = &config.group("g").unwrap().deployments[0];
+        let caller = Caller {
+            key_alias: None,
+            user: None,
+            team: None,
+            tags: Vec::new(),
+            tier: None,
+            metadata: Vec::new(),
+        };
+        let usage = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+            reasoning_tokens: 0,
+            extra: Vec::new(),
+        };
+        let set = ActiveSet::default();
+        let none: [String; 0] = [];
+        assert_eq!(
+            price(&set, &none, d, &usage, &caller),
+            Priced {
+                usd: None,
+                complete: true
+            }
+        );
+        assert_eq!(
+            price(&set, &["model-prices".to_string()], d, &usage, &caller),
+            Priced {
+                usd: None,
+                complete: false
+            }
+        );
+    }
+}

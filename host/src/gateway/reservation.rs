@@ -14,9 +14,10 @@
 //! one answer. A reservation only bounds a call's cost from above, and the
 //! call is settled at its real cost once answered.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use hashbrown::HashTable;
 
 use crate::config::ModelGroup;
 use crate::plugins::ActiveSet;
@@ -63,11 +64,19 @@ struct Memory {
     /// The plugin set the answers were priced with (held weakly: a reload
     /// frees the old set).
     set: Weak<ActiveSet>,
-    /// By the question's hash; the question is kept to tell collisions.
-    answers: HashMap<u64, Kept>,
+    /// By the question's hash; each answer keeps its question.
+    answers: HashTable<Kept>,
+}
+
+impl Memory {
+    /// Whether the answers were priced with `set`.
+    fn priced_with(&self, set: &Arc<ActiveSet>) -> bool {
+        std::ptr::eq(self.set.as_ptr(), Arc::as_ptr(set))
+    }
 }
 
 struct Kept {
+    hash: u64,
     group: String,
     input_tokens: u64,
     max_tokens: Option<u64>,
@@ -108,11 +117,11 @@ impl Reservations {
         let Some(hash) = self.hash(q, input_tokens) else {
             return price(input_tokens).usd;
         };
+        let asked = |k: &Kept| k.answers(q, input_tokens);
         {
             let memory = self.memory();
-            if std::ptr::eq(memory.set.as_ptr(), Arc::as_ptr(set))
-                && let Some(kept) = memory.answers.get(&hash)
-                && kept.answers(q, input_tokens)
+            if memory.priced_with(set)
+                && let Some(kept) = memory.answers.find(hash, asked)
             {
                 return kept.usd;
             }
@@ -121,23 +130,25 @@ impl Reservations {
         // A rule that failed (a trap, a deadline) may answer next time.
         if priced.complete {
             let mut memory = self.memory();
-            if !std::ptr::eq(memory.set.as_ptr(), Arc::as_ptr(set)) {
+            if !memory.priced_with(set) {
                 memory.set = Arc::downgrade(set);
                 memory.answers.clear();
             }
-            if memory.answers.len() >= MAX_ANSWERS && !memory.answers.contains_key(&hash) {
-                memory.answers.clear();
-            }
-            memory.answers.insert(
-                hash,
-                Kept {
+            // Another thread may have kept the same answer meanwhile.
+            if memory.answers.find(hash, asked).is_none() {
+                if memory.answers.len() >= MAX_ANSWERS {
+                    memory.answers.clear();
+                }
+                let kept = Kept {
+                    hash,
                     group: q.group.name.clone(),
                     input_tokens,
                     max_tokens: q.max_tokens,
                     caller: q.caller.clone(),
                     usd: priced.usd,
-                },
-            );
+                };
+                memory.answers.insert_unique(hash, kept, |k| k.hash);
+            }
         }
         priced.usd
     }
@@ -154,8 +165,8 @@ impl Reservations {
         }
         let mut h = self.hasher.build_hasher();
         // Each string's length first, so ("ab", "c") and ("a", "bc") hash
-        // apart; `None` and `Some("")` hash alike (the question is
-        // compared whole on a hit anyway).
+        // apart; `None` and `Some("")` hash alike (a hit compares the
+        // question whole anyway).
         let text = |h: &mut dyn Hasher, s: Option<&str>| {
             let s = s.map_or(&[][..], str::as_bytes);
             h.write_usize(s.len());
@@ -217,10 +228,7 @@ fn price(set: &ActiveSet, rules: &[String], q: &Question<'_>, input_tokens: u64)
         };
         let priced = cost::price(set, rules, d, &usage, q.caller);
         most.complete &= priced.complete;
-        most.usd = match (most.usd, priced.usd) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        most.usd = most.usd.into_iter().chain(priced.usd).reduce(f64::max);
     }
     most
 }
@@ -281,8 +289,22 @@ mod tests {
         }
     }
 
-    /// Asks `memo` with a pricer that counts its calls and answers
-    /// `usd`; returns the answer and the rounded estimate it was given.
+    fn question<'a>(
+        group: &'a ModelGroup,
+        input_tokens: u64,
+        max_tokens: Option<u64>,
+        caller: &'a Caller,
+    ) -> Question<'a> {
+        Question {
+            group,
+            input_tokens,
+            max_tokens,
+            caller,
+        }
+    }
+
+    /// Asks `memo` with a pricer that counts its calls and answers the
+    /// rounded estimate it was given, in dollars.
     fn ask(
         memo: &Reservations,
         set: &Arc<ActiveSet>,
@@ -305,12 +327,7 @@ mod tests {
         let (g, bot, other) = (group(), caller("bot"), caller("other"));
         let set = Arc::new(ActiveSet::default());
         let calls = Cell::new(0);
-        let q = |input_tokens, caller| Question {
-            group: &g,
-            input_tokens,
-            max_tokens: Some(200),
-            caller,
-        };
+        let q = |input_tokens, caller| question(&g, input_tokens, Some(200), caller);
         // 1000 and 1020 tokens share the rounded estimate 1024.
         assert_eq!(ask(&memo, &set, &q(1000, &bot), &calls, true), Some(1024.0));
         assert_eq!(ask(&memo, &set, &q(1020, &bot), &calls, true), Some(1024.0));
@@ -327,10 +344,7 @@ mod tests {
         ask(&memo, &set, &q(1000, &other_metadata), &calls, true);
         assert_eq!(calls.get(), 4);
         // Another output limit.
-        let no_limit = Question {
-            max_tokens: None,
-            ..q(1000, &bot)
-        };
+        let no_limit = question(&g, 1000, None, &bot);
         ask(&memo, &set, &no_limit, &calls, true);
         assert_eq!(calls.get(), 5);
         // Plugins reloaded: a new set, everything priced again.
@@ -349,12 +363,7 @@ mod tests {
         let set = Arc::new(ActiveSet::default());
         let calls = Cell::new(0);
         let bot = caller("bot");
-        let q = Question {
-            group: &g,
-            input_tokens: 10,
-            max_tokens: None,
-            caller: &bot,
-        };
+        let q = question(&g, 10, None, &bot);
         ask(&memo, &set, &q, &calls, false);
         ask(&memo, &set, &q, &calls, false);
         assert_eq!(calls.get(), 2);
@@ -367,10 +376,7 @@ mod tests {
         large.tags = (0..MAX_CALLER_BYTES / STRING_BYTES)
             .map(|i| i.to_string())
             .collect();
-        let q = Question {
-            caller: &large,
-            ..q
-        };
+        let q = question(&g, 10, None, &large);
         ask(&memo, &set, &q, &calls, true);
         ask(&memo, &set, &q, &calls, true);
         assert_eq!(calls.get(), 5);
@@ -384,13 +390,13 @@ mod tests {
         let calls = Cell::new(0);
         let bot = caller("bot");
         for max in 0..MAX_ANSWERS as u64 + 1 {
-            let q = Question {
-                group: &g,
-                input_tokens: 10,
-                max_tokens: Some(max),
-                caller: &bot,
-            };
-            ask(&memo, &set, &q, &calls, true);
+            ask(
+                &memo,
+                &set,
+                &question(&g, 10, Some(max), &bot),
+                &calls,
+                true,
+            );
         }
         assert_eq!(memo.memory().answers.len(), 1);
         assert_eq!(calls.get(), MAX_ANSWERS as u32 + 1);
